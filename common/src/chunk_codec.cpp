@@ -1,0 +1,192 @@
+#include <mme/chunk_codec.h>
+#include <mme/shard_store.h>
+
+#include <fmt/format.h>
+#include <zlib.h>
+
+#include <map>
+#include <stdexcept>
+
+namespace mme {
+
+std::size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::u8: case DType::i8: return 1;
+    case DType::u16: case DType::i16: case DType::f16: return 2;
+    case DType::u32: case DType::i32: case DType::f32: return 4;
+    case DType::i64: case DType::f64: return 8;
+  }
+  throw std::logic_error("dtype_size: unknown dtype");
+}
+
+std::string dtype_name(DType t) {
+  switch (t) {
+    case DType::u8: return "uint8";
+    case DType::i8: return "int8";
+    case DType::u16: return "uint16";
+    case DType::i16: return "int16";
+    case DType::u32: return "uint32";
+    case DType::i32: return "int32";
+    case DType::i64: return "int64";
+    case DType::f16: return "float16";
+    case DType::f32: return "float32";
+    case DType::f64: return "float64";
+  }
+  throw std::logic_error("dtype_name: unknown dtype");
+}
+
+void shuffle_bytes(const std::uint8_t* in, std::uint8_t* out, std::size_t bytes, std::size_t element_size) {
+  const std::size_t n = element_size > 1 ? bytes / element_size : 0;
+  for (std::size_t b = 0; b < (n ? element_size : 0); ++b)
+    for (std::size_t i = 0; i < n; ++i) out[b * n + i] = in[i * element_size + b];
+  // HDF5 leaves the bytes of an incomplete last element as they are.
+  const std::size_t tail = n * element_size;
+  std::copy(in + tail, in + bytes, out + tail);
+}
+
+void unshuffle_bytes(const std::uint8_t* in, std::uint8_t* out, std::size_t bytes, std::size_t element_size) {
+  const std::size_t n = element_size > 1 ? bytes / element_size : 0;
+  for (std::size_t b = 0; b < (n ? element_size : 0); ++b)
+    for (std::size_t i = 0; i < n; ++i) out[i * element_size + b] = in[b * n + i];
+  const std::size_t tail = n * element_size;
+  std::copy(in + tail, in + bytes, out + tail);
+}
+
+namespace {
+
+class RawCodec final : public ChunkCodec {
+ public:
+  std::string name() const override { return "raw"; }
+  void set_filters(hid_t, std::size_t) const override {}
+  std::vector<std::uint8_t> encode(const void* data, std::size_t bytes, std::size_t) const override {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    return {p, p + bytes};
+  }
+  std::vector<std::uint8_t> decode(const std::uint8_t* data, std::size_t bytes, std::size_t,
+                                   std::size_t raw_bytes, std::uint32_t) const override {
+    if (bytes != raw_bytes)
+      throw std::runtime_error(fmt::format("raw chunk holds {} bytes, expected {}", bytes, raw_bytes));
+    return {data, data + bytes};
+  }
+};
+
+class DeflateCodec final : public ChunkCodec {
+ public:
+  DeflateCodec(int level, bool shuffle) : level_(level), shuffle_(shuffle) {
+    if (level < 0 || level > 9) throw std::invalid_argument(fmt::format("deflate level {} not in 0..9", level));
+  }
+  std::string name() const override { return fmt::format("{}deflate-{}", shuffle_ ? "shuffle+" : "", level_); }
+
+  void set_filters(hid_t dcpl, std::size_t element_size) const override {
+    if (shuffle_ && element_size > 1 && H5Pset_shuffle(dcpl) < 0) throw std::runtime_error("H5Pset_shuffle failed");
+    if (H5Pset_deflate(dcpl, static_cast<unsigned>(level_)) < 0) throw std::runtime_error("H5Pset_deflate failed");
+  }
+
+  std::vector<std::uint8_t> encode(const void* data, std::size_t bytes, std::size_t element_size) const override {
+    const auto* src = static_cast<const Bytef*>(data);
+    std::vector<std::uint8_t> shuffled;
+    if (shuffle_ && element_size > 1) {
+      shuffled.resize(bytes);
+      shuffle_bytes(src, shuffled.data(), bytes, element_size);
+      src = shuffled.data();
+    }
+    // zlib format (header + adler32), exactly what HDF5's deflate filter writes and reads.
+    uLongf out_bytes = compressBound(static_cast<uLong>(bytes));
+    std::vector<std::uint8_t> out(out_bytes);
+    if (compress2(out.data(), &out_bytes, src, static_cast<uLong>(bytes), level_) != Z_OK)
+      throw std::runtime_error("zlib compress2 failed");
+    out.resize(out_bytes);
+    return out;
+  }
+
+  std::vector<std::uint8_t> decode(const std::uint8_t* data, std::size_t bytes, std::size_t element_size,
+                                   std::size_t raw_bytes, std::uint32_t filter_mask) const override {
+    const bool has_shuffle = shuffle_ && element_size > 1;
+    const unsigned deflate_bit = has_shuffle ? 1u : 0u;
+    std::vector<std::uint8_t> inflated;
+    if (filter_mask & (1u << deflate_bit)) {
+      inflated.assign(data, data + bytes);
+    } else {
+      inflated.resize(raw_bytes);
+      uLongf out_bytes = static_cast<uLongf>(raw_bytes);
+      const int rc = uncompress(inflated.data(), &out_bytes, data, static_cast<uLong>(bytes));
+      if (rc != Z_OK) throw std::runtime_error(fmt::format("corrupt deflate chunk (zlib error {})", rc));
+      inflated.resize(out_bytes);
+    }
+    if (inflated.size() != raw_bytes)
+      throw std::runtime_error(fmt::format("chunk decodes to {} bytes, expected {}", inflated.size(), raw_bytes));
+    if (!has_shuffle || (filter_mask & 1u)) return inflated;
+    std::vector<std::uint8_t> out(raw_bytes);
+    unshuffle_bytes(inflated.data(), out.data(), raw_bytes, element_size);
+    return out;
+  }
+
+ private:
+  int level_;
+  bool shuffle_;
+};
+
+std::map<H5Z_filter_t, CodecFactory>& registry() {
+  static std::map<H5Z_filter_t, CodecFactory> r;
+  return r;
+}
+
+}  // namespace
+
+std::shared_ptr<const ChunkCodec> raw_codec() {
+  static const auto codec = std::make_shared<RawCodec>();
+  return codec;
+}
+
+std::shared_ptr<const ChunkCodec> deflate_codec(int level, bool shuffle) {
+  return std::make_shared<DeflateCodec>(level, shuffle);
+}
+
+void register_codec_filter(H5Z_filter_t filter_id, CodecFactory factory) {
+  std::lock_guard lock(hdf5_mutex());
+  registry()[filter_id] = factory;
+}
+
+std::shared_ptr<const ChunkCodec> codec_for_dataset(hid_t dataset) {
+  std::lock_guard lock(hdf5_mutex());
+  const hid_t dcpl = H5Dget_create_plist(dataset);
+  if (dcpl < 0) throw std::runtime_error("cannot read the dataset's creation properties");
+  std::vector<H5Z_filter_t> filters;
+  unsigned deflate_level = 0;
+  const int n = H5Pget_nfilters(dcpl);
+  for (int i = 0; i < n; ++i) {
+    unsigned flags = 0;
+    std::size_t nvalues = 8;
+    unsigned values[8] = {};
+    char name[64] = {};
+    unsigned config = 0;
+    const H5Z_filter_t id =
+        H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &nvalues, values, sizeof name, name, &config);
+    filters.push_back(id);
+    if (id == H5Z_FILTER_DEFLATE && nvalues > 0) deflate_level = values[0];
+  }
+  std::shared_ptr<const ChunkCodec> codec;
+  if (filters.empty()) {
+    codec = raw_codec();
+  } else if (filters == std::vector<H5Z_filter_t>{H5Z_FILTER_DEFLATE}) {
+    codec = deflate_codec(static_cast<int>(deflate_level), false);
+  } else if (filters == std::vector<H5Z_filter_t>{H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE}) {
+    codec = deflate_codec(static_cast<int>(deflate_level), true);
+  } else {
+    for (auto id : filters) {
+      if (auto it = registry().find(id); it != registry().end()) {
+        codec = it->second(dcpl);
+        break;
+      }
+    }
+  }
+  H5Pclose(dcpl);
+  if (!codec) {
+    std::string ids;
+    for (auto id : filters) ids += fmt::format("{}{}", ids.empty() ? "" : ",", id);
+    throw std::runtime_error(fmt::format("no chunk codec for the filter pipeline [{}]", ids));
+  }
+  return codec;
+}
+
+}  // namespace mme

@@ -1,0 +1,382 @@
+#include "ffmpeg_handles.h"
+
+#include <mme/log.h>
+#include <mme/video_reader.h>
+
+extern "C" {
+#include <libavutil/display.h>
+#include <libavutil/motion_vector.h>
+#include <libavutil/pixdesc.h>
+}
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+namespace mme {
+
+using namespace mme::ffmpeg;
+
+namespace {
+
+int round_even(double x) { return std::max(2, 2 * static_cast<int>(std::lround(x / 2.0))); }
+
+// Clockwise degrees that turn the stored picture upright, as the ffmpeg CLI computes them.
+int stream_rotation(const AVStream* stream) {
+  const auto* matrix = reinterpret_cast<const int32_t*>(
+      av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, nullptr));
+  if (!matrix) return 0;
+  double theta = -std::round(av_display_rotation_get(matrix));
+  if (std::isnan(theta)) return 0;
+  theta -= 360 * std::floor(theta / 360 + 0.9 / 360);
+  for (int r : {0, 90, 180, 270})
+    if (std::fabs(theta - r) < 1) return r;
+  return 0;  // arbitrary angles are rare; frames stay as stored
+}
+
+bool codec_exports_mvs(AVCodecID id) {
+  switch (id) {
+    case AV_CODEC_ID_H264:
+    case AV_CODEC_ID_MPEG1VIDEO:
+    case AV_CODEC_ID_MPEG2VIDEO:
+    case AV_CODEC_ID_MPEG4:
+    case AV_CODEC_ID_H263:
+    case AV_CODEC_ID_H263P:
+    case AV_CODEC_ID_H263I:
+    case AV_CODEC_ID_FLV1:
+    case AV_CODEC_ID_MSMPEG4V1:
+    case AV_CODEC_ID_MSMPEG4V2:
+    case AV_CODEC_ID_MSMPEG4V3:
+    case AV_CODEC_ID_WMV1:
+    case AV_CODEC_ID_WMV2:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void ffmpeg_log_callback(void* avcl, int level, const char* format, va_list args) {
+  if (level > AV_LOG_WARNING || log::level() > log::Level::debug) return;
+  char line[1024];
+  int print_prefix = 1;
+  av_log_format_line2(avcl, level, format, args, line, sizeof line, &print_prefix);
+  std::string text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (!text.empty()) log::write(log::Level::debug, "ffmpeg: " + text);
+}
+
+// Turns a stored (pre-rotation) frame upright: rotation r clockwise.
+void rotate_pixels(const std::uint8_t* src, int w, int h, int channels, int rotation, std::uint8_t* dst) {
+  const std::size_t c = static_cast<std::size_t>(channels);
+  for (int sy = 0; sy < h; ++sy) {
+    for (int sx = 0; sx < w; ++sx) {
+      int dx = 0, dy = 0, dw = 0;
+      switch (rotation) {
+        case 90: dx = h - 1 - sy; dy = sx; dw = h; break;
+        case 180: dx = w - 1 - sx; dy = h - 1 - sy; dw = w; break;
+        case 270: dx = sy; dy = w - 1 - sx; dw = h; break;
+        default: dx = sx; dy = sy; dw = w; break;
+      }
+      std::memcpy(dst + (static_cast<std::size_t>(dy) * dw + dx) * c, src + (static_cast<std::size_t>(sy) * w + sx) * c, c);
+    }
+  }
+}
+
+// The same rotation for a point (continuous coordinates) and a displacement.
+void rotate_vector(MotionVector& v, int w, int h, int rotation) {
+  const float x = v.x, y = v.y, dx = v.dx, dy = v.dy;
+  switch (rotation) {
+    case 90: v.x = h - y; v.y = x; v.dx = -dy; v.dy = dx; std::swap(v.w, v.h); break;
+    case 180: v.x = w - x; v.y = h - y; v.dx = -dx; v.dy = -dy; break;
+    case 270: v.x = y; v.y = w - x; v.dx = dy; v.dy = -dx; std::swap(v.w, v.h); break;
+    default: break;
+  }
+}
+
+constexpr int kMaxListedWarnings = 8;
+
+}  // namespace
+
+void quiet_ffmpeg_log() {
+  static std::once_flag once;
+  std::call_once(once, [] { av_log_set_callback(ffmpeg_log_callback); });
+}
+
+void output_size(int native_width, int native_height, const VideoReaderOptions& o, int& width, int& height) {
+  const int short_side = std::min(native_width, native_height);
+  int target = short_side;
+  if (o.short_side > 0) target = o.short_side;
+  else if (o.max_short_side > 0) target = std::min(short_side, o.max_short_side);
+  if (target == short_side || short_side <= 0) {
+    width = native_width;
+    height = native_height;
+    return;
+  }
+  const double scale = static_cast<double>(target) / short_side;
+  if (native_width <= native_height) {
+    width = round_even(target);
+    height = round_even(native_height * scale);
+  } else {
+    height = round_even(target);
+    width = round_even(native_width * scale);
+  }
+}
+
+struct VideoReader::Impl {
+  VideoReaderOptions options;
+  VideoInfo info;
+  FormatPtr format;
+  CodecPtr codec;
+  FramePtr frame = FramePtr(av_frame_alloc());
+  PacketPtr packet = PacketPtr(av_packet_alloc());
+  SwsPtr sws;
+  int stream_index = -1;
+  AVRational time_base{1, 1};
+  bool eof_sent = false;  // the flush packet went to the decoder
+  bool finished = false;
+  std::int64_t frames_out = 0;
+  int decode_errors = 0;
+  std::vector<std::string> warnings;
+  std::vector<std::uint8_t> stored;  // converted, not yet rotated pixels
+  int stored_w = 0, stored_h = 0;     // size of the converted picture before rotation
+
+  void warn(std::string message) {
+    if (static_cast<int>(warnings.size()) < kMaxListedWarnings) {
+      log::debug("{}: {}", info.path.string(), message);
+      warnings.push_back(std::move(message));
+    } else if (static_cast<int>(warnings.size()) == kMaxListedWarnings) {
+      warnings.push_back("further warnings omitted");
+    }
+  }
+
+  // Receives one frame from the decoder, feeding packets as needed. False at the end.
+  bool decode_next() {
+    for (;;) {
+      const int rc = avcodec_receive_frame(codec.get(), frame.get());
+      if (rc == 0) return true;
+      if (rc == AVERROR_EOF) return false;
+      if (rc != AVERROR(EAGAIN)) {
+        warn(fmt::format("decoding stopped after {} frames: {}", frames_out, error_string(rc)));
+        return false;
+      }
+      if (eof_sent) return false;
+      // Feed the next packet of our stream.
+      for (;;) {
+        const int rr = av_read_frame(format.get(), packet.get());
+        if (rr < 0) {
+          if (rr != AVERROR_EOF)
+            warn(fmt::format("the file ends early or is damaged after {} frames: {}", frames_out, error_string(rr)));
+          avcodec_send_packet(codec.get(), nullptr);
+          eof_sent = true;
+          break;
+        }
+        if (packet->stream_index != stream_index) {
+          av_packet_unref(packet.get());
+          continue;
+        }
+        if (packet->flags & AV_PKT_FLAG_CORRUPT)
+          warn(fmt::format("corrupt packet after {} frames", frames_out));
+        const int sr = avcodec_send_packet(codec.get(), packet.get());
+        av_packet_unref(packet.get());
+        if (sr < 0 && sr != AVERROR(EAGAIN)) {
+          if (++decode_errors <= 3 || decode_errors % 100 == 0)
+            warn(fmt::format("undecodable packet after {} frames: {}", frames_out, error_string(sr)));
+          continue;
+        }
+        break;
+      }
+    }
+  }
+
+  void convert(Frame& out) {
+    AVFrame* f = frame.get();
+    // Size before rotation: a quarter turn swaps the output's width and height.
+    const bool quarter = info.rotation == 90 || info.rotation == 270;
+    const int sw = quarter ? info.height : info.width;
+    const int sh = quarter ? info.width : info.height;
+    const AVPixelFormat dst_fmt = options.format == PixelFormat::gray8 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24;
+    const int channels = options.format == PixelFormat::gray8 ? 1 : 3;
+    sws.reset(sws_getCachedContext(sws.release(), f->width, f->height, static_cast<AVPixelFormat>(f->format), sw, sh,
+                                   dst_fmt, SWS_AREA | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr,
+                                   nullptr));
+    if (!sws) throw FileError(info.path, fmt::format("cannot convert {}x{} {} frames", f->width, f->height,
+                                                     av_get_pix_fmt_name(static_cast<AVPixelFormat>(f->format))));
+    // Colour matrix and range from the frame, as the ffmpeg CLI does (BT.601 when unspecified).
+    const int cs = f->colorspace == AVCOL_SPC_UNSPECIFIED ? SWS_CS_DEFAULT : static_cast<int>(f->colorspace);
+    const bool full_range = f->color_range == AVCOL_RANGE_JPEG;
+    int *inv_table = nullptr, *table = nullptr, src_range = 0, dst_range = 0, brightness = 0, contrast = 0, saturation = 0;
+    if (sws_getColorspaceDetails(sws.get(), &inv_table, &src_range, &table, &dst_range, &brightness, &contrast,
+                                 &saturation) >= 0) {
+      sws_setColorspaceDetails(sws.get(), sws_getCoefficients(cs), full_range ? 1 : src_range, table, dst_range,
+                               brightness, contrast, saturation);
+    }
+    stored_w = sw;
+    stored_h = sh;
+    const std::size_t bytes = static_cast<std::size_t>(sw) * sh * channels;
+    std::uint8_t* target = nullptr;
+    if (info.rotation == 0) {
+      out.pixels.resize(bytes);
+      target = out.pixels.data();
+    } else {
+      stored.resize(bytes);
+      target = stored.data();
+    }
+    uint8_t* dst[4] = {target, nullptr, nullptr, nullptr};
+    int dst_stride[4] = {sw * channels, 0, 0, 0};
+    sws_scale(sws.get(), f->data, f->linesize, 0, f->height, dst, dst_stride);
+    if (info.rotation != 0) {
+      out.pixels.resize(bytes);
+      rotate_pixels(stored.data(), sw, sh, channels, info.rotation, out.pixels.data());
+    }
+    out.width = info.width;
+    out.height = info.height;
+    out.channels = channels;
+  }
+
+  void extract_motion(Frame& out) {
+    out.motion.vectors.clear();
+    out.motion.has_vectors = false;
+    const AVFrameSideData* sd = av_frame_get_side_data(frame.get(), AV_FRAME_DATA_MOTION_VECTORS);
+    if (!sd) return;
+    out.motion.has_vectors = true;
+    const auto* mvs = reinterpret_cast<const AVMotionVector*>(sd->data);
+    const std::size_t n = sd->size / sizeof(AVMotionVector);
+    const float sx = static_cast<float>(stored_w) / frame->width;
+    const float sy = static_cast<float>(stored_h) / frame->height;
+    out.motion.vectors.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const AVMotionVector& m = mvs[i];
+      if (m.motion_scale == 0) continue;
+      // src = dst + motion / scale. Forward motion: dst - src for a past reference, src - dst for a future one.
+      const float mx = static_cast<float>(m.motion_x) / m.motion_scale;
+      const float my = static_cast<float>(m.motion_y) / m.motion_scale;
+      const float sign = m.source < 0 ? -1.f : 1.f;
+      MotionVector v;
+      v.x = m.dst_x * sx;
+      v.y = m.dst_y * sy;
+      v.dx = sign * mx * sx;
+      v.dy = sign * my * sy;
+      v.w = static_cast<std::uint16_t>(std::lround(m.w * sx));
+      v.h = static_cast<std::uint16_t>(std::lround(m.h * sy));
+      v.reference = m.source < 0 ? -1 : 1;
+      rotate_vector(v, stored_w, stored_h, info.rotation);
+      out.motion.vectors.push_back(v);
+    }
+  }
+};
+
+VideoReader::VideoReader(const std::filesystem::path& path, VideoReaderOptions options) : impl_(std::make_unique<Impl>()) {
+  quiet_ffmpeg_log();
+  Impl& m = *impl_;
+  m.options = options;
+  m.info.path = path;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw FileError(path, "no such file");
+  if (std::filesystem::is_directory(path, ec)) throw FileError(path, "is a directory, not a video");
+  if (std::filesystem::file_size(path, ec) == 0) throw FileError(path, "empty file (0 bytes)");
+  if (!m.frame || !m.packet) throw FileError(path, "out of memory");
+
+  AVFormatContext* raw = nullptr;
+  int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
+  if (rc < 0) throw FileError(path, "cannot open: " + error_string(rc));
+  m.format.reset(raw);
+  rc = avformat_find_stream_info(m.format.get(), nullptr);
+  if (rc < 0) throw FileError(path, "cannot read stream information: " + error_string(rc));
+
+  const AVCodec* decoder = nullptr;
+  m.stream_index = av_find_best_stream(m.format.get(), AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0);
+  if (m.stream_index >= 0 && (m.format->streams[m.stream_index]->disposition & AV_DISPOSITION_ATTACHED_PIC))
+    m.stream_index = AVERROR_STREAM_NOT_FOUND;
+  if (m.stream_index < 0) {
+    bool has_audio = false;
+    for (unsigned i = 0; i < m.format->nb_streams; ++i)
+      has_audio |= m.format->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO;
+    if (m.stream_index == AVERROR_DECODER_NOT_FOUND) throw FileError(path, "no decoder for its video codec");
+    throw FileError(path, has_audio ? "no video stream (audio only)" : "no video stream");
+  }
+  AVStream* stream = m.format->streams[m.stream_index];
+  if (!decoder) throw FileError(path, fmt::format("no decoder for codec '{}'", avcodec_get_name(stream->codecpar->codec_id)));
+  m.codec.reset(avcodec_alloc_context3(decoder));
+  if (!m.codec) throw FileError(path, "out of memory");
+  rc = avcodec_parameters_to_context(m.codec.get(), stream->codecpar);
+  if (rc < 0) throw FileError(path, "bad codec parameters: " + error_string(rc));
+  m.codec->thread_count = std::max(0, options.decoder_threads);
+  AVDictionary* opts = nullptr;
+  if (options.motion_vectors) av_dict_set(&opts, "flags2", "+export_mvs", 0);
+  rc = avcodec_open2(m.codec.get(), decoder, &opts);
+  DictFreer{}(opts);
+  if (rc < 0) throw FileError(path, fmt::format("cannot open the {} decoder: {}", decoder->name, error_string(rc)));
+
+  m.time_base = stream->time_base;
+  VideoInfo& info = m.info;
+  info.container = m.format->iformat->name;
+  info.codec = avcodec_get_name(stream->codecpar->codec_id);
+  const char* pix = av_get_pix_fmt_name(static_cast<AVPixelFormat>(stream->codecpar->format));
+  info.pixel_format = pix ? pix : "unknown";
+  info.native_width = stream->codecpar->width;
+  info.native_height = stream->codecpar->height;
+  if (info.native_width <= 0 || info.native_height <= 0)
+    throw FileError(path, fmt::format("invalid frame size {}x{}", info.native_width, info.native_height));
+  info.rotation = options.autorotate ? stream_rotation(stream) : 0;
+  const bool quarter = info.rotation == 90 || info.rotation == 270;
+  output_size(quarter ? info.native_height : info.native_width, quarter ? info.native_width : info.native_height,
+              options, info.width, info.height);
+  const AVRational rate = av_guess_frame_rate(m.format.get(), stream, nullptr);
+  info.fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0;
+  if (stream->duration > 0) info.duration = stream->duration * av_q2d(stream->time_base);
+  else if (m.format->duration > 0) info.duration = static_cast<double>(m.format->duration) / AV_TIME_BASE;
+  if (stream->nb_frames > 0) info.frame_count = stream->nb_frames;
+  else if (info.duration > 0 && info.fps > 0) info.frame_count = std::llround(info.duration * info.fps);
+  else info.frame_count = -1;
+  info.codec_exports_mvs = codec_exports_mvs(stream->codecpar->codec_id);
+}
+
+VideoReader::~VideoReader() = default;
+VideoReader::VideoReader(VideoReader&&) noexcept = default;
+VideoReader& VideoReader::operator=(VideoReader&&) noexcept = default;
+
+const VideoInfo& VideoReader::info() const { return impl_->info; }
+const VideoReaderOptions& VideoReader::options() const { return impl_->options; }
+const std::vector<std::string>& VideoReader::warnings() const { return impl_->warnings; }
+std::int64_t VideoReader::frames_read() const { return impl_->frames_out; }
+
+bool VideoReader::read(Frame& out) {
+  Impl& m = *impl_;
+  if (m.finished) return false;
+  if (!m.decode_next()) {
+    m.finished = true;
+    // Containers announce their frame count; fewer decoded frames means a damaged or cut file.
+    // (Some containers over-announce by a frame or two, hence the slack.)
+    const auto announced = m.info.frame_count;
+    if (m.frames_out > 0 && announced > 0 && m.frames_out + 2 < announced && m.codec->codec_id != AV_CODEC_ID_NONE)
+      m.warn(fmt::format("decoded {} of the {} frames the container announces", m.frames_out, announced));
+    return false;
+  }
+  AVFrame* f = m.frame.get();
+  if (f->decode_error_flags || (f->flags & AV_FRAME_FLAG_CORRUPT)) m.warn(fmt::format("frame {} decoded with errors", m.frames_out));
+  m.convert(out);
+  out.index = m.frames_out++;
+  const std::int64_t ts = f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : f->pts;
+  out.time = ts != AV_NOPTS_VALUE ? ts * av_q2d(m.time_base) : (m.info.fps > 0 ? out.index / m.info.fps : 0);
+  out.picture_type = av_get_picture_type_char(f->pict_type);
+  if (m.options.motion_vectors) m.extract_motion(out);
+  av_frame_unref(f);
+  return true;
+}
+
+std::vector<Frame> VideoReader::read_all() {
+  std::vector<Frame> frames;
+  Frame f;
+  while (read(f)) frames.push_back(f);
+  if (frames.empty()) {
+    std::string why = "no decodable video frames";
+    if (!impl_->warnings.empty()) why += " (" + impl_->warnings.front() + ")";
+    throw FileError(impl_->info.path, why);
+  }
+  return frames;
+}
+
+}  // namespace mme

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs every Debian package that the build, the tests and the demo need.
+# Idempotent: a second run only checks. Needs root (or sudo) on Debian 12 (bookworm).
+#   scripts/install-deps.sh            # everything
+#   scripts/install-deps.sh --trainer  # only what the trainer needs (LibTorch, HDF5, fmt, libjpeg)
+set -euo pipefail
+
+want_all=1
+[[ "${1:-}" == "--trainer" ]] && want_all=0
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+
+# Catch2 v3 is only in bookworm-backports (bookworm itself has 2.13).
+backports=/etc/apt/sources.list.d/bookworm-backports.sources
+if [[ ! -f "$backports" ]]; then
+  uris=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  keyring=$(awk '/^Signed-By:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  uris=${uris:-http://deb.debian.org/debian}
+  keyring=${keyring:-/usr/share/keyrings/debian-archive-keyring.gpg}
+  printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: %s\n' \
+    "$uris" "$keyring" | $SUDO tee "$backports" >/dev/null
+  need_update=1
+fi
+
+common_pkgs=(build-essential cmake ninja-build pkg-config git
+  libhdf5-dev hdf5-tools libfmt-dev libcli11-dev nlohmann-json3-dev
+  libjpeg-dev libturbojpeg0-dev
+  libtorch-dev libopenblas0-pthread
+  python3-h5py python3-numpy python3-matplotlib)
+video_pkgs=(libopencv-dev libopencv-contrib-dev
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
+  libtbb-dev hdf5-filter-plugin clang-format)
+pkgs=("${common_pkgs[@]}")
+((want_all)) && pkgs+=("${video_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}" libcatch2-dev; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# Catch2 must be v3 (the one from backports); an installed 2.x does not count.
+if dpkg-query -W -f='${Version}' libcatch2-dev 2>/dev/null | grep -q '^2\.'; then
+  missing+=(libcatch2-dev)
+fi
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: everything is installed"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+if [[ -n "${need_update:-}" ]] || ! compgen -G "/var/lib/apt/lists/*bookworm-backports*" >/dev/null; then
+  $SUDO apt-get update -qq
+fi
+rest=()
+for p in "${missing[@]}"; do [[ "$p" != libcatch2-dev ]] && rest+=("$p"); done
+if ((${#rest[@]})); then
+  $SUDO apt-get install -y -qq --no-install-recommends "${rest[@]}" >/dev/null || {
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${rest[@]}" >/dev/null
+  }
+fi
+if printf '%s\n' "${missing[@]}" | grep -qx libcatch2-dev; then
+  $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports libcatch2-dev >/dev/null
+fi
+echo "install-deps: done"
