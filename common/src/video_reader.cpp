@@ -14,7 +14,9 @@ extern "C" {
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <mutex>
+#include <unordered_map>
 
 namespace mme {
 
@@ -58,14 +60,33 @@ bool codec_exports_mvs(AVCodecID id) {
   }
 }
 
+// FFmpeg reports concealed decoding errors only through its log. Readers register their contexts
+// here so that an error logged for one of them becomes that reader's warning (named by file).
+using WarningSink = std::function<void(std::string)>;
+std::mutex g_sinks_mutex;
+std::unordered_map<const void*, WarningSink>& sinks() {
+  static std::unordered_map<const void*, WarningSink> m;
+  return m;
+}
+
 void ffmpeg_log_callback(void* avcl, int level, const char* format, va_list args) {
-  if (level > AV_LOG_WARNING || log::level() > log::Level::debug) return;
+  const bool to_reader = level <= AV_LOG_ERROR;
+  const bool to_log = level <= AV_LOG_WARNING && log::level() <= log::Level::debug;
+  if (!to_reader && !to_log) return;
   char line[1024];
-  int print_prefix = 1;
+  int print_prefix = 0;
   av_log_format_line2(avcl, level, format, args, line, sizeof line, &print_prefix);
+  // FFmpeg sometimes logs one message in pieces: keep each piece on one clean line.
   std::string text(line);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  if (!text.empty()) log::write(log::Level::debug, "ffmpeg: " + text);
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  const auto b = text.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return;
+  text = text.substr(b, text.find_last_not_of(" \t\r") - b + 1);
+  if (to_log) log::write(log::Level::debug, "ffmpeg: " + text);
+  if (to_reader) {
+    std::lock_guard lock(g_sinks_mutex);
+    if (auto it = sinks().find(avcl); it != sinks().end()) it->second("ffmpeg: " + text);
+  }
 }
 
 // Turns a stored (pre-rotation) frame upright: rotation r clockwise.
@@ -138,10 +159,14 @@ struct VideoReader::Impl {
   bool eof_sent = false;  // the flush packet went to the decoder
   bool finished = false;
   std::int64_t frames_out = 0;
+  double start_time = 0;  // seconds; the stream's first timestamp
+  double last_time = 0;   // seconds; presentation time of the last frame returned
   int decode_errors = 0;
   std::vector<std::string> warnings;
   std::vector<std::uint8_t> stored;  // converted, not yet rotated pixels
   int stored_w = 0, stored_h = 0;     // size of the converted picture before rotation
+
+  ~Impl();
 
   void warn(std::string message) {
     if (static_cast<int>(warnings.size()) < kMaxListedWarnings) {
@@ -279,9 +304,27 @@ VideoReader::VideoReader(const std::filesystem::path& path, VideoReaderOptions o
   if (std::filesystem::file_size(path, ec) == 0) throw FileError(path, "empty file (0 bytes)");
   if (!m.frame || !m.packet) throw FileError(path, "out of memory");
 
-  AVFormatContext* raw = nullptr;
+  // Allocate the context first so that the demuxer's own complaint ("moov atom not found") can be
+  // caught while opening and added to the reason.
+  AVFormatContext* raw = avformat_alloc_context();
+  if (!raw) throw FileError(path, "out of memory");
+  std::string open_complaint;
+  {
+    std::lock_guard lock(g_sinks_mutex);
+    sinks()[raw] = [&open_complaint](std::string text) {
+      if (open_complaint.empty()) open_complaint = std::move(text);
+    };
+  }
   int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
-  if (rc < 0) throw FileError(path, "cannot open: " + error_string(rc));
+  {
+    std::lock_guard lock(g_sinks_mutex);
+    sinks().erase(raw);
+  }
+  if (rc < 0) {
+    std::string why = "cannot open: " + error_string(rc);
+    if (!open_complaint.empty()) why += " (" + open_complaint + ")";
+    throw FileError(path, why);
+  }
   m.format.reset(raw);
   rc = avformat_find_stream_info(m.format.get(), nullptr);
   if (rc < 0) throw FileError(path, "cannot read stream information: " + error_string(rc));
@@ -310,6 +353,12 @@ VideoReader::VideoReader(const std::filesystem::path& path, VideoReaderOptions o
   DictFreer{}(opts);
   if (rc < 0) throw FileError(path, fmt::format("cannot open the {} decoder: {}", decoder->name, error_string(rc)));
 
+  Impl* self = &m;
+  {
+    std::lock_guard lock(g_sinks_mutex);
+    for (const void* ctx : {static_cast<const void*>(m.codec.get()), static_cast<const void*>(m.format.get())})
+      sinks()[ctx] = [self](std::string text) { self->warn(std::move(text)); };
+  }
   m.time_base = stream->time_base;
   VideoInfo& info = m.info;
   info.container = m.format->iformat->name;
@@ -328,10 +377,17 @@ VideoReader::VideoReader(const std::filesystem::path& path, VideoReaderOptions o
   info.fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0;
   if (stream->duration > 0) info.duration = stream->duration * av_q2d(stream->time_base);
   else if (m.format->duration > 0) info.duration = static_cast<double>(m.format->duration) / AV_TIME_BASE;
+  if (stream->start_time != AV_NOPTS_VALUE) m.start_time = stream->start_time * av_q2d(stream->time_base);
   if (stream->nb_frames > 0) info.frame_count = stream->nb_frames;
   else if (info.duration > 0 && info.fps > 0) info.frame_count = std::llround(info.duration * info.fps);
   else info.frame_count = -1;
   info.codec_exports_mvs = codec_exports_mvs(stream->codecpar->codec_id);
+}
+
+VideoReader::Impl::~Impl() {
+  std::lock_guard lock(g_sinks_mutex);
+  sinks().erase(codec.get());
+  sinks().erase(format.get());
 }
 
 VideoReader::~VideoReader() = default;
@@ -348,11 +404,16 @@ bool VideoReader::read(Frame& out) {
   if (m.finished) return false;
   if (!m.decode_next()) {
     m.finished = true;
-    // Containers announce their frame count; fewer decoded frames means a damaged or cut file.
-    // (Some containers over-announce by a frame or two, hence the slack.)
-    const auto announced = m.info.frame_count;
-    if (m.frames_out > 0 && announced > 0 && m.frames_out + 2 < announced && m.codec->codec_id != AV_CODEC_ID_NONE)
-      m.warn(fmt::format("decoded {} of the {} frames the container announces", m.frames_out, announced));
+    // A cut file ends before the duration its header announces. (Frame counts do not tell:
+    // AVI drops the empty packets that mean "repeat the frame", VP9 hides alt-ref frames.)
+    // An AVI whose end was cut off rebuilds a shorter duration from what is left, but its header
+    // still announces the full frame count: take the longer of the two.
+    const double frame_time = m.info.fps > 0 ? 1.0 / m.info.fps : 0.04;
+    const double announced = std::max(m.info.duration, m.info.frame_count > 0 ? m.info.frame_count * frame_time : 0.0);
+    const double covered = m.last_time - m.start_time + frame_time;
+    if (m.frames_out > 0 && announced > 0 && covered < announced - std::max(3 * frame_time, 0.02 * announced))
+      m.warn(fmt::format("the stream ends after {:.2f} s of the {:.2f} s its container announces: the file is probably cut short",
+                         covered, announced));
     return false;
   }
   AVFrame* f = m.frame.get();
@@ -361,6 +422,7 @@ bool VideoReader::read(Frame& out) {
   out.index = m.frames_out++;
   const std::int64_t ts = f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : f->pts;
   out.time = ts != AV_NOPTS_VALUE ? ts * av_q2d(m.time_base) : (m.info.fps > 0 ? out.index / m.info.fps : 0);
+  m.last_time = std::max(m.last_time, out.time);
   out.picture_type = av_get_picture_type_char(f->pict_type);
   if (m.options.motion_vectors) m.extract_motion(out);
   av_frame_unref(f);
