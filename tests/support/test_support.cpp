@@ -1,0 +1,83 @@
+#include "test_support.h"
+
+#include <catch2/catch_test_macros.hpp>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace mme::test {
+
+std::filesystem::path samples_dir() {
+  const char* env = std::getenv("MME_SAMPLES_DIR");
+  std::filesystem::path dir = env && *env ? env : MME_SAMPLES_DIR;
+  if (!std::filesystem::exists(dir / "list.txt"))
+    FAIL("sample videos missing in " << dir << ": run scripts/fetch-samples.sh " << dir);
+  return dir;
+}
+
+std::filesystem::path sample(const std::string& relative) {
+  auto p = samples_dir() / relative;
+  if (!std::filesystem::exists(p)) FAIL("sample video missing: " << p);
+  return p;
+}
+
+std::filesystem::path source_dir() { return MME_SOURCE_DIR; }
+
+TempDir::TempDir() {
+  std::random_device rd;
+  const auto base = std::filesystem::temp_directory_path();
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto candidate = base / ("mme-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    if (std::filesystem::create_directory(candidate)) {
+      path_ = candidate;
+      return;
+    }
+  }
+  FAIL("cannot create a temporary directory");
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+int run(const std::string& command) {
+  const int status = std::system((command + " >/dev/null 2>&1").c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void run_checked(const std::string& command) {
+  const auto log = std::filesystem::temp_directory_path() / ("mme-test-cmd-" + std::to_string(::getpid()) + ".log");
+  const int status = std::system((command + " >'" + log.string() + "' 2>&1").c_str());
+  const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::string output = read_file(log);
+  std::filesystem::remove(log);
+  if (output.size() > 4000) output = "..." + output.substr(output.size() - 4000);
+  INFO("command: " << command << "\noutput:\n" << output);
+  REQUIRE(rc == 0);
+}
+
+void set_rotation(const std::filesystem::path& in, const std::filesystem::path& out, int degrees) {
+  // FFmpeg 5.1 writes the display matrix from the `rotate` tag only when stream-copying.
+  run_checked("ffmpeg -v error -y -i '" + in.string() + "' -c copy -metadata:s:v:0 rotate=" + std::to_string(degrees) +
+              " '" + out.string() + "'");
+}
+
+std::string system_python() { return std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; }
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out << bytes;
+}
+
+}  // namespace mme::test

@@ -1,0 +1,41 @@
+#pragma once
+// Shared test helpers: where the real sample videos are, temporary directories, and synthetic
+// videos with known motion made with the ffmpeg CLI.
+#include <filesystem>
+#include <string>
+
+namespace mme::test {
+
+// The cache of real sample videos (scripts/fetch-samples.sh); fails the test if it is missing.
+std::filesystem::path samples_dir();
+std::filesystem::path sample(const std::string& relative);  // samples_dir() / relative, must exist
+std::filesystem::path source_dir();
+
+// A fresh directory removed at scope exit.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Runs a shell command; returns its exit status. Output is discarded unless it fails.
+int run(const std::string& command);
+// Runs a command and fails the test unless it exits 0.
+void run_checked(const std::string& command);
+// Copies a video, adding rotation metadata (a display matrix) of `degrees` as `-metadata rotate`
+// sets it: the picture is to be turned counter-clockwise by `degrees` for display.
+void set_rotation(const std::filesystem::path& in, const std::filesystem::path& out, int degrees);
+// The Python that has Debian's h5py and numpy (python3 on PATH may be another one).
+std::string system_python();
+// Reads a whole file as bytes.
+std::string read_file(const std::filesystem::path& path);
+void write_file(const std::filesystem::path& path, const std::string& bytes);
+
+}  // namespace mme::test
