@@ -11,26 +11,46 @@ namespace mme {
 
 std::size_t dtype_size(DType t) {
   switch (t) {
-    case DType::u8: case DType::i8: return 1;
-    case DType::u16: case DType::i16: case DType::f16: return 2;
-    case DType::u32: case DType::i32: case DType::f32: return 4;
-    case DType::i64: case DType::f64: return 8;
+    case DType::u8:
+    case DType::i8:
+      return 1;
+    case DType::u16:
+    case DType::i16:
+    case DType::f16:
+      return 2;
+    case DType::u32:
+    case DType::i32:
+    case DType::f32:
+      return 4;
+    case DType::i64:
+    case DType::f64:
+      return 8;
   }
   throw std::logic_error("dtype_size: unknown dtype");
 }
 
 std::string dtype_name(DType t) {
   switch (t) {
-    case DType::u8: return "uint8";
-    case DType::i8: return "int8";
-    case DType::u16: return "uint16";
-    case DType::i16: return "int16";
-    case DType::u32: return "uint32";
-    case DType::i32: return "int32";
-    case DType::i64: return "int64";
-    case DType::f16: return "float16";
-    case DType::f32: return "float32";
-    case DType::f64: return "float64";
+    case DType::u8:
+      return "uint8";
+    case DType::i8:
+      return "int8";
+    case DType::u16:
+      return "uint16";
+    case DType::i16:
+      return "int16";
+    case DType::u32:
+      return "uint32";
+    case DType::i32:
+      return "int32";
+    case DType::i64:
+      return "int64";
+    case DType::f16:
+      return "float16";
+    case DType::f32:
+      return "float32";
+    case DType::f64:
+      return "float64";
   }
   throw std::logic_error("dtype_name: unknown dtype");
 }
@@ -62,8 +82,8 @@ class RawCodec final : public ChunkCodec {
     const auto* p = static_cast<const std::uint8_t*>(data);
     return {p, p + bytes};
   }
-  std::vector<std::uint8_t> decode(const std::uint8_t* data, std::size_t bytes, std::size_t,
-                                   std::size_t raw_bytes, std::uint32_t) const override {
+  std::vector<std::uint8_t> decode(const std::uint8_t* data, std::size_t bytes, std::size_t, std::size_t raw_bytes,
+                                   std::uint32_t) const override {
     if (bytes != raw_bytes)
       throw std::runtime_error(fmt::format("raw chunk holds {} bytes, expected {}", bytes, raw_bytes));
     return {data, data + bytes};

@@ -67,8 +67,7 @@ std::optional<ListEntry> parse_list_line(std::string_view line, const std::files
   return entry;
 }
 
-std::vector<ListEntry> read_dataset_list(const std::filesystem::path& list_file,
-                                         const std::filesystem::path& root) {
+std::vector<ListEntry> read_dataset_list(const std::filesystem::path& list_file, const std::filesystem::path& root) {
   std::ifstream in(list_file);
   if (!in) throw FileError(list_file, "cannot open the dataset list");
   std::vector<ListEntry> entries;
@@ -86,8 +85,8 @@ std::vector<ListEntry> read_dataset_list(const std::filesystem::path& list_file,
     if (!entry) continue;
     entry->line = number;
     if (auto [it, inserted] = seen.emplace(entry->id, number); !inserted)
-      throw FileError(list_file, fmt::format("line {}: '{}' is already listed on line {}", number,
-                                             entry->id, it->second));
+      throw FileError(list_file,
+                      fmt::format("line {}: '{}' is already listed on line {}", number, entry->id, it->second));
     entries.push_back(std::move(*entry));
   }
   if (in.bad()) throw FileError(list_file, "read error");
@@ -112,7 +111,8 @@ ShardSpec ShardSpec::parse(std::string_view text) {
   if (!i || !n) throw std::invalid_argument(fmt::format("shard '{}' must look like I/N (e.g. 0/16)", text));
   if (*n < 1 || *n > 1000000) throw std::invalid_argument(fmt::format("shard count {} must be in 1..1000000", *n));
   if (*i < 0 || *i >= *n)
-    throw std::invalid_argument(fmt::format("shard index {} must be in 0..{} (0-based, as SLURM_ARRAY_TASK_ID)", *i, *n - 1));
+    throw std::invalid_argument(
+        fmt::format("shard index {} must be in 0..{} (0-based, as SLURM_ARRAY_TASK_ID)", *i, *n - 1));
   return ShardSpec{static_cast<int>(*i), static_cast<int>(*n)};
 }
 
@@ -120,9 +120,13 @@ bool ShardSpec::contains(std::string_view id) const {
   return count <= 1 || fnv1a64(id) % static_cast<std::uint64_t>(count) == static_cast<std::uint64_t>(index);
 }
 
-std::string ShardSpec::to_string() const { return fmt::format("{}/{}", index, count); }
+std::string ShardSpec::to_string() const {
+  return fmt::format("{}/{}", index, count);
+}
 
-std::string ShardSpec::stem() const { return fmt::format("shard-{:05}-of-{:05}", index, count); }
+std::string ShardSpec::stem() const {
+  return fmt::format("shard-{:05}-of-{:05}", index, count);
+}
 
 std::vector<ListEntry> select_shard(const std::vector<ListEntry>& entries, const ShardSpec& shard) {
   std::vector<ListEntry> out;

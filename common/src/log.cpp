@@ -9,8 +9,12 @@ namespace {
 std::atomic<Level> g_level{Level::info};
 }
 
-void set_level(Level l) { g_level.store(l); }
-Level level() { return g_level.load(std::memory_order_relaxed); }
+void set_level(Level l) {
+  g_level.store(l);
+}
+Level level() {
+  return g_level.load(std::memory_order_relaxed);
+}
 
 void write(Level l, std::string_view message) {
   static constexpr const char* kPrefix[] = {"debug: ", "", "warning: ", "error: ", ""};

@@ -32,8 +32,12 @@ std::string format_duration(double seconds) {
   return fmt::format("{}s", s);
 }
 
-void Progress::set_plain_interval(double seconds) { g_plain_interval.store(seconds); }
-void Progress::set_terminal(bool on) { g_terminal.store(on ? 1 : 0); }
+void Progress::set_plain_interval(double seconds) {
+  g_plain_interval.store(seconds);
+}
+void Progress::set_terminal(bool on) {
+  g_terminal.store(on ? 1 : 0);
+}
 
 Progress::Progress(std::string label, std::int64_t total, std::string unit)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total) {
@@ -43,7 +47,9 @@ Progress::Progress(std::string label, std::int64_t total, std::string unit)
   maybe_render(true);
 }
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+  finish();
+}
 
 std::size_t Progress::add_counter(std::string unit) {
   std::lock_guard lock(mutex_);
@@ -63,8 +69,7 @@ void Progress::advance_counter(std::size_t counter, std::int64_t n) {
 }
 
 std::string Progress::line() const {
-  const double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const std::int64_t done = done_.load();
   std::string out = fmt::format("{} {}/{} {}", label_, done, total_, unit_);
   const double rate = elapsed > 0 ? done / elapsed : 0;
@@ -84,7 +89,8 @@ std::string Progress::line() const {
 void Progress::maybe_render(bool force) {
   const auto now = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_, std::try_to_lock);
-  if (!lock.owns_lock() || finished_ || log::level() > log::Level::info) return;  // someone else is drawing: skip, never block workers
+  if (!lock.owns_lock() || finished_ || log::level() > log::Level::info)
+    return;  // someone else is drawing: skip, never block workers
   const double since = std::chrono::duration<double>(now - last_render_).count();
   if (on_terminal()) {
     if (force || since >= 0.1) {

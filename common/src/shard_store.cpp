@@ -61,8 +61,10 @@ std::string hdf5_reason() {
       [](unsigned n, const H5E_error2_t* err, void* data) -> herr_t {
         auto* out = static_cast<std::string*>(data);
         if (err->desc && *err->desc) {
-          if (n == 0) *out = err->desc;
-          else *out = std::string(err->desc) + " (" + *out + ")";
+          if (n == 0)
+            *out = err->desc;
+          else
+            *out = std::string(err->desc) + " (" + *out + ")";
         }
         return 0;
       },
@@ -71,7 +73,9 @@ std::string hdf5_reason() {
   return reason.empty() ? "HDF5 error" : reason;
 }
 
-[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what + ": " + hdf5_reason()); }
+[[noreturn]] void fail(const std::string& what) {
+  throw std::runtime_error(what + ": " + hdf5_reason());
+}
 
 hid_t check_id(hid_t id, const std::string& what) {
   if (id < 0) fail(what);
@@ -81,7 +85,9 @@ void check_rc(herr_t rc, const char* what) {
   if (rc < 0) fail(what);
 }
 
-std::shared_ptr<Handle> own(hid_t id, herr_t (*close)(hid_t)) { return std::make_shared<Handle>(id, close); }
+std::shared_ptr<Handle> own(hid_t id, herr_t (*close)(hid_t)) {
+  return std::make_shared<Handle>(id, close);
+}
 
 hid_t half_float_type() {
   // IEEE 754 binary16, as numpy's float16 (h5py reads it as such).
@@ -99,32 +105,52 @@ hid_t half_float_type() {
 
 hid_t file_type(DType t) {
   switch (t) {
-    case DType::u8: return H5T_STD_U8LE;
-    case DType::i8: return H5T_STD_I8LE;
-    case DType::u16: return H5T_STD_U16LE;
-    case DType::i16: return H5T_STD_I16LE;
-    case DType::u32: return H5T_STD_U32LE;
-    case DType::i32: return H5T_STD_I32LE;
-    case DType::i64: return H5T_STD_I64LE;
-    case DType::f16: return half_float_type();
-    case DType::f32: return H5T_IEEE_F32LE;
-    case DType::f64: return H5T_IEEE_F64LE;
+    case DType::u8:
+      return H5T_STD_U8LE;
+    case DType::i8:
+      return H5T_STD_I8LE;
+    case DType::u16:
+      return H5T_STD_U16LE;
+    case DType::i16:
+      return H5T_STD_I16LE;
+    case DType::u32:
+      return H5T_STD_U32LE;
+    case DType::i32:
+      return H5T_STD_I32LE;
+    case DType::i64:
+      return H5T_STD_I64LE;
+    case DType::f16:
+      return half_float_type();
+    case DType::f32:
+      return H5T_IEEE_F32LE;
+    case DType::f64:
+      return H5T_IEEE_F64LE;
   }
   throw std::logic_error("file_type: unknown dtype");
 }
 
 hid_t memory_type(DType t) {
   switch (t) {
-    case DType::u8: return H5T_NATIVE_UINT8;
-    case DType::i8: return H5T_NATIVE_INT8;
-    case DType::u16: return H5T_NATIVE_UINT16;
-    case DType::i16: return H5T_NATIVE_INT16;
-    case DType::u32: return H5T_NATIVE_UINT32;
-    case DType::i32: return H5T_NATIVE_INT32;
-    case DType::i64: return H5T_NATIVE_INT64;
-    case DType::f16: return half_float_type();
-    case DType::f32: return H5T_NATIVE_FLOAT;
-    case DType::f64: return H5T_NATIVE_DOUBLE;
+    case DType::u8:
+      return H5T_NATIVE_UINT8;
+    case DType::i8:
+      return H5T_NATIVE_INT8;
+    case DType::u16:
+      return H5T_NATIVE_UINT16;
+    case DType::i16:
+      return H5T_NATIVE_INT16;
+    case DType::u32:
+      return H5T_NATIVE_UINT32;
+    case DType::i32:
+      return H5T_NATIVE_INT32;
+    case DType::i64:
+      return H5T_NATIVE_INT64;
+    case DType::f16:
+      return half_float_type();
+    case DType::f32:
+      return H5T_NATIVE_FLOAT;
+    case DType::f64:
+      return H5T_NATIVE_DOUBLE;
   }
   throw std::logic_error("memory_type: unknown dtype");
 }
@@ -135,19 +161,28 @@ DType dtype_from_h5(hid_t type) {
   if (cls == H5T_INTEGER) {
     const bool is_signed = H5Tget_sign(type) == H5T_SGN_2;
     switch (size) {
-      case 1: return is_signed ? DType::i8 : DType::u8;
-      case 2: return is_signed ? DType::i16 : DType::u16;
-      case 4: return is_signed ? DType::i32 : DType::u32;
-      case 8: if (is_signed) return DType::i64; break;
+      case 1:
+        return is_signed ? DType::i8 : DType::u8;
+      case 2:
+        return is_signed ? DType::i16 : DType::u16;
+      case 4:
+        return is_signed ? DType::i32 : DType::u32;
+      case 8:
+        if (is_signed) return DType::i64;
+        break;
     }
   } else if (cls == H5T_FLOAT) {
     switch (size) {
-      case 2: return DType::f16;
-      case 4: return DType::f32;
-      case 8: return DType::f64;
+      case 2:
+        return DType::f16;
+      case 4:
+        return DType::f32;
+      case 8:
+        return DType::f64;
     }
   }
-  throw std::runtime_error(fmt::format("unsupported HDF5 element type (class {}, {} bytes)", static_cast<int>(cls), size));
+  throw std::runtime_error(
+      fmt::format("unsupported HDF5 element type (class {}, {} bytes)", static_cast<int>(cls), size));
 }
 
 // Object creation properties without modification times, so identical content gives identical
@@ -158,17 +193,18 @@ hid_t untimed(hid_t plist_class) {
   return p;
 }
 
-void write_attribute(hid_t object, const std::string& name, hid_t file_t, hid_t mem_t, hid_t space,
-                     const void* data) {
+void write_attribute(hid_t object, const std::string& name, hid_t file_t, hid_t mem_t, hid_t space, const void* data) {
   if (H5Aexists(object, name.c_str()) > 0) check_rc(H5Adelete(object, name.c_str()), "H5Adelete");
   const hid_t attr = check_id(H5Acreate2(object, name.c_str(), file_t, space, H5P_DEFAULT, H5P_DEFAULT),
-                           "cannot create attribute " + name);
+                              "cannot create attribute " + name);
   const herr_t rc = H5Awrite(attr, mem_t, data);
   H5Aclose(attr);
   check_rc(rc, "H5Awrite");
 }
 
-std::vector<hsize_t> to_hsize(const std::vector<std::uint64_t>& v) { return {v.begin(), v.end()}; }
+std::vector<hsize_t> to_hsize(const std::vector<std::uint64_t>& v) {
+  return {v.begin(), v.end()};
+}
 
 std::size_t product(const std::vector<std::uint64_t>& v) {
   std::size_t p = 1;
@@ -184,9 +220,12 @@ std::size_t product(const std::vector<std::uint64_t>& v) {
 std::string video_key(const std::string& id) {
   std::string key;
   for (char c : id) {
-    if (c == '%') key += "%25";
-    else if (c == '/') key += "%2F";
-    else key += c;
+    if (c == '%')
+      key += "%25";
+    else if (c == '/')
+      key += "%2F";
+    else
+      key += c;
   }
   if (key == "." || key.empty()) key = key == "." ? "%2E" : "%00";
   return key;
@@ -234,16 +273,24 @@ void AttributeWriter::set(const std::string& name, const std::string& value) {
 void AttributeWriter::set(const std::string& name, std::int64_t value) {
   Lock lock(hdf5_mutex());
   const hid_t space = H5Screate(H5S_SCALAR);
-  try { write_attribute(object_->id, name, H5T_STD_I64LE, H5T_NATIVE_INT64, space, &value); }
-  catch (...) { H5Sclose(space); throw; }
+  try {
+    write_attribute(object_->id, name, H5T_STD_I64LE, H5T_NATIVE_INT64, space, &value);
+  } catch (...) {
+    H5Sclose(space);
+    throw;
+  }
   H5Sclose(space);
 }
 
 void AttributeWriter::set(const std::string& name, double value) {
   Lock lock(hdf5_mutex());
   const hid_t space = H5Screate(H5S_SCALAR);
-  try { write_attribute(object_->id, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, space, &value); }
-  catch (...) { H5Sclose(space); throw; }
+  try {
+    write_attribute(object_->id, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, space, &value);
+  } catch (...) {
+    H5Sclose(space);
+    throw;
+  }
   H5Sclose(space);
 }
 
@@ -251,8 +298,12 @@ void AttributeWriter::set(const std::string& name, const std::vector<std::int64_
   Lock lock(hdf5_mutex());
   const hsize_t n = values.size();
   const hid_t space = H5Screate_simple(1, &n, nullptr);
-  try { write_attribute(object_->id, name, H5T_STD_I64LE, H5T_NATIVE_INT64, space, values.data()); }
-  catch (...) { H5Sclose(space); throw; }
+  try {
+    write_attribute(object_->id, name, H5T_STD_I64LE, H5T_NATIVE_INT64, space, values.data());
+  } catch (...) {
+    H5Sclose(space);
+    throw;
+  }
   H5Sclose(space);
 }
 
@@ -260,8 +311,12 @@ void AttributeWriter::set(const std::string& name, const std::vector<double>& va
   Lock lock(hdf5_mutex());
   const hsize_t n = values.size();
   const hid_t space = H5Screate_simple(1, &n, nullptr);
-  try { write_attribute(object_->id, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, space, values.data()); }
-  catch (...) { H5Sclose(space); throw; }
+  try {
+    write_attribute(object_->id, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, space, values.data());
+  } catch (...) {
+    H5Sclose(space);
+    throw;
+  }
   H5Sclose(space);
 }
 
@@ -364,7 +419,9 @@ std::vector<double> AttributeReader::get_doubles(const std::string& name) const 
 DatasetWriter::DatasetWriter(std::shared_ptr<Handle> dataset, DatasetSpec spec)
     : AttributeWriter(std::move(dataset)), spec_(std::move(spec)) {}
 
-std::size_t DatasetWriter::chunk_bytes() const { return product(spec_.chunk) * dtype_size(spec_.dtype); }
+std::size_t DatasetWriter::chunk_bytes() const {
+  return product(spec_.chunk) * dtype_size(spec_.dtype);
+}
 
 std::vector<std::uint8_t> DatasetWriter::encode(const void* raw) const {
   return spec_.codec->encode(raw, chunk_bytes(), dtype_size(spec_.dtype));
@@ -372,10 +429,12 @@ std::vector<std::uint8_t> DatasetWriter::encode(const void* raw) const {
 
 void DatasetWriter::write_encoded_chunk(const std::vector<std::uint64_t>& offset,
                                         const std::vector<std::uint8_t>& encoded) {
-  if (offset.size() != spec_.shape.size()) throw std::invalid_argument("write_chunk: offset rank differs from the dataset's");
+  if (offset.size() != spec_.shape.size())
+    throw std::invalid_argument("write_chunk: offset rank differs from the dataset's");
   for (std::size_t d = 0; d < offset.size(); ++d)
     if (offset[d] % spec_.chunk[d] != 0 || (offset[d] >= spec_.shape[d] && spec_.shape[d] > 0))
-      throw std::invalid_argument(fmt::format("write_chunk: offset {} in dimension {} is not a chunk start", offset[d], d));
+      throw std::invalid_argument(
+          fmt::format("write_chunk: offset {} in dimension {} is not a chunk start", offset[d], d));
   const auto off = to_hsize(offset);
   Lock lock(hdf5_mutex());
   check_rc(H5Dwrite_chunk(object_->id, H5P_DEFAULT, 0, off.data(), encoded.size(), encoded.data()), "H5Dwrite_chunk");
@@ -435,7 +494,8 @@ DatasetWriter GroupWriter::create_dataset(const std::string& name, const Dataset
   const std::size_t rank = spec.shape.size();
   if (rank == 0) throw std::invalid_argument("create_dataset '" + name + "': rank 0 is not supported");
   if (spec.chunk.empty()) spec.chunk = spec.shape;
-  if (spec.chunk.size() != rank) throw std::invalid_argument("create_dataset '" + name + "': chunk rank differs from shape rank");
+  if (spec.chunk.size() != rank)
+    throw std::invalid_argument("create_dataset '" + name + "': chunk rank differs from shape rank");
   std::vector<hsize_t> dims = to_hsize(spec.shape), maxdims = dims, chunk(rank);
   for (std::size_t d = 0; d < rank; ++d) {
     // HDF5 wants chunk <= size for fixed dimensions; an empty dimension is made extendible.
@@ -445,7 +505,8 @@ DatasetWriter GroupWriter::create_dataset(const std::string& name, const Dataset
   }
   if (!spec.codec) spec.codec = raw_codec();
   Lock lock(hdf5_mutex());
-  const hid_t space = check_id(H5Screate_simple(static_cast<int>(rank), dims.data(), maxdims.data()), "H5Screate_simple");
+  const hid_t space =
+      check_id(H5Screate_simple(static_cast<int>(rank), dims.data(), maxdims.data()), "H5Screate_simple");
   const hid_t dcpl = untimed(H5P_DATASET_CREATE);
   hid_t dset = H5I_INVALID_HID;
   try {
@@ -454,7 +515,7 @@ DatasetWriter GroupWriter::create_dataset(const std::string& name, const Dataset
     // Chunks are written whole by us: never spend time writing fill values first.
     H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
     dset = check_id(H5Dcreate2(object_->id, name.c_str(), file_type(spec.dtype), space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-                 "cannot create dataset '" + name + "'");
+                    "cannot create dataset '" + name + "'");
   } catch (...) {
     H5Pclose(dcpl);
     H5Sclose(space);
@@ -599,12 +660,16 @@ void ShardWriter::commit() {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-std::uint64_t DatasetInfo::elements() const { return product(shape); }
+std::uint64_t DatasetInfo::elements() const {
+  return product(shape);
+}
 
 DatasetReader::DatasetReader(std::shared_ptr<Handle> dataset, DatasetInfo info, std::shared_ptr<const ChunkCodec> codec)
     : AttributeReader(std::move(dataset)), info_(std::move(info)), codec_(std::move(codec)) {}
 
-std::size_t DatasetReader::chunk_bytes() const { return product(info_.chunk) * dtype_size(info_.dtype); }
+std::size_t DatasetReader::chunk_bytes() const {
+  return product(info_.chunk) * dtype_size(info_.dtype);
+}
 
 std::vector<std::uint8_t> DatasetReader::read_bytes(DType as) const {
   std::vector<std::uint8_t> out(info_.elements() * dtype_size(as));
@@ -615,7 +680,7 @@ std::vector<std::uint8_t> DatasetReader::read_bytes(DType as) const {
 }
 
 std::vector<std::uint8_t> DatasetReader::read_encoded_chunk(const std::vector<std::uint64_t>& offset,
-                                                           std::uint32_t* filter_mask) const {
+                                                            std::uint32_t* filter_mask) const {
   if (info_.chunk.empty()) throw std::runtime_error("read_encoded_chunk: the dataset is not chunked");
   const auto off = to_hsize(offset);
   Lock lock(hdf5_mutex());
@@ -629,7 +694,7 @@ std::vector<std::uint8_t> DatasetReader::read_encoded_chunk(const std::vector<st
 }
 
 std::vector<std::uint8_t> DatasetReader::decode_chunk(const std::vector<std::uint8_t>& encoded,
-                                                     std::uint32_t filter_mask) const {
+                                                      std::uint32_t filter_mask) const {
   if (!codec_) throw std::runtime_error("no chunk codec for this dataset's filters");
   return codec_->decode(encoded.data(), encoded.size(), dtype_size(info_.dtype), chunk_bytes(), filter_mask);
 }
@@ -643,7 +708,8 @@ std::vector<std::string> GroupReader::dataset_names() const {
     char buf[1024] = {};
     H5Lget_name_by_idx(object_->id, ".", H5_INDEX_NAME, H5_ITER_INC, i, buf, sizeof buf, H5P_DEFAULT);
     H5O_info_t oinfo{};
-    if (H5Oget_info_by_name2(object_->id, buf, &oinfo, H5O_INFO_BASIC, H5P_DEFAULT) >= 0 && oinfo.type == H5O_TYPE_DATASET)
+    if (H5Oget_info_by_name2(object_->id, buf, &oinfo, H5O_INFO_BASIC, H5P_DEFAULT) >= 0 &&
+        oinfo.type == H5O_TYPE_DATASET)
       out.emplace_back(buf);
   }
   return out;
@@ -664,7 +730,12 @@ DatasetReader GroupReader::dataset(const std::string& name) const {
   auto handle = own(d, H5Dclose);
   DatasetInfo info;
   const hid_t type = H5Dget_type(d);
-  try { info.dtype = dtype_from_h5(type); } catch (...) { H5Tclose(type); throw; }
+  try {
+    info.dtype = dtype_from_h5(type);
+  } catch (...) {
+    H5Tclose(type);
+    throw;
+  }
   H5Tclose(type);
   const hid_t space = H5Dget_space(d);
   const int rank = H5Sget_simple_extent_ndims(space);
@@ -681,7 +752,11 @@ DatasetReader GroupReader::dataset(const std::string& name) const {
   H5Pclose(dcpl);
   std::shared_ptr<const ChunkCodec> codec;
   if (!info.chunk.empty()) {
-    try { codec = codec_for_dataset(d); } catch (const std::exception&) { codec = nullptr; }
+    try {
+      codec = codec_for_dataset(d);
+    } catch (const std::exception&) {
+      codec = nullptr;
+    }
   }
   return DatasetReader(std::move(handle), std::move(info), std::move(codec));
 }

@@ -6,6 +6,8 @@
 
 namespace mme {
 
-const char* version() { return MME_VERSION; }
+const char* version() {
+  return MME_VERSION;
+}
 
 }  // namespace mme

@@ -24,12 +24,14 @@ using namespace mme::ffmpeg;
 
 namespace {
 
-int round_even(double x) { return std::max(2, 2 * static_cast<int>(std::lround(x / 2.0))); }
+int round_even(double x) {
+  return std::max(2, 2 * static_cast<int>(std::lround(x / 2.0)));
+}
 
 // Clockwise degrees that turn the stored picture upright, as the ffmpeg CLI computes them.
 int stream_rotation(const AVStream* stream) {
-  const auto* matrix = reinterpret_cast<const int32_t*>(
-      av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, nullptr));
+  const auto* matrix =
+      reinterpret_cast<const int32_t*>(av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, nullptr));
   if (!matrix) return 0;
   double theta = -std::round(av_display_rotation_get(matrix));
   if (std::isnan(theta)) return 0;
@@ -96,12 +98,29 @@ void rotate_pixels(const std::uint8_t* src, int w, int h, int channels, int rota
     for (int sx = 0; sx < w; ++sx) {
       int dx = 0, dy = 0, dw = 0;
       switch (rotation) {
-        case 90: dx = h - 1 - sy; dy = sx; dw = h; break;
-        case 180: dx = w - 1 - sx; dy = h - 1 - sy; dw = w; break;
-        case 270: dx = sy; dy = w - 1 - sx; dw = h; break;
-        default: dx = sx; dy = sy; dw = w; break;
+        case 90:
+          dx = h - 1 - sy;
+          dy = sx;
+          dw = h;
+          break;
+        case 180:
+          dx = w - 1 - sx;
+          dy = h - 1 - sy;
+          dw = w;
+          break;
+        case 270:
+          dx = sy;
+          dy = w - 1 - sx;
+          dw = h;
+          break;
+        default:
+          dx = sx;
+          dy = sy;
+          dw = w;
+          break;
       }
-      std::memcpy(dst + (static_cast<std::size_t>(dy) * dw + dx) * c, src + (static_cast<std::size_t>(sy) * w + sx) * c, c);
+      std::memcpy(dst + (static_cast<std::size_t>(dy) * dw + dx) * c, src + (static_cast<std::size_t>(sy) * w + sx) * c,
+                  c);
     }
   }
 }
@@ -110,10 +129,28 @@ void rotate_pixels(const std::uint8_t* src, int w, int h, int channels, int rota
 void rotate_vector(MotionVector& v, int w, int h, int rotation) {
   const float x = v.x, y = v.y, dx = v.dx, dy = v.dy;
   switch (rotation) {
-    case 90: v.x = h - y; v.y = x; v.dx = -dy; v.dy = dx; std::swap(v.w, v.h); break;
-    case 180: v.x = w - x; v.y = h - y; v.dx = -dx; v.dy = -dy; break;
-    case 270: v.x = y; v.y = w - x; v.dx = dy; v.dy = -dx; std::swap(v.w, v.h); break;
-    default: break;
+    case 90:
+      v.x = h - y;
+      v.y = x;
+      v.dx = -dy;
+      v.dy = dx;
+      std::swap(v.w, v.h);
+      break;
+    case 180:
+      v.x = w - x;
+      v.y = h - y;
+      v.dx = -dx;
+      v.dy = -dy;
+      break;
+    case 270:
+      v.x = y;
+      v.y = w - x;
+      v.dx = dy;
+      v.dy = -dx;
+      std::swap(v.w, v.h);
+      break;
+    default:
+      break;
   }
 }
 
@@ -129,8 +166,10 @@ void quiet_ffmpeg_log() {
 void output_size(int native_width, int native_height, const VideoReaderOptions& o, int& width, int& height) {
   const int short_side = std::min(native_width, native_height);
   int target = short_side;
-  if (o.short_side > 0) target = o.short_side;
-  else if (o.max_short_side > 0) target = std::min(short_side, o.max_short_side);
+  if (o.short_side > 0)
+    target = o.short_side;
+  else if (o.max_short_side > 0)
+    target = std::min(short_side, o.max_short_side);
   if (target == short_side || short_side <= 0) {
     width = native_width;
     height = native_height;
@@ -164,7 +203,7 @@ struct VideoReader::Impl {
   int decode_errors = 0;
   std::vector<std::string> warnings;
   std::vector<std::uint8_t> stored;  // converted, not yet rotated pixels
-  int stored_w = 0, stored_h = 0;     // size of the converted picture before rotation
+  int stored_w = 0, stored_h = 0;    // size of the converted picture before rotation
 
   ~Impl();
 
@@ -202,8 +241,7 @@ struct VideoReader::Impl {
           av_packet_unref(packet.get());
           continue;
         }
-        if (packet->flags & AV_PKT_FLAG_CORRUPT)
-          warn(fmt::format("corrupt packet after {} frames", frames_out));
+        if (packet->flags & AV_PKT_FLAG_CORRUPT) warn(fmt::format("corrupt packet after {} frames", frames_out));
         const int sr = avcodec_send_packet(codec.get(), packet.get());
         av_packet_unref(packet.get());
         if (sr < 0 && sr != AVERROR(EAGAIN)) {
@@ -227,12 +265,14 @@ struct VideoReader::Impl {
     sws.reset(sws_getCachedContext(sws.release(), f->width, f->height, static_cast<AVPixelFormat>(f->format), sw, sh,
                                    dst_fmt, SWS_AREA | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr,
                                    nullptr));
-    if (!sws) throw FileError(info.path, fmt::format("cannot convert {}x{} {} frames", f->width, f->height,
-                                                     av_get_pix_fmt_name(static_cast<AVPixelFormat>(f->format))));
+    if (!sws)
+      throw FileError(info.path, fmt::format("cannot convert {}x{} {} frames", f->width, f->height,
+                                             av_get_pix_fmt_name(static_cast<AVPixelFormat>(f->format))));
     // Colour matrix and range from the frame, as the ffmpeg CLI does (BT.601 when unspecified).
     const int cs = f->colorspace == AVCOL_SPC_UNSPECIFIED ? SWS_CS_DEFAULT : static_cast<int>(f->colorspace);
     const bool full_range = f->color_range == AVCOL_RANGE_JPEG;
-    int *inv_table = nullptr, *table = nullptr, src_range = 0, dst_range = 0, brightness = 0, contrast = 0, saturation = 0;
+    int *inv_table = nullptr, *table = nullptr, src_range = 0, dst_range = 0, brightness = 0, contrast = 0,
+        saturation = 0;
     if (sws_getColorspaceDetails(sws.get(), &inv_table, &src_range, &table, &dst_range, &brightness, &contrast,
                                  &saturation) >= 0) {
       sws_setColorspaceDetails(sws.get(), sws_getCoefficients(cs), full_range ? 1 : src_range, table, dst_range,
@@ -293,7 +333,8 @@ struct VideoReader::Impl {
   }
 };
 
-VideoReader::VideoReader(const std::filesystem::path& path, VideoReaderOptions options) : impl_(std::make_unique<Impl>()) {
+VideoReader::VideoReader(const std::filesystem::path& path, VideoReaderOptions options)
+    : impl_(std::make_unique<Impl>()) {
   quiet_ffmpeg_log();
   Impl& m = *impl_;
   m.options = options;
@@ -341,7 +382,8 @@ VideoReader::VideoReader(const std::filesystem::path& path, VideoReaderOptions o
     throw FileError(path, has_audio ? "no video stream (audio only)" : "no video stream");
   }
   AVStream* stream = m.format->streams[m.stream_index];
-  if (!decoder) throw FileError(path, fmt::format("no decoder for codec '{}'", avcodec_get_name(stream->codecpar->codec_id)));
+  if (!decoder)
+    throw FileError(path, fmt::format("no decoder for codec '{}'", avcodec_get_name(stream->codecpar->codec_id)));
   m.codec.reset(avcodec_alloc_context3(decoder));
   if (!m.codec) throw FileError(path, "out of memory");
   rc = avcodec_parameters_to_context(m.codec.get(), stream->codecpar);
@@ -375,12 +417,17 @@ VideoReader::VideoReader(const std::filesystem::path& path, VideoReaderOptions o
               options, info.width, info.height);
   const AVRational rate = av_guess_frame_rate(m.format.get(), stream, nullptr);
   info.fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0;
-  if (stream->duration > 0) info.duration = stream->duration * av_q2d(stream->time_base);
-  else if (m.format->duration > 0) info.duration = static_cast<double>(m.format->duration) / AV_TIME_BASE;
+  if (stream->duration > 0)
+    info.duration = stream->duration * av_q2d(stream->time_base);
+  else if (m.format->duration > 0)
+    info.duration = static_cast<double>(m.format->duration) / AV_TIME_BASE;
   if (stream->start_time != AV_NOPTS_VALUE) m.start_time = stream->start_time * av_q2d(stream->time_base);
-  if (stream->nb_frames > 0) info.frame_count = stream->nb_frames;
-  else if (info.duration > 0 && info.fps > 0) info.frame_count = std::llround(info.duration * info.fps);
-  else info.frame_count = -1;
+  if (stream->nb_frames > 0)
+    info.frame_count = stream->nb_frames;
+  else if (info.duration > 0 && info.fps > 0)
+    info.frame_count = std::llround(info.duration * info.fps);
+  else
+    info.frame_count = -1;
   info.codec_exports_mvs = codec_exports_mvs(stream->codecpar->codec_id);
 }
 
@@ -394,10 +441,18 @@ VideoReader::~VideoReader() = default;
 VideoReader::VideoReader(VideoReader&&) noexcept = default;
 VideoReader& VideoReader::operator=(VideoReader&&) noexcept = default;
 
-const VideoInfo& VideoReader::info() const { return impl_->info; }
-const VideoReaderOptions& VideoReader::options() const { return impl_->options; }
-const std::vector<std::string>& VideoReader::warnings() const { return impl_->warnings; }
-std::int64_t VideoReader::frames_read() const { return impl_->frames_out; }
+const VideoInfo& VideoReader::info() const {
+  return impl_->info;
+}
+const VideoReaderOptions& VideoReader::options() const {
+  return impl_->options;
+}
+const std::vector<std::string>& VideoReader::warnings() const {
+  return impl_->warnings;
+}
+std::int64_t VideoReader::frames_read() const {
+  return impl_->frames_out;
+}
 
 bool VideoReader::read(Frame& out) {
   Impl& m = *impl_;
@@ -412,12 +467,14 @@ bool VideoReader::read(Frame& out) {
     const double announced = std::max(m.info.duration, m.info.frame_count > 0 ? m.info.frame_count * frame_time : 0.0);
     const double covered = m.last_time - m.start_time + frame_time;
     if (m.frames_out > 0 && announced > 0 && covered < announced - std::max(3 * frame_time, 0.02 * announced))
-      m.warn(fmt::format("the stream ends after {:.2f} s of the {:.2f} s its container announces: the file is probably cut short",
-                         covered, announced));
+      m.warn(fmt::format(
+          "the stream ends after {:.2f} s of the {:.2f} s its container announces: the file is probably cut short",
+          covered, announced));
     return false;
   }
   AVFrame* f = m.frame.get();
-  if (f->decode_error_flags || (f->flags & AV_FRAME_FLAG_CORRUPT)) m.warn(fmt::format("frame {} decoded with errors", m.frames_out));
+  if (f->decode_error_flags || (f->flags & AV_FRAME_FLAG_CORRUPT))
+    m.warn(fmt::format("frame {} decoded with errors", m.frames_out));
   m.convert(out);
   out.index = m.frames_out++;
   const std::int64_t ts = f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : f->pts;

@@ -95,17 +95,22 @@ int main(int argc, char** argv) {
   CLI::App app{"Decode every video of a dataset list and record what was found (a pre-flight check for flowgen).",
                "mme-probe"};
   Settings s;
-  app.add_option("--list", s.list, "Dataset list: one video per line, 'path [label]'")->required()->check(CLI::ExistingFile);
+  app.add_option("--list", s.list, "Dataset list: one video per line, 'path [label]'")
+      ->required()
+      ->check(CLI::ExistingFile);
   app.add_option("--root", s.root, "Directory the list's paths are relative to")->capture_default_str();
   app.add_option("--out", s.out, "Output shard (.h5); a report goes next to it as <out>.report.json")->required();
   app.add_option("--shard", s.shard, "Process shard I of N (0-based), e.g. $SLURM_ARRAY_TASK_ID/N")
-      ->check(mme::cli::shard_validator())->capture_default_str();
-  app.add_option("--thumbnail-side", s.thumbnail_side, "Short side of the stored thumbnails")->check(CLI::Range(16, 4096))
+      ->check(mme::cli::shard_validator())
+      ->capture_default_str();
+  app.add_option("--thumbnail-side", s.thumbnail_side, "Short side of the stored thumbnails")
+      ->check(CLI::Range(16, 4096))
       ->capture_default_str();
   app.add_flag("--mv", s.motion_vectors, "Also record which frames carry codec motion vectors");
   app.add_option("--threads", s.threads, "Videos decoded at once (0: one per core)")->check(CLI::NonNegativeNumber);
-  mme::cli::setup(app, {{"mme-probe --list train.txt --root /data/k400 --out probe.h5", "check a whole dataset"},
-                        {"mme-probe --list train.txt --out probe-3.h5 --shard 3/16 --mv", "one task of a Slurm array"}});
+  mme::cli::setup(app,
+                  {{"mme-probe --list train.txt --root /data/k400 --out probe.h5", "check a whole dataset"},
+                   {"mme-probe --list train.txt --out probe-3.h5 --shard 3/16 --mv", "one task of a Slurm array"}});
   if (int rc = mme::cli::parse(app, argc, argv); rc >= 0) return rc;
 
   std::vector<mme::ListEntry> entries;
@@ -116,9 +121,12 @@ int main(int argc, char** argv) {
     return mme::cli::kFatal;
   }
 
-  nlohmann::json settings = {{"tool", "mme-probe"},       {"list", s.list.string()},
-                             {"root", s.root.string()},    {"shard", s.shard},
-                             {"thumbnail_side", s.thumbnail_side}, {"motion_vectors", s.motion_vectors}};
+  nlohmann::json settings = {{"tool", "mme-probe"},
+                             {"list", s.list.string()},
+                             {"root", s.root.string()},
+                             {"shard", s.shard},
+                             {"thumbnail_side", s.thumbnail_side},
+                             {"motion_vectors", s.motion_vectors}};
   std::unique_ptr<mme::ShardWriter> shard;
   try {
     shard = std::make_unique<mme::ShardWriter>(s.out, mme::Provenance{"mme-probe", settings.dump()});
@@ -145,8 +153,9 @@ int main(int argc, char** argv) {
       progress.advance();
     }
   };
-  const unsigned n_threads = std::max(1u, std::min<unsigned>(s.threads > 0 ? s.threads : std::thread::hardware_concurrency(),
-                                                             static_cast<unsigned>(std::max<std::size_t>(1, entries.size()))));
+  const unsigned n_threads =
+      std::max(1u, std::min<unsigned>(s.threads > 0 ? s.threads : std::thread::hardware_concurrency(),
+                                      static_cast<unsigned>(std::max<std::size_t>(1, entries.size()))));
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < n_threads; ++t) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
@@ -156,7 +165,8 @@ int main(int argc, char** argv) {
   std::size_t failed = 0;
   for (const auto& o : outcomes) {
     failed += o.ok ? 0 : 1;
-    report.push_back({{"id", o.id}, {"ok", o.ok}, {"frames", o.frames}, {"reason", o.reason}, {"warnings", o.warnings}});
+    report.push_back(
+        {{"id", o.id}, {"ok", o.ok}, {"frames", o.frames}, {"reason", o.reason}, {"warnings", o.warnings}});
   }
   try {
     shard->commit();

@@ -28,7 +28,8 @@ fs::path make_pan(const mme::test::TempDir& dir, const std::string& name, const 
                            "' -frames:v 1 '" + still.string() + "'");
   const auto out = dir / name;
   mme::test::run_checked("ffmpeg -v error -y -loop 1 -framerate 25 -i '" + still.string() + "' -vf \"crop=480:272:x='" +
-                         crop_x + "':y='" + crop_y + "'\" -frames:v 40 -pix_fmt yuv420p " + codec_args + " '" + out.string() + "'");
+                         crop_x + "':y='" + crop_y + "'\" -frames:v 40 -pix_fmt yuv420p " + codec_args + " '" +
+                         out.string() + "'");
   if (rotate == 0) return out;
   const auto rotated = dir / ("rotated-" + name);
   mme::test::set_rotation(out, rotated, rotate);

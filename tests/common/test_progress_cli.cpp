@@ -37,7 +37,8 @@ TEST_CASE("the shared CLI convention: help with examples and exit codes, usage e
   app.add_option("--list", list, "a list")->required();
   mme::cli::setup(app, {{"tool --list x.txt", "do the thing"}});
   CHECK_THAT(app.help(), ContainsSubstring("Examples:") && ContainsSubstring("tool --list x.txt") &&
-                             ContainsSubstring("Exit codes:") && ContainsSubstring("3    finished, but some items failed"));
+                             ContainsSubstring("Exit codes:") &&
+                             ContainsSubstring("3    finished, but some items failed"));
   {
     const char* argv[] = {"tool", "--list"};
     CHECK(mme::cli::parse(app, 2, const_cast<char**>(argv)) == mme::cli::kUsage);

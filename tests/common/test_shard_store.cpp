@@ -2,12 +2,12 @@
 #include <mme/shard_store.h>
 #include <mme/version.h>
 
-#include <catch2/catch_template_test_macros.hpp>
-#include <catch2/catch_test_macros.hpp>
-#include <catch2/matchers/catch_matchers_string.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <catch2/catch_template_test_macros.hpp>
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
 
 #include <cmath>
 #include <numeric>
@@ -21,15 +21,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-mme::Provenance test_provenance() { return {"test", R"({"algo":"dis-fast","scale":0.125})"}; }
+mme::Provenance test_provenance() {
+  return {"test", R"({"algo":"dis-fast","scale":0.125})"};
+}
 
 template <typename T>
 std::vector<T> ramp(std::size_t n) {
   std::vector<T> v(n);
   std::mt19937 rng(7);
   for (std::size_t i = 0; i < n; ++i) {
-    if constexpr (std::is_floating_point_v<T>) v[i] = static_cast<T>(std::sin(0.01 * i) * 100 + (rng() % 100) / 10.0);
-    else v[i] = static_cast<T>(rng());
+    if constexpr (std::is_floating_point_v<T>)
+      v[i] = static_cast<T>(std::sin(0.01 * i) * 100 + (rng() % 100) / 10.0);
+    else
+      v[i] = static_cast<T>(rng());
   }
   return v;
 }
@@ -96,7 +100,8 @@ TEST_CASE("float16 datasets store IEEE half precision", "[shard_store]") {
   CHECK(ds.info().dtype == mme::DType::f16);
   const auto back = ds.read<float>();
   REQUIRE(back.size() == values.size());
-  for (std::size_t i = 0; i < values.size(); ++i) CHECK(std::abs(back[i] - values[i]) <= 1e-3f * std::abs(values[i]) + 1e-6f);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    CHECK(std::abs(back[i] - values[i]) <= 1e-3f * std::abs(values[i]) + 1e-6f);
 }
 
 TEST_CASE("attributes and provenance round-trip", "[shard_store]") {
@@ -260,6 +265,7 @@ TEST_CASE("a writer killed mid-write leaves no file under the final name; the ne
 TEST_CASE("opening something that is not a shard is a clear error", "[shard_store]") {
   mme::test::TempDir dir;
   mme::test::write_file(dir / "text.h5", "this is not HDF5");
-  CHECK_THROWS_WITH(mme::ShardReader(dir / "text.h5"), ContainsSubstring("text.h5") && ContainsSubstring("not an HDF5 file"));
+  CHECK_THROWS_WITH(mme::ShardReader(dir / "text.h5"),
+                    ContainsSubstring("text.h5") && ContainsSubstring("not an HDF5 file"));
   CHECK_THROWS_WITH(mme::ShardReader(dir / "missing.h5"), ContainsSubstring("no such file"));
 }

@@ -134,7 +134,8 @@ TEST_CASE("frames come at the requested short side, aspect kept, even sizes", "[
   // Area resampling keeps the picture's mean; the resized frame matches a downscaled native frame.
   mme::VideoReaderOptions native, small;
   small.short_side = 120;
-  mme::VideoReader a(sample("python3-imageio/realshort.mp4"), native), b(sample("python3-imageio/realshort.mp4"), small);
+  mme::VideoReader a(sample("python3-imageio/realshort.mp4"), native),
+      b(sample("python3-imageio/realshort.mp4"), small);
   mme::Frame fa, fb;
   REQUIRE(a.read(fa));
   REQUIRE(b.read(fb));
@@ -146,7 +147,8 @@ TEST_CASE("frames come at the requested short side, aspect kept, even sizes", "[
     for (int x = 0; x < 160; ++x)
       for (int c = 0; c < 3; ++c) {
         auto px = [&](int yy, int xx) { return fa.pixels[(yy * 320 + xx) * 3 + c]; };
-        const double box = (px(2 * y, 2 * x) + px(2 * y, 2 * x + 1) + px(2 * y + 1, 2 * x) + px(2 * y + 1, 2 * x + 1)) / 4.0;
+        const double box =
+            (px(2 * y, 2 * x) + px(2 * y, 2 * x + 1) + px(2 * y + 1, 2 * x) + px(2 * y + 1, 2 * x + 1)) / 4.0;
         diff += std::abs(box - fb.pixels[(y * 160 + x) * 3 + c]);
       }
   CHECK(diff / (160 * 120 * 3) < 1.5);
@@ -158,8 +160,10 @@ TEST_CASE("rotation metadata is reported and applied like the ffmpeg CLI does", 
     INFO("rotate=" << rotate);
     const auto video = dir / ("rot" + std::to_string(rotate) + ".mp4");
     const auto upright = dir / "upright.mp4";
-    mme::test::run_checked("ffmpeg -v error -y -f lavfi -i testsrc2=size=160x96:rate=10 -frames:v 3 -c:v libx264 "
-                           "-pix_fmt yuv444p -qp 0 '" + upright.string() + "'");
+    mme::test::run_checked(
+        "ffmpeg -v error -y -f lavfi -i testsrc2=size=160x96:rate=10 -frames:v 3 -c:v libx264 "
+        "-pix_fmt yuv444p -qp 0 '" +
+        upright.string() + "'");
     mme::test::set_rotation(upright, video, rotate);
     mme::VideoReader reader(video);
     // The metadata says "rotate counter-clockwise by r to display"; the CLI turns it upright.
@@ -200,7 +204,8 @@ TEST_CASE("bad input gives the documented outcome", "[video][samples]") {
   }
   SECTION("audio only") {
     const auto audio = dir / "tone.m4a";
-    mme::test::run_checked("ffmpeg -v error -y -f lavfi -i sine=frequency=440:duration=1 -c:a aac '" + audio.string() + "'");
+    mme::test::run_checked("ffmpeg -v error -y -f lavfi -i sine=frequency=440:duration=1 -c:a aac '" + audio.string() +
+                           "'");
     CHECK_THROWS_WITH(mme::VideoReader(audio), ContainsSubstring("tone.m4a: no video stream (audio only)"));
   }
   SECTION("an AVI truncated at half its size: the decodable frames and a warning") {
@@ -222,7 +227,8 @@ TEST_CASE("bad input gives the documented outcome", "[video][samples]") {
     const auto cut = dir / "balle-half.mp4";
     fs::copy_file(sample("python3-mecavideo/balle-jbart.mp4"), cut);
     fs::resize_file(cut, fs::file_size(cut) / 2);
-    CHECK_THROWS_WITH(mme::VideoReader(cut), ContainsSubstring("balle-half.mp4") && ContainsSubstring("moov atom not found"));
+    CHECK_THROWS_WITH(mme::VideoReader(cut),
+                      ContainsSubstring("balle-half.mp4") && ContainsSubstring("moov atom not found"));
   }
   SECTION("an MP4 with its index first, truncated: the decodable frames and a warning") {
     const auto full = dir / "faststart.mp4";

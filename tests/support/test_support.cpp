@@ -1,7 +1,7 @@
 #include "test_support.h"
 
-#include <catch2/catch_test_macros.hpp>
 #include <unistd.h>
+#include <catch2/catch_test_macros.hpp>
 
 #include <cstdlib>
 #include <fstream>
@@ -24,7 +24,9 @@ std::filesystem::path sample(const std::string& relative) {
   return p;
 }
 
-std::filesystem::path source_dir() { return MME_SOURCE_DIR; }
+std::filesystem::path source_dir() {
+  return MME_SOURCE_DIR;
+}
 
 TempDir::TempDir() {
   std::random_device rd;
@@ -66,7 +68,9 @@ void set_rotation(const std::filesystem::path& in, const std::filesystem::path& 
               " '" + out.string() + "'");
 }
 
-std::string system_python() { return std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; }
+std::string system_python() {
+  return std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

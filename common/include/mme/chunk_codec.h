@@ -26,13 +26,11 @@ class ChunkCodec {
   // Adds this codec's filters to a dataset creation property list.
   virtual void set_filters(hid_t dcpl, std::size_t element_size) const = 0;
   // Encodes one full chunk (`bytes` bytes of elements of `element_size` bytes). Thread-safe.
-  virtual std::vector<std::uint8_t> encode(const void* data, std::size_t bytes,
-                                           std::size_t element_size) const = 0;
+  virtual std::vector<std::uint8_t> encode(const void* data, std::size_t bytes, std::size_t element_size) const = 0;
   // Decodes one stored chunk back to `raw_bytes` bytes. `filter_mask` is HDF5's per-chunk mask of
   // skipped filters. Thread-safe. Throws std::runtime_error on corrupt data.
-  virtual std::vector<std::uint8_t> decode(const std::uint8_t* data, std::size_t bytes,
-                                           std::size_t element_size, std::size_t raw_bytes,
-                                           std::uint32_t filter_mask) const = 0;
+  virtual std::vector<std::uint8_t> decode(const std::uint8_t* data, std::size_t bytes, std::size_t element_size,
+                                           std::size_t raw_bytes, std::uint32_t filter_mask) const = 0;
 };
 
 // No filter: chunks stored as they are (e.g. JPEG bytes, which do not compress further).

@@ -13,10 +13,10 @@
 namespace mme {
 
 struct ListEntry {
-  std::string id;                // the path as written in the list
-  std::filesystem::path path;    // root / id (or id when absolute)
+  std::string id;              // the path as written in the list
+  std::filesystem::path path;  // root / id (or id when absolute)
   std::optional<std::int64_t> label;
-  std::size_t line = 0;          // 1-based line number in the list file
+  std::size_t line = 0;  // 1-based line number in the list file
 };
 
 // Parses one line; returns nothing for blank and comment lines. Throws std::invalid_argument with
@@ -25,8 +25,7 @@ std::optional<ListEntry> parse_list_line(std::string_view line, const std::files
 
 // Reads a list file. Throws FileError naming the list file, the line number and the reason for a
 // malformed line or a video listed twice.
-std::vector<ListEntry> read_dataset_list(const std::filesystem::path& list_file,
-                                         const std::filesystem::path& root);
+std::vector<ListEntry> read_dataset_list(const std::filesystem::path& list_file, const std::filesystem::path& root);
 
 // `--shard I/N`: shard I (0-based) of N. Membership depends only on a video's id (a 64-bit FNV-1a
 // hash modulo N), so it is stable when the list is reordered or grows, and every video falls into

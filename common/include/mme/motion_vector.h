@@ -14,8 +14,8 @@
 namespace mme {
 
 struct MotionVector {
-  float x = 0, y = 0;    // block centre in the current frame, output pixels (after resize/rotation)
-  float dx = 0, dy = 0;  // forward motion, output pixels
+  float x = 0, y = 0;          // block centre in the current frame, output pixels (after resize/rotation)
+  float dx = 0, dy = 0;        // forward motion, output pixels
   std::uint16_t w = 0, h = 0;  // block size, output pixels (rounded)
   std::int8_t reference = -1;  // -1: past reference frame, +1: future reference frame
 };

@@ -17,12 +17,12 @@
 
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace mme {
@@ -168,8 +168,7 @@ class DatasetReader : public AttributeReader {
 
  private:
   friend class GroupReader;
-  DatasetReader(std::shared_ptr<detail::Handle> dataset, DatasetInfo info,
-                std::shared_ptr<const ChunkCodec> codec);
+  DatasetReader(std::shared_ptr<detail::Handle> dataset, DatasetInfo info, std::shared_ptr<const ChunkCodec> codec);
   DatasetInfo info_;
   std::shared_ptr<const ChunkCodec> codec_;
 };
@@ -204,16 +203,26 @@ class ShardReader : public AttributeReader {
 
 template <typename T>
 inline constexpr DType dtype_of() {
-  if constexpr (std::is_same_v<T, std::uint8_t>) return DType::u8;
-  else if constexpr (std::is_same_v<T, std::int8_t>) return DType::i8;
-  else if constexpr (std::is_same_v<T, std::uint16_t>) return DType::u16;
-  else if constexpr (std::is_same_v<T, std::int16_t>) return DType::i16;
-  else if constexpr (std::is_same_v<T, std::uint32_t>) return DType::u32;
-  else if constexpr (std::is_same_v<T, std::int32_t>) return DType::i32;
-  else if constexpr (std::is_same_v<T, std::int64_t>) return DType::i64;
-  else if constexpr (std::is_same_v<T, float>) return DType::f32;
-  else if constexpr (std::is_same_v<T, double>) return DType::f64;
-  else static_assert(sizeof(T) == 0, "unsupported element type");
+  if constexpr (std::is_same_v<T, std::uint8_t>)
+    return DType::u8;
+  else if constexpr (std::is_same_v<T, std::int8_t>)
+    return DType::i8;
+  else if constexpr (std::is_same_v<T, std::uint16_t>)
+    return DType::u16;
+  else if constexpr (std::is_same_v<T, std::int16_t>)
+    return DType::i16;
+  else if constexpr (std::is_same_v<T, std::uint32_t>)
+    return DType::u32;
+  else if constexpr (std::is_same_v<T, std::int32_t>)
+    return DType::i32;
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return DType::i64;
+  else if constexpr (std::is_same_v<T, float>)
+    return DType::f32;
+  else if constexpr (std::is_same_v<T, double>)
+    return DType::f64;
+  else
+    static_assert(sizeof(T) == 0, "unsupported element type");
 }
 
 template <typename T>

@@ -36,24 +36,24 @@ struct VideoReaderOptions {
 
 struct VideoInfo {
   std::filesystem::path path;
-  std::string container;       // e.g. "avi", "mov,mp4,m4a,3gp,3g2,mj2"
-  std::string codec;           // e.g. "h264"
-  std::string pixel_format;    // the decoder's, e.g. "yuv444p"
-  int native_width = 0;        // coded size, as stored in the file (before rotation)
+  std::string container;     // e.g. "avi", "mov,mp4,m4a,3gp,3g2,mj2"
+  std::string codec;         // e.g. "h264"
+  std::string pixel_format;  // the decoder's, e.g. "yuv444p"
+  int native_width = 0;      // coded size, as stored in the file (before rotation)
   int native_height = 0;
-  int rotation = 0;            // clockwise degrees to turn the stored picture upright (0/90/180/270)
-  int width = 0;               // size of the frames the reader returns
+  int rotation = 0;  // clockwise degrees to turn the stored picture upright (0/90/180/270)
+  int width = 0;     // size of the frames the reader returns
   int height = 0;
-  double fps = 0;              // average frame rate (falls back to the nominal rate)
-  double duration = 0;         // seconds, 0 when unknown
-  std::int64_t frame_count = 0;  // from the container, or duration x fps; -1 when unknown. The
-                                 // number of frames read() returns is the truth.
+  double fps = 0;                  // average frame rate (falls back to the nominal rate)
+  double duration = 0;             // seconds, 0 when unknown
+  std::int64_t frame_count = 0;    // from the container, or duration x fps; -1 when unknown. The
+                                   // number of frames read() returns is the truth.
   bool codec_exports_mvs = false;  // whether this codec can export motion vectors at all
 };
 
 struct Frame {
-  std::int64_t index = 0;  // 0-based decode-order index of returned frames (= presentation order)
-  double time = 0;         // presentation time in seconds
+  std::int64_t index = 0;   // 0-based decode-order index of returned frames (= presentation order)
+  double time = 0;          // presentation time in seconds
   char picture_type = '?';  // 'I', 'P', 'B', ...
   int width = 0, height = 0, channels = 0;
   std::vector<std::uint8_t> pixels;  // row-major, tightly packed, height x width x channels
@@ -61,8 +61,7 @@ struct Frame {
 };
 
 // Computes the output size for a native (upright) size under the options' short-side rules.
-void output_size(int native_width, int native_height, const VideoReaderOptions& options,
-                 int& width, int& height);
+void output_size(int native_width, int native_height, const VideoReaderOptions& options, int& width, int& height);
 
 class VideoReader {
  public:
