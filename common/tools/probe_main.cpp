@@ -32,6 +32,9 @@ struct Outcome {
   bool ok = false;
   std::string reason;
   std::int64_t frames = 0;
+  double fps = 0;
+  int native_width = 0, native_height = 0;
+  std::string codec;
   std::vector<std::string> warnings;
 };
 
@@ -45,15 +48,16 @@ Outcome probe_one(const mme::ListEntry& entry, const Settings& s, mme::ShardWrit
   const auto source = mme::SourceStat::of(entry.path);
   std::vector<double> times;
   std::vector<std::uint8_t> types, has_mv;
-  std::vector<std::uint8_t> middle;
-  std::vector<mme::Frame> window;  // keep frames until the middle one is known
   mme::Frame frame;
-  std::vector<std::vector<std::uint8_t>> all_pixels;
+  // The thumbnail is the middle frame as announced (or the last one if fewer decode); only that
+  // one frame is kept, so hour-long videos cost no memory.
+  const std::int64_t middle = std::max<std::int64_t>(0, reader.info().frame_count / 2);
+  std::vector<std::uint8_t> thumbnail;
   while (reader.read(frame)) {
     times.push_back(frame.time);
     types.push_back(static_cast<std::uint8_t>(frame.picture_type));
     has_mv.push_back(frame.motion.has_vectors ? 1 : 0);
-    all_pixels.push_back(frame.pixels);
+    if (frame.index <= middle) thumbnail = frame.pixels;
   }
   if (times.empty()) {
     std::string why = "no decodable video frames";
@@ -80,11 +84,15 @@ Outcome probe_one(const mme::ListEntry& entry, const Settings& s, mme::ShardWrit
     group.write_dataset("has_motion_vectors", {mme::DType::u8, {n}, {n}, mme::deflate_codec()}, has_mv.data());
   const auto h = static_cast<std::uint64_t>(info.height), w = static_cast<std::uint64_t>(info.width);
   group.write_dataset("thumbnail", {mme::DType::u8, {h, w, 3}, {h, w, 3}, mme::deflate_codec(6, false)},
-                      all_pixels[all_pixels.size() / 2].data());
+                      thumbnail.data());
   Outcome out;
   out.id = entry.id;
   out.ok = true;
   out.frames = static_cast<std::int64_t>(n);
+  out.fps = info.fps;
+  out.native_width = info.native_width;
+  out.native_height = info.native_height;
+  out.codec = info.codec;
   out.warnings = reader.warnings();
   return out;
 }
@@ -175,6 +183,19 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     mme::log::error("{}", e.what());
     return mme::cli::kFatal;
+  }
+  // The results table goes to stdout (logs and progress go to stderr).
+  fmt::print("{:<44} {:>7} {:>7} {:>11} {:>9} {:>5} {}\n", "video", "frames", "fps", "native", "codec", "warn",
+             "status");
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    const auto& o = outcomes[i];
+    std::string id = o.id.size() > 44 ? "..." + o.id.substr(o.id.size() - 41) : o.id;
+    if (!o.ok) {
+      fmt::print("{:<44} {:>7} {:>7} {:>11} {:>9} {:>5} failed: {}\n", id, "-", "-", "-", "-", "-", o.reason);
+      continue;
+    }
+    fmt::print("{:<44} {:>7} {:>7.2f} {:>11} {:>9} {:>5} ok\n", id, o.frames, o.fps,
+               fmt::format("{}x{}", o.native_width, o.native_height), o.codec, o.warnings.size());
   }
   mme::log::info("{} videos probed, {} failed; shard {}", entries.size(), failed, s.out.string());
   return failed ? mme::cli::kSomeFailed : mme::cli::kOk;
