@@ -432,7 +432,7 @@ void DatasetWriter::write_encoded_chunk(const std::vector<std::uint64_t>& offset
   if (offset.size() != spec_.shape.size())
     throw std::invalid_argument("write_chunk: offset rank differs from the dataset's");
   for (std::size_t d = 0; d < offset.size(); ++d)
-    if (offset[d] % spec_.chunk[d] != 0 || (offset[d] >= spec_.shape[d] && spec_.shape[d] > 0))
+    if (offset[d] % spec_.chunk[d] != 0 || offset[d] >= spec_.shape[d])
       throw std::invalid_argument(
           fmt::format("write_chunk: offset {} in dimension {} is not a chunk start", offset[d], d));
   const auto off = to_hsize(offset);
@@ -489,6 +489,32 @@ void DatasetWriter::write_all(const void* data) {
   }
 }
 
+void DatasetWriter::resize(std::uint64_t first_dim) {
+  if (!spec_.extendible && first_dim != spec_.shape[0])
+    throw std::invalid_argument("resize: the dataset was not created extendible");
+  auto dims = to_hsize(spec_.shape);
+  dims[0] = first_dim;
+  Lock lock(hdf5_mutex());
+  check_rc(H5Dset_extent(object_->id, dims.data()), "H5Dset_extent");
+  spec_.shape[0] = first_dim;
+}
+
+void DatasetWriter::write_slab(const std::vector<std::uint64_t>& offset, const std::vector<std::uint64_t>& count,
+                               const void* data) {
+  const auto off = to_hsize(offset), cnt = to_hsize(count);
+  if (off.size() != spec_.shape.size() || cnt.size() != spec_.shape.size())
+    throw std::invalid_argument("write_slab: rank differs from the dataset's");
+  if (product(count) == 0) return;
+  Lock lock(hdf5_mutex());
+  const hid_t file_space = check_id(H5Dget_space(object_->id), "H5Dget_space");
+  const hid_t mem_space = H5Screate_simple(static_cast<int>(cnt.size()), cnt.data(), nullptr);
+  herr_t rc = H5Sselect_hyperslab(file_space, H5S_SELECT_SET, off.data(), nullptr, cnt.data(), nullptr);
+  if (rc >= 0) rc = H5Dwrite(object_->id, memory_type(spec_.dtype), mem_space, file_space, H5P_DEFAULT, data);
+  H5Sclose(mem_space);
+  H5Sclose(file_space);
+  check_rc(rc, "H5Dwrite");
+}
+
 DatasetWriter GroupWriter::create_dataset(const std::string& name, const DatasetSpec& spec_in) {
   DatasetSpec spec = spec_in;
   const std::size_t rank = spec.shape.size();
@@ -499,10 +525,13 @@ DatasetWriter GroupWriter::create_dataset(const std::string& name, const Dataset
   std::vector<hsize_t> dims = to_hsize(spec.shape), maxdims = dims, chunk(rank);
   for (std::size_t d = 0; d < rank; ++d) {
     // HDF5 wants chunk <= size for fixed dimensions; an empty dimension is made extendible.
-    spec.chunk[d] = std::max<std::uint64_t>(1, std::min(spec.chunk[d], std::max<std::uint64_t>(1, spec.shape[d])));
+    // (An extendible first dimension keeps its chunk size: it will grow.)
+    if (!(spec.extendible && d == 0))
+      spec.chunk[d] = std::max<std::uint64_t>(1, std::min(spec.chunk[d], std::max<std::uint64_t>(1, spec.shape[d])));
     chunk[d] = spec.chunk[d];
     if (spec.shape[d] == 0) maxdims[d] = H5S_UNLIMITED;
   }
+  if (spec.extendible) maxdims[0] = H5S_UNLIMITED;
   if (!spec.codec) spec.codec = raw_codec();
   Lock lock(hdf5_mutex());
   const hid_t space =
@@ -634,6 +663,12 @@ GroupWriter ShardWriter::add_video(const std::string& id) {
   return group;
 }
 
+void ShardWriter::remove_video(const std::string& id) {
+  Lock lock(hdf5_mutex());
+  if (H5Ldelete(videos_->id, video_key(id).c_str(), H5P_DEFAULT) < 0)
+    throw FileError(temp_path_, fmt::format("cannot remove the group of '{}': {}", id, hdf5_reason()));
+}
+
 void ShardWriter::set_source(GroupWriter& video, const SourceStat& source) {
   video.set("source_size", static_cast<std::int64_t>(source.size));
   video.set("source_mtime_ns", source.mtime_ns);
@@ -676,6 +711,28 @@ std::vector<std::uint8_t> DatasetReader::read_bytes(DType as) const {
   if (out.empty()) return out;
   Lock lock(hdf5_mutex());
   check_rc(H5Dread(object_->id, memory_type(as), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "H5Dread");
+  return out;
+}
+
+std::vector<std::uint8_t> DatasetReader::read_slab_bytes(const std::vector<std::uint64_t>& offset,
+                                                        const std::vector<std::uint64_t>& count, DType as) const {
+  if (offset.size() != info_.shape.size() || count.size() != info_.shape.size())
+    throw std::invalid_argument("read_slab: rank differs from the dataset's");
+  for (std::size_t d = 0; d < offset.size(); ++d)
+    if (offset[d] + count[d] > info_.shape[d])
+      throw std::out_of_range(fmt::format("read_slab: [{}, {}) is outside dimension {} of size {}", offset[d],
+                                          offset[d] + count[d], d, info_.shape[d]));
+  std::vector<std::uint8_t> out(product(count) * dtype_size(as));
+  if (out.empty()) return out;
+  const auto off = to_hsize(offset), cnt = to_hsize(count);
+  Lock lock(hdf5_mutex());
+  const hid_t file_space = check_id(H5Dget_space(object_->id), "H5Dget_space");
+  const hid_t mem_space = H5Screate_simple(static_cast<int>(cnt.size()), cnt.data(), nullptr);
+  herr_t rc = H5Sselect_hyperslab(file_space, H5S_SELECT_SET, off.data(), nullptr, cnt.data(), nullptr);
+  if (rc >= 0) rc = H5Dread(object_->id, memory_type(as), mem_space, file_space, H5P_DEFAULT, out.data());
+  H5Sclose(mem_space);
+  H5Sclose(file_space);
+  check_rc(rc, "H5Dread");
   return out;
 }
 

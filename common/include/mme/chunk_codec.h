@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace mme {
@@ -18,6 +19,31 @@ namespace mme {
 enum class DType { u8, i8, u16, i16, u32, i32, i64, f16, f32, f64 };
 std::size_t dtype_size(DType t);
 std::string dtype_name(DType t);  // numpy style: "uint8", "int16", "float16", ...
+
+// The DType of a C++ element type.
+template <typename T>
+inline constexpr DType dtype_of() {
+  if constexpr (std::is_same_v<T, std::uint8_t>)
+    return DType::u8;
+  else if constexpr (std::is_same_v<T, std::int8_t>)
+    return DType::i8;
+  else if constexpr (std::is_same_v<T, std::uint16_t>)
+    return DType::u16;
+  else if constexpr (std::is_same_v<T, std::int16_t>)
+    return DType::i16;
+  else if constexpr (std::is_same_v<T, std::uint32_t>)
+    return DType::u32;
+  else if constexpr (std::is_same_v<T, std::int32_t>)
+    return DType::i32;
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return DType::i64;
+  else if constexpr (std::is_same_v<T, float>)
+    return DType::f32;
+  else if constexpr (std::is_same_v<T, double>)
+    return DType::f64;
+  else
+    static_assert(sizeof(T) == 0, "unsupported element type");
+}
 
 class ChunkCodec {
  public:

@@ -76,8 +76,10 @@ class AttributeReader {
 struct DatasetSpec {
   DType dtype = DType::u8;
   std::vector<std::uint64_t> shape;
-  std::vector<std::uint64_t> chunk;  // chunk shape; must divide nothing, edge chunks are padded
+  std::vector<std::uint64_t> chunk;  // chunk shape; need not divide the shape (edge chunks are padded)
   std::shared_ptr<const ChunkCodec> codec = deflate_codec();
+  // The first dimension can grow (resize()): for streams whose length is known only at the end.
+  bool extendible = false;
 };
 
 // A chunked dataset being written. write_chunk may be called from any thread.
@@ -95,6 +97,11 @@ class DatasetWriter : public AttributeWriter {
   void write_chunk(const std::vector<std::uint64_t>& offset, const void* raw);
   // Writes a whole array (row-major, shape() elements), chunk by chunk; edge chunks are padded.
   void write_all(const void* data);
+  // Sets the first dimension (extendible datasets); chunks beyond a smaller size are dropped.
+  void resize(std::uint64_t first_dim);
+  // Writes a hyperslab through HDF5's own filter pipeline (for appending raw bytes such as JPEG
+  // frames; compressing datasets should use the chunk path above).
+  void write_slab(const std::vector<std::uint64_t>& offset, const std::vector<std::uint64_t>& count, const void* data);
 
  private:
   friend class GroupWriter;
@@ -127,6 +134,8 @@ class ShardWriter : public AttributeWriter {
 
   // Adds /videos/<key> with attribute id. Throws FileError if the id is already in this shard.
   GroupWriter add_video(const std::string& id);
+  // Unlinks a video's group again (a video that failed half-way); its space is not reused.
+  void remove_video(const std::string& id);
   // Adds the source file's size and mtime to a video group.
   static void set_source(GroupWriter& video, const SourceStat& source);
 
@@ -159,6 +168,16 @@ class DatasetReader : public AttributeReader {
   std::vector<std::uint8_t> read_bytes(DType as) const;
   template <typename T>
   std::vector<T> read() const;
+  // Reads the hyperslab [offset, offset + count) through HDF5's filters, converted to `as`.
+  std::vector<std::uint8_t> read_slab_bytes(const std::vector<std::uint64_t>& offset,
+                                            const std::vector<std::uint64_t>& count, DType as) const;
+  template <typename T>
+  std::vector<T> read_slab(const std::vector<std::uint64_t>& offset, const std::vector<std::uint64_t>& count) const {
+    auto bytes = read_slab_bytes(offset, count, dtype_of<T>());
+    std::vector<T> out(bytes.size() / sizeof(T));
+    std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
+    return out;
+  }
   // The stored (encoded) bytes of the chunk at `offset`; decode them with decode_chunk, in any
   // thread, to decompress chunks in parallel.
   std::vector<std::uint8_t> read_encoded_chunk(const std::vector<std::uint64_t>& offset,
@@ -201,29 +220,6 @@ class ShardReader : public AttributeReader {
   std::shared_ptr<detail::Handle> videos_;
 };
 
-template <typename T>
-inline constexpr DType dtype_of() {
-  if constexpr (std::is_same_v<T, std::uint8_t>)
-    return DType::u8;
-  else if constexpr (std::is_same_v<T, std::int8_t>)
-    return DType::i8;
-  else if constexpr (std::is_same_v<T, std::uint16_t>)
-    return DType::u16;
-  else if constexpr (std::is_same_v<T, std::int16_t>)
-    return DType::i16;
-  else if constexpr (std::is_same_v<T, std::uint32_t>)
-    return DType::u32;
-  else if constexpr (std::is_same_v<T, std::int32_t>)
-    return DType::i32;
-  else if constexpr (std::is_same_v<T, std::int64_t>)
-    return DType::i64;
-  else if constexpr (std::is_same_v<T, float>)
-    return DType::f32;
-  else if constexpr (std::is_same_v<T, double>)
-    return DType::f64;
-  else
-    static_assert(sizeof(T) == 0, "unsupported element type");
-}
 
 template <typename T>
 std::vector<T> DatasetReader::read() const {

@@ -1,0 +1,45 @@
+#pragma once
+// A dense optical flow algorithm behind one small interface, one implementation per file
+// (backend_*.cpp), chosen by name. GPU backends drop in the same way.
+//
+// A backend instance is used by one thread at a time; flowgen keeps one per worker thread.
+#include <mme/motion_vector.h>
+
+#include <opencv2/core.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace flowgen {
+
+// What a backend may look at for one pair of consecutive frames t -> t+1.
+struct FlowInput {
+  const cv::Mat& prev_gray;  // CV_8UC1, frame t
+  const cv::Mat& next_gray;  // CV_8UC1, frame t+1
+  const mme::FrameMotion& next_motion;  // codec motion vectors of frame t+1 (when decoded with them)
+  int reference_distance = 1;  // frames between t+1 and its reference (see backend_mv.cpp)
+};
+
+class FlowBackend {
+ public:
+  virtual ~FlowBackend() = default;
+  // Computes forward flow t -> t+1 into `flow` (CV_32FC2, x then y, pixels). Returns false when
+  // the backend has no flow for this pair (codec motion vectors on an I-frame).
+  virtual bool compute(const FlowInput& input, cv::Mat& flow) = 0;
+};
+
+struct BackendInfo {
+  std::string name;
+  std::string description;
+  bool needs_motion_vectors = false;  // decode with export_mvs
+  std::function<std::unique_ptr<FlowBackend>()> create;
+};
+
+// Every backend, in the order --help lists them.
+const std::vector<BackendInfo>& flow_backends();
+// Throws std::invalid_argument naming the known backends.
+const BackendInfo& flow_backend(const std::string& name);
+
+}  // namespace flowgen

@@ -1,0 +1,87 @@
+#pragma once
+// Where flowgen's results go, and how a killed run resumes.
+//
+//   OUTDIR/flowgen.json                      the settings (claim_output_dir)
+//   OUTDIR/shard-IIIII-of-NNNNN/part-PPPPP.h5  published parts: each holds up to --part-videos
+//                                            complete videos and the failures met meanwhile
+//   OUTDIR/shard-IIIII-of-NNNNN/manifest.jsonl one line per video of the shard (rewritten after
+//                                            every part, atomically)
+//   OUTDIR/index.json                        all shards as one dataset (flowgen merge)
+//
+// A part is written under a temporary name and published by rename only when every video in it
+// is complete, so after a SIGKILL the visible parts hold only complete videos; a re-run scans them,
+// skips those videos and writes new parts for the rest. Videos run concurrently, so a part is
+// committed when it is full and its last video is done.
+#include <mme/dataset_list.h>
+#include <mme/shard_store.h>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace flowgen {
+
+// One line of the manifest.
+struct VideoRecord {
+  std::string id;
+  std::string status;  // "ok" or "failed"
+  std::string file;    // part file, relative to OUTDIR (ok only)
+  std::string reason;  // failed only
+  std::int64_t frames = 0, pairs = 0, saturated = 0, warnings = 0;
+  double decode_seconds = 0, flow_seconds = 0, seconds = 0;
+
+  nlohmann::json to_json() const;
+  static VideoRecord from_json(const nlohmann::json& j);
+};
+
+// The record of a finished video, read back from its group's attributes.
+VideoRecord record_from_group(const mme::GroupReader& group, const std::string& file);
+
+class PartStore {
+ public:
+  struct Part;
+
+  PartStore(std::filesystem::path out_dir, mme::ShardSpec shard, mme::Provenance provenance, int videos_per_part);
+  ~PartStore();
+
+  // Records of this shard's videos found in published parts (latest wins).
+  const std::map<std::string, VideoRecord>& records() const { return records_; }
+  bool finished(const std::string& id) const;
+
+  // The part a new video writes into.
+  std::shared_ptr<Part> acquire();
+  mme::ShardWriter& writer(const std::shared_ptr<Part>& part);
+  // The video is complete (or failed: its group must be gone). Commits the part when it is full
+  // and idle.
+  void release(const std::shared_ptr<Part>& part, VideoRecord record);
+  // A video that was interrupted: its group must be gone; it leaves no record.
+  void abandon(const std::shared_ptr<Part>& part);
+  // Commits every open part and rewrites the manifest. Throws FileError.
+  void close();
+
+  const std::filesystem::path& shard_dir() const { return shard_dir_; }
+
+ private:
+  void commit_locked(Part& part);
+  void write_manifest_locked();
+
+  std::filesystem::path out_dir_, shard_dir_;
+  mme::Provenance provenance_;
+  int videos_per_part_;
+  int next_index_ = 0;
+  std::map<std::string, VideoRecord> records_;
+  std::vector<std::shared_ptr<Part>> open_;
+  std::shared_ptr<Part> current_;
+  std::mutex mutex_;
+};
+
+// Scans every shard directory of OUTDIR and writes OUTDIR/index.json: {"settings": ...,
+// "videos": {id: {"file", "frames"}}, "failed": {id: reason}}. Returns the number of videos.
+std::size_t merge_index(const std::filesystem::path& out_dir);
+
+}  // namespace flowgen

@@ -1,0 +1,41 @@
+#pragma once
+// One video, from file to its group in a part: decode -> (JPEG frames, flow of each consecutive
+// pair, codec motion) -> compressed chunks -> direct chunk writes. A TBB pipeline: decoding
+// (serial, in order) overlaps the parallel per-pair work, and writing is serial in order, so the
+// stored bytes do not depend on the number of threads.
+#include <flowgen/flow_backend.h>
+#include <flowgen/part_store.h>
+#include <flowgen/settings.h>
+#include <mme/dataset_list.h>
+#include <mme/progress.h>
+#include <mme/shard_store.h>
+
+#include <tbb/enumerable_thread_specific.h>
+
+#include <atomic>
+#include <memory>
+#include <stdexcept>
+
+namespace flowgen {
+
+// Thrown when a stop was requested (SIGINT/SIGTERM) while the video was in progress.
+struct Interrupted : std::runtime_error {
+  Interrupted() : std::runtime_error("interrupted") {}
+};
+
+struct JobContext {
+  const FlowSettings& settings;
+  const BackendInfo& backend;
+  // One backend instance per worker thread (instances are not thread-safe).
+  tbb::enumerable_thread_specific<std::unique_ptr<FlowBackend>>& backends;
+  const std::atomic<bool>& stop;
+  mme::Progress* progress = nullptr;  // optional
+  std::size_t pairs_counter = 0;
+  int max_tokens = 8;  // frames in flight within one video
+};
+
+// Processes one video into `shard`. Returns its record (status ok or failed with the reason; a
+// failed video leaves no group). Throws Interrupted.
+VideoRecord process_video(const mme::ListEntry& entry, mme::ShardWriter& shard, JobContext& context);
+
+}  // namespace flowgen

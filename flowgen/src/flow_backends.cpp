@@ -1,0 +1,33 @@
+#include <flowgen/flow_backend.h>
+
+#include <stdexcept>
+
+namespace flowgen {
+
+// Each backend file defines its factory; this registry is the one place that lists them.
+std::unique_ptr<FlowBackend> make_dis_backend(int preset);
+std::unique_ptr<FlowBackend> make_farneback_backend();
+std::unique_ptr<FlowBackend> make_tvl1_backend();
+std::unique_ptr<FlowBackend> make_mv_backend();
+
+const std::vector<BackendInfo>& flow_backends() {
+  static const std::vector<BackendInfo> backends = {
+      {"dis-ultrafast", "OpenCV DIS, ultrafast preset", false, [] { return make_dis_backend(0); }},
+      {"dis-fast", "OpenCV DIS, fast preset (default)", false, [] { return make_dis_backend(1); }},
+      {"dis-medium", "OpenCV DIS, medium preset", false, [] { return make_dis_backend(2); }},
+      {"farneback", "OpenCV Farneback (the MME public code's algorithm)", false, make_farneback_backend},
+      {"tvl1", "OpenCV contrib Dual TV-L1 (slow, accurate)", false, make_tvl1_backend},
+      {"mv", "codec motion vectors painted over their blocks (free, coarse)", true, make_mv_backend},
+  };
+  return backends;
+}
+
+const BackendInfo& flow_backend(const std::string& name) {
+  for (const auto& b : flow_backends())
+    if (b.name == name) return b;
+  std::string known;
+  for (const auto& b : flow_backends()) known += (known.empty() ? "" : ", ") + b.name;
+  throw std::invalid_argument("unknown flow algorithm '" + name + "' (known: " + known + ")");
+}
+
+}  // namespace flowgen

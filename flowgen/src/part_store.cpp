@@ -1,0 +1,248 @@
+#include <flowgen/part_store.h>
+#include <mme/error.h>
+#include <mme/log.h>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+
+namespace flowgen {
+
+namespace fs = std::filesystem;
+
+struct PartStore::Part {
+  int index = 0;
+  fs::path path;
+  std::unique_ptr<mme::ShardWriter> writer;
+  int assigned = 0, done = 0;
+  bool full = false;
+  std::vector<VideoRecord> records;
+};
+
+nlohmann::json VideoRecord::to_json() const {
+  nlohmann::json j = {{"id", id}, {"status", status}};
+  if (status == "ok") {
+    j["file"] = file;
+    j["frames"] = frames;
+    j["pairs"] = pairs;
+    j["saturated"] = saturated;
+    j["warnings"] = warnings;
+    j["decode_seconds"] = decode_seconds;
+    j["flow_seconds"] = flow_seconds;
+    j["seconds"] = seconds;
+  } else {
+    j["reason"] = reason;
+  }
+  return j;
+}
+
+VideoRecord VideoRecord::from_json(const nlohmann::json& j) {
+  VideoRecord r;
+  r.id = j.at("id").get<std::string>();
+  r.status = j.at("status").get<std::string>();
+  r.file = j.value("file", "");
+  r.reason = j.value("reason", "");
+  r.frames = j.value("frames", 0);
+  r.pairs = j.value("pairs", 0);
+  r.saturated = j.value("saturated", 0);
+  r.warnings = j.value("warnings", 0);
+  r.decode_seconds = j.value("decode_seconds", 0.0);
+  r.flow_seconds = j.value("flow_seconds", 0.0);
+  r.seconds = j.value("seconds", 0.0);
+  return r;
+}
+
+VideoRecord record_from_group(const mme::GroupReader& g, const std::string& file) {
+  VideoRecord r;
+  r.id = g.id();
+  r.status = "ok";
+  r.file = file;
+  r.frames = g.get_int("frames");
+  r.pairs = g.get_int("pairs");
+  r.saturated = g.get_int("saturated");
+  r.warnings = g.get_int("warnings");
+  r.decode_seconds = g.get_double("decode_seconds");
+  r.flow_seconds = g.get_double("flow_seconds");
+  r.seconds = g.get_double("seconds");
+  return r;
+}
+
+namespace {
+
+// Published parts of a shard directory, in index order.
+std::vector<std::pair<int, fs::path>> published_parts(const fs::path& dir) {
+  static const std::regex name(R"(part-(\d{5,})\.h5)");
+  std::vector<std::pair<int, fs::path>> parts;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::smatch m;
+    const std::string file = e.path().filename().string();
+    if (std::regex_match(file, m, name)) parts.emplace_back(std::stoi(m[1].str()), e.path());
+  }
+  std::sort(parts.begin(), parts.end());
+  return parts;
+}
+
+// Reads the records of one published part into `records` (later parts override earlier ones).
+void scan_part(const fs::path& part, const fs::path& out_dir, std::map<std::string, VideoRecord>& records) {
+  mme::ShardReader reader(part);
+  const std::string rel = fs::relative(part, out_dir).string();
+  if (reader.has("failures")) {
+    for (const auto& j : nlohmann::json::parse(reader.get_string("failures"))) {
+      auto r = VideoRecord::from_json(j);
+      auto it = records.find(r.id);
+      if (it == records.end() || it->second.status != "ok") records[r.id] = r;
+    }
+  }
+  for (const auto& id : reader.video_ids()) records[id] = record_from_group(reader.video(id), rel);
+}
+
+void write_atomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + fmt::format(".tmp-{}", ::getpid());
+  {
+    std::ofstream out(tmp);
+    out << text;
+    out.flush();
+    if (!out) throw mme::FileError(tmp, "cannot write");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw mme::FileError(path, "cannot publish: " + ec.message());
+}
+
+}  // namespace
+
+PartStore::PartStore(fs::path out_dir, mme::ShardSpec shard, mme::Provenance provenance, int videos_per_part)
+    : out_dir_(std::move(out_dir)), provenance_(std::move(provenance)), videos_per_part_(std::max(1, videos_per_part)) {
+  shard_dir_ = out_dir_ / shard.stem();
+  std::error_code ec;
+  fs::create_directories(shard_dir_, ec);
+  if (ec) throw mme::FileError(shard_dir_, "cannot create: " + ec.message());
+  for (const auto& [index, path] : published_parts(shard_dir_)) {
+    try {
+      scan_part(path, out_dir_, records_);
+    } catch (const std::exception& e) {
+      // A published part is complete by construction; one that does not read was damaged later
+      // (disk, manual edits). Its videos are simply done again.
+      mme::log::warn("{}: ignored, unreadable ({}); its videos will be redone", path.string(), e.what());
+    }
+    next_index_ = std::max(next_index_, index + 1);
+  }
+}
+
+PartStore::~PartStore() {
+  // Parts still open here were not closed by close(): an exception is unwinding. Their temporary
+  // files are removed by ShardWriter's destructor; nothing incomplete becomes visible.
+}
+
+bool PartStore::finished(const std::string& id) const {
+  auto it = records_.find(id);
+  return it != records_.end() && it->second.status == "ok";
+}
+
+std::shared_ptr<PartStore::Part> PartStore::acquire() {
+  std::lock_guard lock(mutex_);
+  if (!current_ || current_->assigned >= videos_per_part_) {
+    if (current_) {
+      current_->full = true;
+      if (current_->done == current_->assigned) commit_locked(*current_);
+    }
+    auto part = std::make_shared<Part>();
+    part->index = next_index_++;
+    part->path = shard_dir_ / fmt::format("part-{:05}.h5", part->index);
+    part->writer = std::make_unique<mme::ShardWriter>(part->path, provenance_);
+    open_.push_back(part);
+    current_ = part;
+  }
+  ++current_->assigned;
+  return current_;
+}
+
+mme::ShardWriter& PartStore::writer(const std::shared_ptr<Part>& part) { return *part->writer; }
+
+void PartStore::release(const std::shared_ptr<Part>& part, VideoRecord record) {
+  std::lock_guard lock(mutex_);
+  if (record.status == "ok") record.file = fs::relative(part->path, out_dir_).string();
+  part->records.push_back(std::move(record));
+  ++part->done;
+  if (part->full && part->done == part->assigned) commit_locked(*part);
+}
+
+void PartStore::abandon(const std::shared_ptr<Part>& part) {
+  std::lock_guard lock(mutex_);
+  ++part->done;
+  if (part->full && part->done == part->assigned) commit_locked(*part);
+}
+
+void PartStore::commit_locked(Part& part) {
+  if (!part.writer) return;
+  nlohmann::json failures = nlohmann::json::array();
+  for (const auto& r : part.records)
+    if (r.status != "ok") failures.push_back(r.to_json());
+  part.writer->set("failures", failures.dump());
+  part.writer->commit();
+  part.writer.reset();
+  for (auto& r : part.records) {
+    auto it = records_.find(r.id);
+    if (r.status == "ok" || it == records_.end() || it->second.status != "ok") records_[r.id] = r;
+  }
+  open_.erase(std::remove_if(open_.begin(), open_.end(), [&](const auto& p) { return p.get() == &part; }), open_.end());
+  write_manifest_locked();
+}
+
+void PartStore::write_manifest_locked() {
+  std::string text;
+  for (const auto& [id, r] : records_) text += r.to_json().dump() + "\n";
+  write_atomically(shard_dir_ / "manifest.jsonl", text);
+}
+
+void PartStore::close() {
+  std::lock_guard lock(mutex_);
+  auto parts = open_;
+  for (auto& p : parts) {
+    // An empty part (every video of it was skipped or interrupted) is not published.
+    if (p->records.empty()) {
+      p->writer.reset();
+      continue;
+    }
+    p->full = true;
+    commit_locked(*p);
+  }
+  open_.clear();
+  current_.reset();
+  write_manifest_locked();
+}
+
+std::size_t merge_index(const fs::path& out_dir) {
+  const auto settings_path = out_dir / "flowgen.json";
+  if (!fs::exists(settings_path)) throw mme::FileError(out_dir, "not a flowgen output directory (no flowgen.json)");
+  std::ifstream in(settings_path);
+  nlohmann::json index = {{"settings", nlohmann::json::parse(in)}};
+  nlohmann::json videos = nlohmann::json::object(), failed = nlohmann::json::object();
+  std::vector<fs::path> shard_dirs;
+  for (const auto& e : fs::directory_iterator(out_dir))
+    if (e.is_directory() && e.path().filename().string().rfind("shard-", 0) == 0) shard_dirs.push_back(e.path());
+  std::sort(shard_dirs.begin(), shard_dirs.end());
+  for (const auto& dir : shard_dirs) {
+    std::map<std::string, VideoRecord> records;
+    for (const auto& [part_index, path] : published_parts(dir)) scan_part(path, out_dir, records);
+    for (const auto& [id, r] : records) {
+      if (r.status == "ok") {
+        if (videos.contains(id)) mme::log::warn("{} is in {} and {}: keeping the first", id, videos[id]["file"].get<std::string>(), r.file);
+        else videos[id] = {{"file", r.file}, {"frames", r.frames}};
+        failed.erase(id);
+      } else if (!videos.contains(id)) {
+        failed[id] = r.reason;
+      }
+    }
+  }
+  index["videos"] = videos;
+  index["failed"] = failed;
+  write_atomically(out_dir / "index.json", index.dump(1) + "\n");
+  return videos.size();
+}
+
+}  // namespace flowgen

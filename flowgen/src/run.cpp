@@ -1,0 +1,118 @@
+#include <flowgen/run.h>
+#include <flowgen/video_job.h>
+#include <mme/cli.h>
+#include <mme/error.h>
+#include <mme/log.h>
+#include <mme/progress.h>
+#include <mme/version.h>
+
+#include <csignal>
+#include <opencv2/core.hpp>
+#include <tbb/global_control.h>
+#include <tbb/parallel_for_each.h>
+#include <thread>
+
+namespace flowgen {
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+}  // namespace
+
+int run_flowgen(const RunOptions& o) {
+  try {
+    o.settings.validate();
+  } catch (const std::exception& e) {
+    mme::log::error("{}", e.what());
+    return mme::cli::kFatal;
+  }
+  std::vector<mme::ListEntry> entries;
+  mme::ShardSpec shard;
+  try {
+    shard = mme::ShardSpec::parse(o.shard);
+    entries = mme::select_shard(mme::read_dataset_list(o.list, o.root), shard);
+    claim_output_dir(o.out, o.settings);
+  } catch (const std::exception& e) {
+    mme::log::error("{}", e.what());
+    return mme::cli::kFatal;
+  }
+
+  nlohmann::json provenance_settings = o.settings.to_json();
+  provenance_settings["shard"] = shard.to_string();
+  std::unique_ptr<PartStore> store;
+  try {
+    store = std::make_unique<PartStore>(o.out, shard, mme::Provenance{"flowgen", provenance_settings.dump()},
+                                        o.part_videos);
+  } catch (const std::exception& e) {
+    mme::log::error("{}", e.what());
+    return mme::cli::kFatal;
+  }
+  std::vector<mme::ListEntry> todo;
+  for (const auto& e : entries)
+    if (!store->finished(e.id)) todo.push_back(e);
+  mme::log::info("flowgen {}: shard {} holds {} videos, {} already done, {} to do ({} threads)", mme::version(),
+                 shard.to_string(), entries.size(), entries.size() - todo.size(), todo.size(),
+                 o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency()));
+
+  const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
+  // OpenCV's own threads would fight ours (and make timings erratic): our parallelism is per
+  // video and per pair, OpenCV runs single-threaded inside each task.
+  cv::setNumThreads(1);
+  g_stop.store(false);
+  auto old_int = std::signal(SIGINT, on_signal);
+  auto old_term = std::signal(SIGTERM, on_signal);
+
+  const BackendInfo& backend = flow_backend(o.settings.algo);
+  tbb::enumerable_thread_specific<std::unique_ptr<FlowBackend>> backends;
+  std::atomic<std::size_t> failed{0};
+  int rc = mme::cli::kOk;
+  {
+    mme::Progress progress("flowgen", static_cast<std::int64_t>(todo.size()), "videos");
+    JobContext ctx{o.settings, backend, backends, g_stop, &progress, progress.add_counter("pairs"), 2 * threads + 2};
+    try {
+      tbb::parallel_for_each(todo.begin(), todo.end(), [&](const mme::ListEntry& entry) {
+        if (g_stop.load()) return;
+        auto part = store->acquire();
+        try {
+          auto record = process_video(entry, store->writer(part), ctx);
+          if (record.status != "ok") {
+            ++failed;
+            mme::log::error("{}", record.reason);
+          } else if (record.saturated > 0) {
+            mme::log::warn("{}: {} flow values saturated at +-{} px", entry.id, record.saturated,
+                           32767 * o.settings.quant_step);
+          }
+          store->release(part, std::move(record));
+        } catch (const Interrupted&) {
+          store->abandon(part);
+        }
+        progress.advance();
+      });
+      store->close();
+    } catch (const std::exception& e) {
+      mme::log::error("{}", e.what());
+      rc = mme::cli::kFatal;
+    }
+  }
+  std::signal(SIGINT, old_int);
+  std::signal(SIGTERM, old_term);
+  if (rc != mme::cli::kOk) return rc;
+
+  std::size_t ok = 0, bad = 0;
+  for (const auto& e : entries) {
+    auto it = store->records().find(e.id);
+    if (it == store->records().end()) continue;
+    (it->second.status == "ok" ? ok : bad)++;
+  }
+  mme::log::info("{}: {} of {} videos done, {} failed (manifest: {})", o.out.string(), ok, entries.size(), bad,
+                 (store->shard_dir() / "manifest.jsonl").string());
+  if (g_stop.load()) {
+    mme::log::warn("interrupted: finished videos are kept; run the same command again to resume");
+    return mme::cli::kInterrupted;
+  }
+  return bad > 0 ? mme::cli::kSomeFailed : mme::cli::kOk;
+}
+
+}  // namespace flowgen
