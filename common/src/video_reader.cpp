@@ -356,10 +356,11 @@ VideoReader::VideoReader(const std::filesystem::path& path, VideoReaderOptions o
       if (open_complaint.empty()) open_complaint = std::move(text);
     };
   }
+  const AVFormatContext* registered = raw;  // avformat_open_input frees and nulls `raw` on failure
   int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
   {
     std::lock_guard lock(g_sinks_mutex);
-    sinks().erase(raw);
+    sinks().erase(registered);
   }
   if (rc < 0) {
     std::string why = "cannot open: " + error_string(rc);

@@ -94,8 +94,8 @@ VideoRecord process_video(const mme::ListEntry& entry, mme::ShardWriter& shard, 
   std::optional<mme::VideoReader> reader;
   mme::SourceStat source;
   try {
+    reader.emplace(entry.path, options);  // first: its messages are the clearest ("no such file")
     source = mme::SourceStat::of(entry.path);
-    reader.emplace(entry.path, options);
     if (ctx.backend.needs_motion_vectors && !reader->info().codec_exports_mvs)
       throw mme::FileError(entry.path, fmt::format("codec '{}' carries no motion vectors (--algo mv needs H.264 or "
                                                    "MPEG-1/2/4/H.263; use a flow algorithm)",
