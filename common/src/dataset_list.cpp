@@ -76,6 +76,7 @@ std::vector<ListEntry> read_dataset_list(const std::filesystem::path& list_file,
   std::size_t number = 0;
   while (std::getline(in, line)) {
     ++number;
+    if (number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // UTF-8 byte order mark
     std::optional<ListEntry> entry;
     try {
       entry = parse_list_line(line, root);

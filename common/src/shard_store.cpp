@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -42,16 +43,22 @@ struct Handle {
 namespace {
 
 using detail::Handle;
-using Lock = std::lock_guard<std::recursive_mutex>;
-
-// HDF5 prints its error stack to stderr by default; we turn failures into messages instead.
+// HDF5 prints its error stack to stderr by default; we turn failures into messages instead. In a
+// thread-safe build that setting is per thread, so every thread that enters HDF5 sets it once.
 void silence_hdf5_errors() {
-  static const bool once = [] {
+  thread_local const bool once = [] {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     return true;
   }();
   (void)once;
 }
+
+// The project-wide HDF5 lock, plus the per-thread error silencing.
+struct Lock {
+  std::lock_guard<std::recursive_mutex> guard{hdf5_mutex()};
+  Lock() { silence_hdf5_errors(); }
+  explicit Lock(std::recursive_mutex&) : Lock() {}
+};
 
 // The most specific description on HDF5's error stack, e.g. "unable to open file".
 std::string hdf5_reason() {
@@ -71,6 +78,15 @@ std::string hdf5_reason() {
       &reason);
   H5Eclear2(H5E_DEFAULT);
   return reason.empty() ? "HDF5 error" : reason;
+}
+
+// "shard.h5:/videos/a%2Fb.mp4" for messages that must say where.
+std::string object_path(hid_t id) {
+  char file[4096] = {}, name[4096] = {};
+  H5Fget_name(id, file, sizeof file);
+  H5Iget_name(id, name, sizeof name);
+  H5Eclear2(H5E_DEFAULT);
+  return std::string(file) + ":" + name;
 }
 
 [[noreturn]] void fail(const std::string& what) {
@@ -345,7 +361,7 @@ struct OpenAttribute {
   OpenAttribute(hid_t object, const std::string& name) {
     if (H5Aexists(object, name.c_str()) <= 0) {
       H5Eclear2(H5E_DEFAULT);
-      throw std::runtime_error(fmt::format("attribute '{}' is missing", name));
+      throw std::runtime_error(fmt::format("{}: attribute '{}' is missing", object_path(object), name));
     }
     attr = check_id(H5Aopen(object, name.c_str(), H5P_DEFAULT), "cannot open attribute " + name);
     type = H5Aget_type(attr);
@@ -365,7 +381,8 @@ std::vector<T> read_numeric_attribute(hid_t object, const std::string& name, hid
   OpenAttribute a(object, name);
   const H5T_class_t cls = H5Tget_class(a.type);
   if (!(cls == H5T_INTEGER || (!integer_only && cls == H5T_FLOAT)))
-    throw std::runtime_error(fmt::format("attribute '{}' is not {}", name, integer_only ? "an integer" : "a number"));
+    throw std::runtime_error(fmt::format("{}: attribute '{}' is not {}", object_path(object), name,
+                                         integer_only ? "an integer" : "a number"));
   std::vector<T> out(static_cast<std::size_t>(a.count()));
   check_rc(H5Aread(a.attr, mem_type, out.data()), "H5Aread");
   return out;
@@ -563,8 +580,10 @@ GroupWriter GroupWriter::create_group(const std::string& name) {
   Lock lock(hdf5_mutex());
   const hid_t gcpl = untimed(H5P_GROUP_CREATE);
   const hid_t g = H5Gcreate2(object_->id, name.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT);
+  const std::string reason = g < 0 ? hdf5_reason() : "";
   H5Pclose(gcpl);
-  return GroupWriter(own(check_id(g, "cannot create group '" + name + "'"), H5Gclose));
+  if (g < 0) throw std::runtime_error("cannot create group '" + name + "': " + reason);
+  return GroupWriter(own(g, H5Gclose));
 }
 
 namespace {
@@ -583,7 +602,7 @@ void remove_stale_temporaries(const std::filesystem::path& final_path) {
     if (name.rfind(prefix, 0) != 0) continue;
     char* end = nullptr;
     const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
-    if (pid <= 0 || *end != '\0') continue;
+    if (pid <= 0 || *end != '.') continue;
     if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) std::filesystem::remove(entry.path(), ec);
   }
 }
@@ -608,7 +627,10 @@ ShardWriter::ShardWriter(std::filesystem::path final_path, const Provenance& pro
   if (ec) throw FileError(dir, "cannot create the output directory: " + ec.message());
   if (!final_path_.has_parent_path()) final_path_ = dir / final_path_;
   remove_stale_temporaries(final_path_);
-  temp_path_ = final_path_.parent_path() / (temp_prefix(final_path_) + std::to_string(::getpid()));
+  // The pid names the writer for stale-file clean-up; the counter keeps two writers of one process apart.
+  static std::atomic<unsigned> counter{0};
+  temp_path_ = final_path_.parent_path() /
+               (temp_prefix(final_path_) + std::to_string(::getpid()) + "." + std::to_string(counter++));
   std::filesystem::remove(temp_path_, ec);
 
   Lock lock(hdf5_mutex());
@@ -617,8 +639,10 @@ ShardWriter::ShardWriter(std::filesystem::path final_path, const Provenance& pro
   // a complete, closed file even if the caller still holds group or dataset writers.
   H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
   const hid_t file = H5Fcreate(temp_path_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+  const std::string reason = file < 0 ? hdf5_reason() : "";
   H5Pclose(fapl);
-  if (file < 0) throw FileError(temp_path_, "cannot create the shard: " + hdf5_reason());
+  if (file < 0)
+    throw FileError(final_path_, "cannot create the shard (" + temp_path_.filename().string() + "): " + reason);
   file_ = own(file, H5Fclose);
   object_ = file_;
   try {
@@ -632,8 +656,10 @@ ShardWriter::ShardWriter(std::filesystem::path final_path, const Provenance& pro
     set("host", host_name());
     const hid_t gcpl = untimed(H5P_GROUP_CREATE);
     const hid_t videos = H5Gcreate2(file, "videos", H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    const std::string why = videos < 0 ? hdf5_reason() : "";
     H5Pclose(gcpl);
-    videos_ = own(check_id(videos, "cannot create /videos"), H5Gclose);
+    if (videos < 0) throw std::runtime_error("cannot create /videos: " + why);
+    videos_ = own(videos, H5Gclose);
   } catch (const std::exception& e) {
     file_->reset();
     std::filesystem::remove(temp_path_, ec);
@@ -653,20 +679,26 @@ GroupWriter ShardWriter::add_video(const std::string& id) {
   const std::string key = video_key(id);
   Lock lock(hdf5_mutex());
   if (H5Lexists(videos_->id, key.c_str(), H5P_DEFAULT) > 0)
-    throw FileError(temp_path_, fmt::format("video '{}' is already in this shard", id));
+    throw FileError(final_path_, fmt::format("video '{}' is already in this shard", id));
   const hid_t gcpl = untimed(H5P_GROUP_CREATE);
   const hid_t g = H5Gcreate2(videos_->id, key.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT);
+  const std::string reason = g < 0 ? hdf5_reason() : "";
   H5Pclose(gcpl);
-  if (g < 0) throw FileError(temp_path_, fmt::format("cannot create the group of '{}': {}", id, hdf5_reason()));
+  if (g < 0) throw FileError(final_path_, fmt::format("cannot create the group of '{}': {}", id, reason));
   GroupWriter group(own(g, H5Gclose));
-  group.set("id", id);
+  try {
+    group.set("id", id);
+  } catch (const std::exception& e) {
+    H5Ldelete(videos_->id, key.c_str(), H5P_DEFAULT);
+    throw FileError(final_path_, fmt::format("cannot write the id of '{}': {}", id, e.what()));
+  }
   return group;
 }
 
 void ShardWriter::remove_video(const std::string& id) {
   Lock lock(hdf5_mutex());
   if (H5Ldelete(videos_->id, video_key(id).c_str(), H5P_DEFAULT) < 0)
-    throw FileError(temp_path_, fmt::format("cannot remove the group of '{}': {}", id, hdf5_reason()));
+    throw FileError(final_path_, fmt::format("cannot remove the group of '{}': {}", id, hdf5_reason()));
 }
 
 void ShardWriter::set_source(GroupWriter& video, const SourceStat& source) {
@@ -715,7 +747,7 @@ std::vector<std::uint8_t> DatasetReader::read_bytes(DType as) const {
 }
 
 std::vector<std::uint8_t> DatasetReader::read_slab_bytes(const std::vector<std::uint64_t>& offset,
-                                                        const std::vector<std::uint64_t>& count, DType as) const {
+                                                         const std::vector<std::uint64_t>& count, DType as) const {
   if (offset.size() != info_.shape.size() || count.size() != info_.shape.size())
     throw std::invalid_argument("read_slab: rank differs from the dataset's");
   for (std::size_t d = 0; d < offset.size(); ++d)
@@ -782,7 +814,8 @@ bool GroupReader::has_dataset(const std::string& name) const {
 
 DatasetReader GroupReader::dataset(const std::string& name) const {
   Lock lock(hdf5_mutex());
-  if (!has_dataset(name)) throw std::runtime_error(fmt::format("dataset '{}' is missing", name));
+  if (!has_dataset(name))
+    throw std::runtime_error(fmt::format("{}: dataset '{}' is missing", object_path(object_->id), name));
   const hid_t d = check_id(H5Dopen2(object_->id, name.c_str(), H5P_DEFAULT), "cannot open dataset '" + name + "'");
   auto handle = own(d, H5Dclose);
   DatasetInfo info;

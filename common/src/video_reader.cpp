@@ -86,8 +86,13 @@ void ffmpeg_log_callback(void* avcl, int level, const char* format, va_list args
   text = text.substr(b, text.find_last_not_of(" \t\r") - b + 1);
   if (to_log) log::write(log::Level::debug, "ffmpeg: " + text);
   if (to_reader) {
+    // Frame-threaded decoders log through per-thread copies of the codec context; the copies keep
+    // `opaque`, which names the reader.
+    const void* key = avcl;
+    if (avcl && *static_cast<const AVClass* const*>(avcl) == avcodec_get_class())
+      if (const void* owner = static_cast<const AVCodecContext*>(avcl)->opaque) key = owner;
     std::lock_guard lock(g_sinks_mutex);
-    if (auto it = sinks().find(avcl); it != sinks().end()) it->second("ffmpeg: " + text);
+    if (auto it = sinks().find(key); it != sinks().end()) it->second("ffmpeg: " + text);
   }
 }
 
@@ -202,12 +207,14 @@ struct VideoReader::Impl {
   double last_time = 0;   // seconds; presentation time of the last frame returned
   int decode_errors = 0;
   std::vector<std::string> warnings;
+  std::mutex warnings_mutex;         // frame-threaded decoders report from their own threads
   std::vector<std::uint8_t> stored;  // converted, not yet rotated pixels
   int stored_w = 0, stored_h = 0;    // size of the converted picture before rotation
 
   ~Impl();
 
   void warn(std::string message) {
+    std::lock_guard lock(warnings_mutex);
     if (static_cast<int>(warnings.size()) < kMaxListedWarnings) {
       log::debug("{}: {}", info.path.string(), message);
       warnings.push_back(std::move(message));
@@ -340,7 +347,7 @@ VideoReader::VideoReader(const std::filesystem::path& path, VideoReaderOptions o
   m.options = options;
   m.info.path = path;
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw FileError(path, "no such file");
+  if (!std::filesystem::exists(path, ec)) throw FileError(path, ec ? ec.message() : "no such file");
   if (std::filesystem::is_directory(path, ec)) throw FileError(path, "is a directory, not a video");
   if (std::filesystem::file_size(path, ec) == 0) throw FileError(path, "empty file (0 bytes)");
   if (!m.frame || !m.packet) throw FileError(path, "out of memory");
@@ -357,7 +364,9 @@ VideoReader::VideoReader(const std::filesystem::path& path, VideoReaderOptions o
     };
   }
   const AVFormatContext* registered = raw;  // avformat_open_input frees and nulls `raw` on failure
-  int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
+  // "file:" keeps a name with a colon ("take:2.mp4") from being read as a protocol.
+  const std::string url = "file:" + path.string();
+  int rc = avformat_open_input(&raw, url.c_str(), nullptr, nullptr);
   {
     std::lock_guard lock(g_sinks_mutex);
     sinks().erase(registered);
@@ -399,7 +408,8 @@ VideoReader::VideoReader(const std::filesystem::path& path, VideoReaderOptions o
   Impl* self = &m;
   {
     std::lock_guard lock(g_sinks_mutex);
-    for (const void* ctx : {static_cast<const void*>(m.codec.get()), static_cast<const void*>(m.format.get())})
+    m.codec->opaque = self;
+    for (const void* ctx : {static_cast<const void*>(self), static_cast<const void*>(m.format.get())})
       sinks()[ctx] = [self](std::string text) { self->warn(std::move(text)); };
   }
   m.time_base = stream->time_base;
@@ -434,7 +444,7 @@ VideoReader::VideoReader(const std::filesystem::path& path, VideoReaderOptions o
 
 VideoReader::Impl::~Impl() {
   std::lock_guard lock(g_sinks_mutex);
-  sinks().erase(codec.get());
+  sinks().erase(this);
   sinks().erase(format.get());
 }
 

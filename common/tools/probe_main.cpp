@@ -66,25 +66,30 @@ Outcome probe_one(const mme::ListEntry& entry, const Settings& s, mme::ShardWrit
   }
   const auto& info = reader.info();
   auto group = shard.add_video(entry.id);
-  mme::ShardWriter::set_source(group, source);
-  if (entry.label) group.set("label", *entry.label);
-  group.set("fps", info.fps);
-  group.set("native_width", info.native_width);
-  group.set("native_height", info.native_height);
-  group.set("rotation", info.rotation);
-  group.set("codec", info.codec);
-  group.set("container", info.container);
-  group.set("pixel_format", info.pixel_format);
-  group.set("frames", static_cast<std::int64_t>(times.size()));
-  group.set("warnings", static_cast<std::int64_t>(reader.warnings().size()));
   const std::uint64_t n = times.size();
-  group.write_dataset("timestamps", {mme::DType::f64, {n}, {n}, mme::deflate_codec()}, times.data());
-  group.write_dataset("picture_type", {mme::DType::u8, {n}, {n}, mme::deflate_codec()}, types.data());
-  if (s.motion_vectors)
-    group.write_dataset("has_motion_vectors", {mme::DType::u8, {n}, {n}, mme::deflate_codec()}, has_mv.data());
-  const auto h = static_cast<std::uint64_t>(info.height), w = static_cast<std::uint64_t>(info.width);
-  group.write_dataset("thumbnail", {mme::DType::u8, {h, w, 3}, {h, w, 3}, mme::deflate_codec(6, false)},
-                      thumbnail.data());
+  try {
+    mme::ShardWriter::set_source(group, source);
+    if (entry.label) group.set("label", *entry.label);
+    group.set("fps", info.fps);
+    group.set("native_width", info.native_width);
+    group.set("native_height", info.native_height);
+    group.set("rotation", info.rotation);
+    group.set("codec", info.codec);
+    group.set("container", info.container);
+    group.set("pixel_format", info.pixel_format);
+    group.set("frames", static_cast<std::int64_t>(times.size()));
+    group.set("warnings", static_cast<std::int64_t>(reader.warnings().size()));
+    group.write_dataset("timestamps", {mme::DType::f64, {n}, {n}, mme::deflate_codec()}, times.data());
+    group.write_dataset("picture_type", {mme::DType::u8, {n}, {n}, mme::deflate_codec()}, types.data());
+    if (s.motion_vectors)
+      group.write_dataset("has_motion_vectors", {mme::DType::u8, {n}, {n}, mme::deflate_codec()}, has_mv.data());
+    const auto h = static_cast<std::uint64_t>(info.height), w = static_cast<std::uint64_t>(info.width);
+    group.write_dataset("thumbnail", {mme::DType::u8, {h, w, 3}, {h, w, 3}, mme::deflate_codec(6, false)},
+                        thumbnail.data());
+  } catch (...) {
+    shard.remove_video(entry.id);  // never publish a half-written group
+    throw;
+  }
   Outcome out;
   out.id = entry.id;
   out.ok = true;
@@ -179,7 +184,10 @@ int main(int argc, char** argv) {
   try {
     shard->commit();
     const auto report_path = s.out.string() + ".report.json";
-    std::ofstream(report_path) << report.dump(2) << "\n";
+    std::ofstream report_file(report_path);
+    report_file << report.dump(2) << "\n";
+    report_file.flush();
+    if (!report_file) throw mme::FileError(report_path, "cannot write the report");
   } catch (const std::exception& e) {
     mme::log::error("{}", e.what());
     return mme::cli::kFatal;

@@ -21,6 +21,8 @@ class FarnebackBackend final : public FlowBackend {
 
 }  // namespace
 
-std::unique_ptr<FlowBackend> make_farneback_backend() { return std::make_unique<FarnebackBackend>(); }
+std::unique_ptr<FlowBackend> make_farneback_backend() {
+  return std::make_unique<FarnebackBackend>();
+}
 
 }  // namespace flowgen

@@ -15,6 +15,8 @@ class MvBackend final : public FlowBackend {
 
 }  // namespace
 
-std::unique_ptr<FlowBackend> make_mv_backend() { return std::make_unique<MvBackend>(); }
+std::unique_ptr<FlowBackend> make_mv_backend() {
+  return std::make_unique<MvBackend>();
+}
 
 }  // namespace flowgen

@@ -21,6 +21,8 @@ class Tvl1Backend final : public FlowBackend {
 
 }  // namespace
 
-std::unique_ptr<FlowBackend> make_tvl1_backend() { return std::make_unique<Tvl1Backend>(); }
+std::unique_ptr<FlowBackend> make_tvl1_backend() {
+  return std::make_unique<Tvl1Backend>();
+}
 
 }  // namespace flowgen

@@ -37,7 +37,7 @@ cv::Vec3b color_of(float u, float v) {
   cv::Vec3b out;
   for (int ch = 0; ch < 3; ++ch) {
     float col = (1 - f) * c[k0][ch] + f * c[k1][ch];
-    col = rad <= 1 ? 1 - rad * (1 - col) : col * 0.75f;  // out of range: darker
+    col = rad <= 1 ? 1 - rad * (1 - col) : col * 0.75f;               // out of range: darker
     out[2 - ch] = static_cast<std::uint8_t>(std::lround(255 * col));  // RGB -> BGR
   }
   return out;

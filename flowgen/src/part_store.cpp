@@ -161,7 +161,9 @@ std::shared_ptr<PartStore::Part> PartStore::acquire() {
   return current_;
 }
 
-mme::ShardWriter& PartStore::writer(const std::shared_ptr<Part>& part) { return *part->writer; }
+mme::ShardWriter& PartStore::writer(const std::shared_ptr<Part>& part) {
+  return *part->writer;
+}
 
 void PartStore::release(const std::shared_ptr<Part>& part, VideoRecord record) {
   std::lock_guard lock(mutex_);
@@ -231,8 +233,10 @@ std::size_t merge_index(const fs::path& out_dir) {
     for (const auto& [part_index, path] : published_parts(dir)) scan_part(path, out_dir, records);
     for (const auto& [id, r] : records) {
       if (r.status == "ok") {
-        if (videos.contains(id)) mme::log::warn("{} is in {} and {}: keeping the first", id, videos[id]["file"].get<std::string>(), r.file);
-        else videos[id] = {{"file", r.file}, {"frames", r.frames}};
+        if (videos.contains(id))
+          mme::log::warn("{} is in {} and {}: keeping the first", id, videos[id]["file"].get<std::string>(), r.file);
+        else
+          videos[id] = {{"file", r.file}, {"frames", r.frames}};
         failed.erase(id);
       } else if (!videos.contains(id)) {
         failed[id] = r.reason;

@@ -6,17 +6,19 @@
 #include <mme/progress.h>
 #include <mme/version.h>
 
-#include <csignal>
-#include <opencv2/core.hpp>
 #include <tbb/global_control.h>
 #include <tbb/parallel_for_each.h>
+#include <csignal>
+#include <opencv2/core.hpp>
 #include <thread>
 
 namespace flowgen {
 namespace {
 
 std::atomic<bool> g_stop{false};
-extern "C" void on_signal(int) { g_stop.store(true); }
+extern "C" void on_signal(int) {
+  g_stop.store(true);
+}
 
 }  // namespace
 

@@ -15,14 +15,16 @@ namespace flowgen {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // One decoded frame on its way through the pipeline, and what the parallel stage made of it.
 struct Item {
   std::int64_t index = 0;
   double time = 0;
   int distance = 1;
-  cv::Mat rgb;                              // empty with --frames none
+  cv::Mat rgb;                                     // empty with --frames none
   std::shared_ptr<const cv::Mat> gray, prev_gray;  // prev_gray is null for the first frame
   mme::FrameMotion motion;
   // Outputs of the parallel stage.
@@ -120,7 +122,8 @@ VideoRecord process_video(const mme::ListEntry& entry, mme::ShardWriter& shard, 
           out.group.create_dataset("frames", {mme::DType::u8, {0}, {1 << 18}, mme::raw_codec(), /*extendible=*/true}));
     const std::uint64_t mh = std::max<std::uint64_t>(1, H / s.mv_cell), mw = std::max<std::uint64_t>(1, W / s.mv_cell);
     if (s.mv) {
-      out.mv.emplace(out.group.create_dataset("mv", {mme::DType::i16, {estimate, mh, mw, 2}, {1, mh, mw, 2}, codec, true}));
+      out.mv.emplace(
+          out.group.create_dataset("mv", {mme::DType::i16, {estimate, mh, mw, 2}, {1, mh, mw, 2}, codec, true}));
       out.mv->set("scale", s.quant_step);
       out.mv->set("cell", s.mv_cell);
     }

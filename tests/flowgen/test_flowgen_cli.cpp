@@ -2,18 +2,18 @@
 #include <flowgen/quantize.h>
 #include <mme/shard_store.h>
 
-#include <catch2/catch_test_macros.hpp>
-#include <catch2/matchers/catch_matchers_string.hpp>
-#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
-#include <opencv2/imgcodecs.hpp>
 #include <fstream>
 #include <map>
+#include <opencv2/imgcodecs.hpp>
 #include <random>
 #include <regex>
 #include <thread>
@@ -154,12 +154,12 @@ TEST_CASE("flowgen measures an ffmpeg-made pan", "[flowgen][samples]") {
   write_list(dir / "list.txt", {"pan.mp4 0"});
   // Tolerances from measurements: DIS lands within 0.05 px of the pan; Farneback with the library
   // defaults (MME's public code's choice) underestimates it (median -1.75 px).
-  for (const auto& [algo, tolerance] : std::vector<std::pair<std::string, double>>{
-           {"dis-fast", 0.1}, {"dis-medium", 0.1}, {"farneback", 0.35}}) {
+  for (const auto& [algo, tolerance] :
+       std::vector<std::pair<std::string, double>>{{"dis-fast", 0.1}, {"dis-medium", 0.1}, {"farneback", 0.35}}) {
     INFO(algo);
     const auto out = dir / ("out-" + algo);
-    const auto r = flowgen_cli("-q --list " + (dir / "list.txt").string() + " --root " + dir.path().string() + " --out " +
-                           out.string() + " --algo " + algo);
+    const auto r = flowgen_cli("-q --list " + (dir / "list.txt").string() + " --root " + dir.path().string() +
+                               " --out " + out.string() + " --algo " + algo);
     INFO(r.output);
     REQUIRE(r.rc == 0);
     const auto m = median_flow(out, "pan.mp4");
@@ -174,7 +174,7 @@ TEST_CASE("codec motion vectors as flow (algo mv) recover a pan's direction", "[
   write_list(dir / "list.txt", {"pan.mp4"});
   const auto out = dir / "out";
   const auto r = flowgen_cli("-q --list " + (dir / "list.txt").string() + " --root " + dir.path().string() + " --out " +
-                         out.string() + " --algo mv --mv");
+                             out.string() + " --algo mv --mv");
   INFO(r.output);
   REQUIRE(r.rc == 0);
   mme::ShardReader reader(out / "shard-00000-of-00001" / "part-00000.h5");
@@ -198,13 +198,15 @@ TEST_CASE("flowgen output is bit-identical whatever --threads", "[flowgen][sampl
   for (int threads : {1, 2, 3}) {
     const auto out = dir / ("out" + std::to_string(threads));
     const auto r = flowgen_cli("-q --list " + (dir / "list.txt").string() + " --root " + samples.string() + " --out " +
-                           out.string() + " --mv --threads " + std::to_string(threads));
+                               out.string() + " --mv --threads " + std::to_string(threads));
     INFO(r.output);
     REQUIRE(r.rc == 0);
     const auto content = read_content(out);
     REQUIRE(content.size() == 3);
-    if (threads == 1) first = content;
-    else CHECK(content == first);
+    if (threads == 1)
+      first = content;
+    else
+      CHECK(content == first);
   }
 }
 
@@ -212,9 +214,13 @@ TEST_CASE("after a SIGKILL only complete videos are visible, and a re-run equals
           "[flowgen][resume][samples]") {
   mme::test::TempDir dir;
   const auto samples = mme::test::samples_dir();
-  const std::vector<std::string> videos = {"opencv-doc/Megamind.avi", "opencv-doc/cup.mp4", "opencv-doc/tree.avi",
-                                           "python3-imageio/realshort.mp4", "python3-mecavideo/balle-jbart.mp4",
-                                           "python3-mecavideo/g1.avi", "python3-mecavideo/g2.avi"};
+  const std::vector<std::string> videos = {"opencv-doc/Megamind.avi",
+                                           "opencv-doc/cup.mp4",
+                                           "opencv-doc/tree.avi",
+                                           "python3-imageio/realshort.mp4",
+                                           "python3-mecavideo/balle-jbart.mp4",
+                                           "python3-mecavideo/g1.avi",
+                                           "python3-mecavideo/g2.avi"};
   write_list(dir / "list.txt", videos);
   const std::string common = "-q --list " + (dir / "list.txt").string() + " --root " + samples.string() +
                              " --part-videos 1 --threads 2 --algo dis-ultrafast --short-side 128";
@@ -271,14 +277,15 @@ TEST_CASE("a list mixing good and bad files gives the right manifest and exit co
   mme::test::write_file(dir / "empty.avi", "");
   mme::test::run_checked("ffmpeg -v error -y -f lavfi -i testsrc2=size=64x48:rate=5 -frames:v 1 -c:v libx264 '" +
                          (dir / "one.mp4").string() + "'");
-  mme::test::run_checked("ffmpeg -v error -y -f lavfi -i sine=duration=1 -c:a aac '" + (dir / "audio.m4a").string() + "'");
+  mme::test::run_checked("ffmpeg -v error -y -f lavfi -i sine=duration=1 -c:a aac '" + (dir / "audio.m4a").string() +
+                         "'");
   fs::copy_file(mme::test::sample("python3-mecavideo/balle-jbart.mp4"), dir / "cut.mp4");
   fs::resize_file(dir / "cut.mp4", fs::file_size(dir / "cut.mp4") / 2);
-  write_list(dir / "list.txt", {"good.mp4 0", "notes.mp4 1", "empty.avi 1", "one.mp4 1", "audio.m4a 1", "missing.mp4 1",
-                                "cut.mp4 1"});
+  write_list(dir / "list.txt",
+             {"good.mp4 0", "notes.mp4 1", "empty.avi 1", "one.mp4 1", "audio.m4a 1", "missing.mp4 1", "cut.mp4 1"});
   const auto out = dir / "out";
   const auto r = flowgen_cli("--list " + (dir / "list.txt").string() + " --root " + dir.path().string() + " --out " +
-                         out.string());
+                             out.string());
   INFO(r.output);
   CHECK(r.rc == 3);
   CHECK_THAT(r.output, ContainsSubstring("notes.mp4") && ContainsSubstring("audio only"));
@@ -303,7 +310,8 @@ TEST_CASE("a list mixing good and bad files gives the right manifest and exit co
 
   // --algo mv on a codec without motion vectors fails that video with the reason.
   write_list(dir / "vp9.txt", {mme::test::sample("python3-mecavideo/balle1-vp9.avi").string()});
-  const auto rv = flowgen_cli("-q --list " + (dir / "vp9.txt").string() + " --out " + (dir / "out-mv").string() + " --algo mv");
+  const auto rv =
+      flowgen_cli("-q --list " + (dir / "vp9.txt").string() + " --out " + (dir / "out-mv").string() + " --algo mv");
   CHECK(rv.rc == 3);
   CHECK_THAT(mme::test::read_file(dir / "out-mv" / "shard-00000-of-00001" / "manifest.jsonl"),
              ContainsSubstring("carries no motion vectors"));
@@ -325,13 +333,13 @@ TEST_CASE("other settings into an existing output directory are refused", "[flow
 TEST_CASE("shards of a Slurm array cover the list; merge indexes them; viz draws them", "[flowgen][samples]") {
   mme::test::TempDir dir;
   const auto samples = mme::test::samples_dir();
-  write_list(dir / "list.txt", {"python3-imageio/realshort.mp4 1", "python3-mecavideo/g1.avi 2",
-                                "python3-mecavideo/g2.avi 2", "python3-mecavideo/Force_constante.avi 2",
-                                "python3-mecavideo/Principe_inertie.avi 2"});
+  write_list(dir / "list.txt",
+             {"python3-imageio/realshort.mp4 1", "python3-mecavideo/g1.avi 2", "python3-mecavideo/g2.avi 2",
+              "python3-mecavideo/Force_constante.avi 2", "python3-mecavideo/Principe_inertie.avi 2"});
   const auto out = dir / "out";
   for (int i = 0; i < 3; ++i) {
     const auto r = flowgen_cli("-q --list " + (dir / "list.txt").string() + " --root " + samples.string() + " --out " +
-                           out.string() + " --algo dis-ultrafast --shard " + std::to_string(i) + "/3");
+                               out.string() + " --algo dis-ultrafast --shard " + std::to_string(i) + "/3");
     INFO(r.output);
     REQUIRE(r.rc == 0);
   }
@@ -342,7 +350,8 @@ TEST_CASE("shards of a Slurm array cover the list; merge indexes them; viz draws
   CHECK(index["settings"]["algo"] == "dis-ultrafast");
   CHECK(read_content(out).size() == 5);
 
-  const auto viz = flowgen_cli("viz " + out.string() + " --video python3-mecavideo/g1.avi --out " + (dir / "viz").string());
+  const auto viz =
+      flowgen_cli("viz " + out.string() + " --video python3-mecavideo/g1.avi --out " + (dir / "viz").string());
   INFO(viz.output);
   REQUIRE(viz.rc == 0);
   const cv::Mat strip = cv::imread((dir / "viz" / "python3-mecavideo_g1.avi-strip.png").string());

@@ -16,10 +16,10 @@ namespace flowgen {
 
 // What a backend may look at for one pair of consecutive frames t -> t+1.
 struct FlowInput {
-  const cv::Mat& prev_gray;  // CV_8UC1, frame t
-  const cv::Mat& next_gray;  // CV_8UC1, frame t+1
+  const cv::Mat& prev_gray;             // CV_8UC1, frame t
+  const cv::Mat& next_gray;             // CV_8UC1, frame t+1
   const mme::FrameMotion& next_motion;  // codec motion vectors of frame t+1 (when decoded with them)
-  int reference_distance = 1;  // frames between t+1 and its reference (see backend_mv.cpp)
+  int reference_distance = 1;           // frames between t+1 and its reference (see backend_mv.cpp)
 };
 
 class FlowBackend {

@@ -10,8 +10,8 @@ namespace flowgen {
 struct RunOptions {
   std::filesystem::path list, root = ".", out;
   std::string shard = "0/1";
-  int threads = 0;         // 0: all cores
-  int part_videos = 64;    // videos per published part file
+  int threads = 0;       // 0: all cores
+  int part_videos = 64;  // videos per published part file
   FlowSettings settings;
 };
 

@@ -11,13 +11,13 @@ namespace flowgen {
 
 struct FlowSettings {
   std::string algo = "dis-fast";
-  int short_side = 0;        // 0: native size, capped by max_short_side
-  int max_short_side = 320;  // VideoMAE prepares Kinetics at a short side of 320
-  double quant_step = 0.125;  // stored int16 = round(flow / quant_step)
+  int short_side = 0;           // 0: native size, capped by max_short_side
+  int max_short_side = 320;     // VideoMAE prepares Kinetics at a short side of 320
+  double quant_step = 0.125;    // stored int16 = round(flow / quant_step)
   std::string frames = "jpeg";  // "jpeg" or "none"
   int jpeg_quality = 90;
-  bool mv = false;    // also store codec motion vectors made dense at 1/4 resolution
-  int mv_cell = 4;    // resolution divisor of the mv dataset
+  bool mv = false;  // also store codec motion vectors made dense at 1/4 resolution
+  int mv_cell = 4;  // resolution divisor of the mv dataset
   int deflate_level = 4;
 
   nlohmann::json to_json() const;
