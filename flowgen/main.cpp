@@ -78,7 +78,6 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--jpeg-quality", o.settings.jpeg_quality, "JPEG quality of the stored frames")->capture_default_str();
   app.add_flag("--mv", o.settings.mv, "Also store codec motion vectors made dense at 1/4 resolution");
-  app.add_option("--deflate-level", o.settings.deflate_level, "zlib level of the flow chunks")->capture_default_str();
   app.add_option("--shard", o.shard, "Process shard I of N (0-based), e.g. $SLURM_ARRAY_TASK_ID/N")
       ->check(mme::cli::shard_validator())
       ->capture_default_str();

@@ -1,4 +1,5 @@
 #include <mme/error.h>
+#include <mme/loco_filter.h>
 #include <mme/shard_store.h>
 #include <mme/version.h>
 
@@ -861,6 +862,7 @@ std::optional<SourceStat> GroupReader::source() const {
 
 ShardReader::ShardReader(const std::filesystem::path& path) : AttributeReader(nullptr), path_(path) {
   silence_hdf5_errors();
+  register_loco_filter();  // flow datasets use it; H5Dread needs it registered
   Lock lock(hdf5_mutex());
   if (!std::filesystem::exists(path)) throw FileError(path, "no such file");
   if (H5Fis_hdf5(path.c_str()) <= 0) {

@@ -20,7 +20,7 @@ nlohmann::json FlowSettings::to_json() const {
           {"jpeg_quality", jpeg_quality},
           {"mv", mv},
           {"mv_cell", mv_cell},
-          {"deflate_level", deflate_level}};
+          {"flow_codec", flow_codec}};
 }
 
 FlowSettings FlowSettings::from_json(const nlohmann::json& j) {
@@ -33,7 +33,7 @@ FlowSettings FlowSettings::from_json(const nlohmann::json& j) {
   s.jpeg_quality = j.at("jpeg_quality").get<int>();
   s.mv = j.at("mv").get<bool>();
   s.mv_cell = j.at("mv_cell").get<int>();
-  s.deflate_level = j.at("deflate_level").get<int>();
+  s.flow_codec = j.at("flow_codec").get<std::string>();
   return s;
 }
 
@@ -48,7 +48,7 @@ void FlowSettings::validate() const {
     throw std::invalid_argument(fmt::format("--frames '{}' must be jpeg or none", frames));
   if (jpeg_quality < 1 || jpeg_quality > 100) throw std::invalid_argument("--jpeg-quality must be in 1..100");
   if (mv_cell < 1 || mv_cell > 64) throw std::invalid_argument("mv cell must be in 1..64");
-  if (deflate_level < 0 || deflate_level > 9) throw std::invalid_argument("--deflate-level must be in 0..9");
+  if (flow_codec != "loco") throw std::invalid_argument("flow codec '" + flow_codec + "' is not known (loco)");
 }
 
 void claim_output_dir(const std::filesystem::path& out_dir, const FlowSettings& settings) {

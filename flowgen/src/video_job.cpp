@@ -2,6 +2,7 @@
 #include <flowgen/quantize.h>
 #include <flowgen/video_job.h>
 #include <mme/error.h>
+#include <mme/loco_filter.h>
 #include <mme/video_reader.h>
 
 #include <fmt/format.h>
@@ -113,9 +114,9 @@ VideoRecord process_video(const mme::ListEntry& entry, mme::ShardWriter& shard, 
 
   VideoWriter out{shard.add_video(entry.id)};
   try {
-    auto codec = mme::deflate_codec(s.deflate_level, true);
+    // Flow and codec motion are piecewise smooth: LOCO-I prediction + range coding (loco_transform.h).
     out.flow.emplace(out.group.create_dataset(
-        "flow", {mme::DType::i16, {estimate - 1, H, W, 2}, {1, H, W, 2}, codec, /*extendible=*/true}));
+        "flow", {mme::DType::i16, {estimate - 1, H, W, 2}, {1, H, W, 2}, mme::loco_codec({1, H, W, 2}), true}));
     out.flow->set("scale", s.quant_step);
     if (want_frames)
       out.frames.emplace(
@@ -123,7 +124,7 @@ VideoRecord process_video(const mme::ListEntry& entry, mme::ShardWriter& shard, 
     const std::uint64_t mh = std::max<std::uint64_t>(1, H / s.mv_cell), mw = std::max<std::uint64_t>(1, W / s.mv_cell);
     if (s.mv) {
       out.mv.emplace(
-          out.group.create_dataset("mv", {mme::DType::i16, {estimate, mh, mw, 2}, {1, mh, mw, 2}, codec, true}));
+          out.group.create_dataset("mv", {mme::DType::i16, {estimate, mh, mw, 2}, {1, mh, mw, 2}, mme::loco_codec({1, mh, mw, 2}), true}));
       out.mv->set("scale", s.quant_step);
       out.mv->set("cell", s.mv_cell);
     }

@@ -18,7 +18,7 @@ struct FlowSettings {
   int jpeg_quality = 90;
   bool mv = false;  // also store codec motion vectors made dense at 1/4 resolution
   int mv_cell = 4;  // resolution divisor of the mv dataset
-  int deflate_level = 4;
+  std::string flow_codec = "loco";  // LOCO-I + range coder (common/include/mme/loco_transform.h)
 
   nlohmann::json to_json() const;
   static FlowSettings from_json(const nlohmann::json& j);

@@ -1,0 +1,25 @@
+#pragma once
+// The LOCO-I flow filter (loco_transform.h) as an HDF5 filter and as a chunk codec.
+//
+// Filter id 313 lies in HDF5's range for unregistered filters (256-511). Our tools register the
+// filter in-process; other readers (h5py, h5dump) load it from the plugin library built next to
+// them: `export HDF5_PLUGIN_PATH=<build>/common/plugin` (docs/formats.md).
+#include <mme/chunk_codec.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace mme {
+
+inline constexpr H5Z_filter_t kLocoFilterId = 313;
+
+// Registers the filter with the HDF5 library of this process and teaches codec_for_dataset its id.
+// Idempotent and thread-safe; called by loco_codec() and by ShardReader.
+void register_loco_filter();
+
+// A codec for int16 datasets whose last dimension holds the channels (flow: [.., H, W, 2]):
+// `chunk` is the dataset's chunk shape. rows = product of all but the last two dimensions x H.
+std::shared_ptr<const ChunkCodec> loco_codec(const std::vector<std::uint64_t>& chunk);
+
+}  // namespace mme

@@ -1,0 +1,122 @@
+#include <mme/loco_filter.h>
+#include <mme/loco_transform.h>
+#include <mme/shard_store.h>
+
+#include <fmt/format.h>
+
+#include <mutex>
+#include <stdexcept>
+
+namespace mme {
+namespace {
+
+// cd_values: {format version, rows, cols, channels, reserved}
+constexpr unsigned kFormat = 1;
+
+loco::Geometry geometry_of(const std::vector<std::uint64_t>& chunk) {
+  if (chunk.size() < 2) throw std::invalid_argument("loco codec: chunks need at least 2 dimensions");
+  loco::Geometry g;
+  g.channels = chunk.back();
+  g.cols = chunk[chunk.size() - 2];
+  g.rows = 1;
+  for (std::size_t d = 0; d + 2 < chunk.size(); ++d) g.rows *= chunk[d];
+  return g;
+}
+
+class LocoCodec final : public ChunkCodec {
+ public:
+  explicit LocoCodec(loco::Geometry g) : g_(g) {}
+  std::string name() const override { return "loco"; }
+  void set_filters(hid_t dcpl, std::size_t element_size) const override {
+    if (element_size != 2) throw std::invalid_argument("loco codec: the dataset must hold int16");
+    const unsigned cd[5] = {kFormat, static_cast<unsigned>(g_.rows), static_cast<unsigned>(g_.cols),
+                            static_cast<unsigned>(g_.channels), 0};
+    if (H5Pset_filter(dcpl, kLocoFilterId, H5Z_FLAG_MANDATORY, 5, cd) < 0)
+      throw std::runtime_error("H5Pset_filter(loco) failed");
+  }
+  std::vector<std::uint8_t> encode(const void* data, std::size_t bytes, std::size_t) const override {
+    if (bytes != g_.values() * 2)
+      throw std::invalid_argument(fmt::format("loco codec: chunk of {} bytes, expected {}", bytes, g_.values() * 2));
+    std::vector<std::uint8_t> out;
+    loco::encode(static_cast<const std::int16_t*>(data), g_, out);
+    return out;
+  }
+  std::vector<std::uint8_t> decode(const std::uint8_t* data, std::size_t bytes, std::size_t, std::size_t raw_bytes,
+                                   std::uint32_t filter_mask) const override {
+    if (raw_bytes != g_.values() * 2) throw std::runtime_error("loco codec: chunk size differs from the filter's geometry");
+    if (filter_mask & 1u) return {data, data + bytes};  // stored unfiltered
+    std::vector<std::uint8_t> out(raw_bytes);
+    if (!loco::decode(data, bytes, g_, reinterpret_cast<std::int16_t*>(out.data())))
+      throw std::runtime_error("corrupt loco chunk");
+    return out;
+  }
+
+ private:
+  loco::Geometry g_;
+};
+
+// The HDF5 filter callback: forward (encode) and reverse (decode) of one chunk in place.
+std::size_t loco_filter(unsigned flags, std::size_t cd_nelmts, const unsigned cd_values[], std::size_t nbytes,
+                        std::size_t* buf_size, void** buf) {
+  if (cd_nelmts < 5 || cd_values[0] != kFormat) return 0;
+  loco::Geometry g{cd_values[1], cd_values[2], cd_values[3]};
+  if (flags & H5Z_FLAG_REVERSE) {
+    std::vector<std::int16_t> values(g.values());
+    if (!loco::decode(static_cast<const std::uint8_t*>(*buf), nbytes, g, values.data())) return 0;
+    const std::size_t out_bytes = values.size() * 2;
+    void* out = H5allocate_memory(out_bytes, false);
+    if (!out) return 0;
+    std::memcpy(out, values.data(), out_bytes);
+    H5free_memory(*buf);
+    *buf = out;
+    *buf_size = out_bytes;
+    return out_bytes;
+  }
+  if (nbytes != g.values() * 2) return 0;
+  std::vector<std::uint8_t> encoded;
+  loco::encode(static_cast<const std::int16_t*>(*buf), g, encoded);
+  void* out = H5allocate_memory(encoded.size(), false);
+  if (!out) return 0;
+  std::memcpy(out, encoded.data(), encoded.size());
+  H5free_memory(*buf);
+  *buf = out;
+  *buf_size = encoded.size();
+  return encoded.size();
+}
+
+std::shared_ptr<const ChunkCodec> codec_from_dcpl(hid_t dcpl) {
+  unsigned flags = 0, cd[8] = {};
+  std::size_t n = 8;
+  if (H5Pget_filter_by_id2(dcpl, kLocoFilterId, &flags, &n, cd, 0, nullptr, nullptr) < 0 || n < 5 || cd[0] != kFormat)
+    return nullptr;
+  return std::make_shared<LocoCodec>(loco::Geometry{cd[1], cd[2], cd[3]});
+}
+
+}  // namespace
+
+extern "C" const H5Z_class2_t mme_loco_filter_class = {
+    H5Z_CLASS_T_VERS,
+    kLocoFilterId,
+    1,
+    1,
+    "mme-loco: LOCO-I prediction + adaptive range coding of int16 flow",
+    nullptr,
+    nullptr,
+    loco_filter,
+};
+
+void register_loco_filter() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::lock_guard lock(hdf5_mutex());
+    if (H5Zfilter_avail(kLocoFilterId) <= 0) H5Zregister(&mme_loco_filter_class);
+    register_codec_filter(kLocoFilterId, codec_from_dcpl);
+  });
+}
+
+std::shared_ptr<const ChunkCodec> loco_codec(const std::vector<std::uint64_t>& chunk) {
+  register_loco_filter();
+  return std::make_shared<LocoCodec>(geometry_of(chunk));
+}
+
+}  // namespace mme
