@@ -43,7 +43,8 @@ class LocoCodec final : public ChunkCodec {
   }
   std::vector<std::uint8_t> decode(const std::uint8_t* data, std::size_t bytes, std::size_t, std::size_t raw_bytes,
                                    std::uint32_t filter_mask) const override {
-    if (raw_bytes != g_.values() * 2) throw std::runtime_error("loco codec: chunk size differs from the filter's geometry");
+    if (raw_bytes != g_.values() * 2)
+      throw std::runtime_error("loco codec: chunk size differs from the filter's geometry");
     if (filter_mask & 1u) return {data, data + bytes};  // stored unfiltered
     std::vector<std::uint8_t> out(raw_bytes);
     if (!loco::decode(data, bytes, g_, reinterpret_cast<std::int16_t*>(out.data())))
@@ -95,14 +96,8 @@ std::shared_ptr<const ChunkCodec> codec_from_dcpl(hid_t dcpl) {
 }  // namespace
 
 extern "C" const H5Z_class2_t mme_loco_filter_class = {
-    H5Z_CLASS_T_VERS,
-    kLocoFilterId,
-    1,
-    1,
-    "mme-loco: LOCO-I prediction + adaptive range coding of int16 flow",
-    nullptr,
-    nullptr,
-    loco_filter,
+    H5Z_CLASS_T_VERS, kLocoFilterId, 1, 1, "mme-loco: LOCO-I prediction + adaptive range coding of int16 flow", nullptr,
+    nullptr,          loco_filter,
 };
 
 void register_loco_filter() {

@@ -270,8 +270,7 @@ struct VideoReader::Impl {
     const AVPixelFormat dst_fmt = options.format == PixelFormat::gray8 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24;
     const int channels = options.format == PixelFormat::gray8 ? 1 : 3;
     sws.reset(sws_getCachedContext(sws.release(), f->width, f->height, static_cast<AVPixelFormat>(f->format), sw, sh,
-                                   dst_fmt, SWS_AREA | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr,
-                                   nullptr));
+                                   dst_fmt, SWS_AREA, nullptr, nullptr, nullptr));
     if (!sws)
       throw FileError(info.path, fmt::format("cannot convert {}x{} {} frames", f->width, f->height,
                                              av_get_pix_fmt_name(static_cast<AVPixelFormat>(f->format))));

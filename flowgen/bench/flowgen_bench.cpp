@@ -7,8 +7,8 @@
 #include <mme/chunk_codec.h>
 #include <mme/cli.h>
 #include <mme/dataset_list.h>
-#include <mme/log.h>
 #include <mme/loco_filter.h>
+#include <mme/log.h>
 #include <mme/video_reader.h>
 
 #include <fmt/format.h>
@@ -16,17 +16,19 @@
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 
+#include <unistd.h>
 #include <chrono>
-#include <functional>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <opencv2/imgcodecs.hpp>
-#include <unistd.h>
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 struct Pair {
   const cv::Mat* prev;
@@ -81,8 +83,10 @@ int main(int argc, char** argv) {
   app.add_option("--slow-list", slow_list, "A smaller list for farneback and tvl1 (default: --list)");
   app.add_option("--algos", algos, "Algorithms, comma separated")->capture_default_str();
   app.add_option("--threads", threads_list, "Thread counts, comma separated")->capture_default_str();
-  app.add_option("--short-side", short_side, "Working short side (256 gives 340x256 on 4:3 video)")->capture_default_str();
-  app.add_option("--codec-pairs", codec_pairs, "Flow fields per algorithm for the encoding table")->capture_default_str();
+  app.add_option("--short-side", short_side, "Working short side (256 gives 340x256 on 4:3 video)")
+      ->capture_default_str();
+  app.add_option("--codec-pairs", codec_pairs, "Flow fields per algorithm for the encoding table")
+      ->capture_default_str();
   app.add_option("--work", work, "Scratch directory")->capture_default_str();
   mme::cli::setup(app, {{"flowgen-bench --list ~/.cache/mme/samples/list.txt --root ~/.cache/mme/samples", "all"}});
   if (int rc = mme::cli::parse(app, argc, argv); rc >= 0) return rc;
@@ -153,7 +157,8 @@ int main(int argc, char** argv) {
       std::filesystem::remove_all(o.out);
       if (rc != 0) fmt::print(stderr, "flowgen exited {} for {}\n", rc, algo);
       e2e_rate[{algo, threads}] = e2e;
-      fmt::print("| {} | {} | {} | {:.1f} | {:.1f} | {:.0f}% |\n", algo, threads, pairs.size(), raw, e2e, 100 * e2e / raw);
+      fmt::print("| {} | {} | {} | {:.1f} | {:.1f} | {:.0f}% |\n", algo, threads, pairs.size(), raw, e2e,
+                 100 * e2e / raw);
       std::fflush(stdout);
     }
   }

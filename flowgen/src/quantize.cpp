@@ -7,6 +7,14 @@ namespace flowgen {
 
 std::int64_t quantize_flow(const cv::Mat& flow, double step, std::int16_t* out) {
   CV_Assert(flow.type() == CV_32FC2);
+  // Fast path (nearly always): every value finite and in range, so OpenCV's vectorised
+  // conversion (round half to even, like nearbyint below) gives the same result.
+  const double limit = 32767.0 * step;
+  if (cv::checkRange(flow, true, nullptr, -limit, limit)) {
+    cv::Mat dst(flow.rows, flow.cols, CV_16SC2, out);
+    flow.convertTo(dst, CV_16SC2, 1.0 / step);
+    return 0;
+  }
   const float inv = static_cast<float>(1.0 / step);
   constexpr float lo = std::numeric_limits<std::int16_t>::min(), hi = std::numeric_limits<std::int16_t>::max();
   std::int64_t saturated = 0;

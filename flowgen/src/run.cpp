@@ -6,8 +6,10 @@
 #include <mme/progress.h>
 #include <mme/version.h>
 
+#include <malloc.h>
 #include <tbb/global_control.h>
 #include <tbb/parallel_for_each.h>
+
 #include <csignal>
 #include <opencv2/core.hpp>
 #include <thread>
@@ -62,6 +64,10 @@ int run_flowgen(const RunOptions& o) {
   // OpenCV's own threads would fight ours (and make timings erratic): our parallelism is per
   // video and per pair, OpenCV runs single-threaded inside each task.
   cv::setNumThreads(1);
+  // Every pair allocates a few buffers of ~350 KB; above glibc's default threshold (128 KB) each
+  // would be a fresh mmap whose pages fault in again (11% of the time in a profile). Keep them.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   g_stop.store(false);
   auto old_int = std::signal(SIGINT, on_signal);
   auto old_term = std::signal(SIGTERM, on_signal);

@@ -123,8 +123,8 @@ VideoRecord process_video(const mme::ListEntry& entry, mme::ShardWriter& shard, 
           out.group.create_dataset("frames", {mme::DType::u8, {0}, {1 << 18}, mme::raw_codec(), /*extendible=*/true}));
     const std::uint64_t mh = std::max<std::uint64_t>(1, H / s.mv_cell), mw = std::max<std::uint64_t>(1, W / s.mv_cell);
     if (s.mv) {
-      out.mv.emplace(
-          out.group.create_dataset("mv", {mme::DType::i16, {estimate, mh, mw, 2}, {1, mh, mw, 2}, mme::loco_codec({1, mh, mw, 2}), true}));
+      out.mv.emplace(out.group.create_dataset(
+          "mv", {mme::DType::i16, {estimate, mh, mw, 2}, {1, mh, mw, 2}, mme::loco_codec({1, mh, mw, 2}), true}));
       out.mv->set("scale", s.quant_step);
       out.mv->set("cell", s.mv_cell);
     }

@@ -107,8 +107,9 @@ TEST_CASE("the loco HDF5 filter: direct chunks, H5Dread and h5py through the plu
   mme::test::run_checked("HDF5_PLUGIN_PATH=" + std::string(MME_LOCO_PLUGIN_DIR) + " " + mme::test::system_python() +
                          " -c \"import h5py; d = h5py.File('" + path.string() +
                          "', 'r')['videos']['clip.mp4']['flow'][...]; assert d.shape == (3, 48, 64, 2); "
-                         "assert int(d.astype('int64').sum()) == " + std::to_string(sum) + ", d.sum()\"");
+                         "assert int(d.astype('int64').sum()) == " +
+                         std::to_string(sum) + ", d.sum()\"");
   // h5dump too (the plugin is found the same way).
-  mme::test::run_checked("HDF5_PLUGIN_PATH=" + std::string(MME_LOCO_PLUGIN_DIR) + " h5dump -d /videos/clip.mp4/flow -c 4 '" +
-                         path.string() + "'");
+  mme::test::run_checked("HDF5_PLUGIN_PATH=" + std::string(MME_LOCO_PLUGIN_DIR) +
+                         " h5dump -d /videos/clip.mp4/flow -c 4 '" + path.string() + "'");
 }

@@ -14,9 +14,9 @@
 //
 // Header-only and free of HDF5 so that the chunk codec (our threads) and the HDF5 filter plugin
 // (h5py, h5dump) share one implementation.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -124,55 +124,55 @@ class RangeDecoder {
 
 // The adaptive model shared by encoder and decoder.
 struct Model {
-  static constexpr int kActivity = 8;  // activity buckets
+  static constexpr int kActivity = 8;    // activity buckets
   static constexpr int kMaxLength = 17;  // bit lengths of m: 0..16
   std::uint16_t zero[kActivity * 4];
   std::uint16_t length[kActivity][kMaxLength];
   std::uint16_t bits[kMaxLength][16];
   Model() {
     for (auto& p : zero) p = kProbInit;
-    for (auto& a : length) for (auto& p : a) p = kProbInit;
-    for (auto& a : bits) for (auto& p : a) p = kProbInit;
+    for (auto& a : length)
+      for (auto& p : a) p = kProbInit;
+    for (auto& a : bits)
+      for (auto& p : a) p = kProbInit;
   }
+  // Buckets of |a - c| + |b - c|: 0, 1, 2, 3-4, 5-8, 9-16, 17-32, >32 steps.
   static int activity(std::int32_t a, std::int32_t b, std::int32_t c) {
+    static constexpr std::uint8_t kBucket[33] = {0, 1, 2, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5,
+                                                 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6};
     const std::int32_t d = (a > c ? a - c : c - a) + (b > c ? b - c : c - b);
-    // 0, 1, 2, 3-4, 5-8, 9-16, 17-32, >32 steps
-    if (d < 3) return d;
-    if (d <= 4) return 3;
-    if (d <= 8) return 4;
-    if (d <= 16) return 5;
-    if (d <= 32) return 6;
-    return 7;
+    return d > 32 ? 7 : kBucket[d];
   }
 };
 
 // Walks the array in channel-planar raster order, giving each value its prediction, its activity
-// bucket and its zero-flag context (activity x left residual zero x upper residual zero).
-template <typename Visit>
-inline void raster(const Geometry& g, std::int16_t* values, Visit&& visit) {
-  std::vector<std::uint8_t> zero_row(g.cols, 1);  // residual == 0 in the row above
+// bucket and its zero-flag context (activity x left residual zero x upper residual zero). The
+// first row and column are handled apart so the inner loop has no edge tests.
+template <typename Value, typename Visit>
+inline void raster(const Geometry& g, Value* values, Visit&& visit) {
+  const std::size_t step = g.channels, stride = g.cols * g.channels;
+  std::vector<std::uint8_t> zero_row(g.cols);  // residual == 0 in the row above
   for (std::size_t k = 0; k < g.channels; ++k) {
     std::fill(zero_row.begin(), zero_row.end(), 1);
     for (std::size_t y = 0; y < g.rows; ++y) {
-      std::int16_t* row = values + y * g.cols * g.channels + k;
-      const std::int16_t* up = y ? row - g.cols * g.channels : nullptr;
+      Value* row = values + y * stride + k;
       unsigned left_zero = 1;
-      for (std::size_t x = 0; x < g.cols; ++x) {
-        std::int32_t a, b, c;
-        if (y == 0) {
-          a = b = c = x ? row[(x - 1) * g.channels] : 0;
-        } else if (x == 0) {
-          a = b = c = up[0];
-        } else {
-          a = row[(x - 1) * g.channels];
-          b = up[x * g.channels];
-          c = up[(x - 1) * g.channels];
-        }
+      auto one = [&](std::size_t x, std::int32_t a, std::int32_t b, std::int32_t c) {
         const int act = Model::activity(a, b, c);
         const unsigned ctx = static_cast<unsigned>(act) * 4 + left_zero * 2 + zero_row[x];
-        left_zero = visit(row[x * g.channels], median_edge(a, b, c), act, ctx) ? 1 : 0;
+        left_zero = visit(row[x * step], median_edge(a, b, c), act, ctx) ? 1 : 0;
         zero_row[x] = static_cast<std::uint8_t>(left_zero);
+      };
+      if (y == 0) {
+        for (std::size_t x = 0; x < g.cols; ++x) {
+          const std::int32_t a = x ? row[(x - 1) * step] : 0;
+          one(x, a, a, a);
+        }
+        continue;
       }
+      const Value* up = row - stride;
+      one(0, up[0], up[0], up[0]);
+      for (std::size_t x = 1; x < g.cols; ++x) one(x, row[(x - 1) * step], up[x * step], up[(x - 1) * step]);
     }
   }
 }
@@ -183,10 +183,10 @@ inline void encode(const std::int16_t* in, const Geometry& g, std::vector<std::u
   out.reserve(g.values() / 4 + 16);
   RangeEncoder rc(out);
   auto model = std::make_unique<Model>();
-  std::vector<std::int16_t> values(in, in + g.values());
-  raster(g, values.data(), [&](std::int16_t& v, std::int32_t pred, int act, unsigned ctx) {
+  raster(g, in, [&](const std::int16_t& v, std::int32_t pred, int act, unsigned ctx) {
     const auto r = static_cast<std::int16_t>(static_cast<std::uint16_t>(v - pred));
-    const auto z = static_cast<std::uint16_t>((static_cast<std::uint16_t>(r) << 1) ^ static_cast<std::uint16_t>(r >> 15));
+    const auto z =
+        static_cast<std::uint16_t>((static_cast<std::uint16_t>(r) << 1) ^ static_cast<std::uint16_t>(r >> 15));
     rc.bit(model->zero[ctx], z != 0);
     if (z == 0) return true;
     const unsigned m = z - 1u;

@@ -220,7 +220,6 @@ class ShardReader : public AttributeReader {
   std::shared_ptr<detail::Handle> videos_;
 };
 
-
 template <typename T>
 std::vector<T> DatasetReader::read() const {
   auto bytes = read_bytes(dtype_of<T>());
