@@ -4,12 +4,13 @@
 #
 #   scripts/demo.sh [OUTDIR]      (default: ./demo-out)
 #
-# The pipeline grows with the project: today it decodes every sample video and writes a probe
-# shard (stream facts, per-frame timestamps and motion-vector flags, thumbnails); flowgen, trajgen
-# and the trainer join as they land.
+# The pipeline grows with the project: today it probes every sample video, computes dense flow for
+# all of them with flowgen and draws pictures of it; trajgen and the trainer join as they land.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mkdir -p "${1:-$repo/demo-out}" && cd "${1:-$repo/demo-out}" && pwd)
+# A demo always starts from scratch (flowgen would otherwise resume into the old output).
+rm -rf "$out/flow" "$out/pictures" "$out/probe.h5" "$out/probe.h5.report.json"
 cd "$repo"
 
 step() { printf '\n== %s\n' "$*" >&2; }
@@ -25,11 +26,39 @@ echo "samples: $samples" >&2
 
 step "Probing every sample video (decode, stream facts, motion vectors)"
 set +e
-build/release/common/mme-probe --list "$samples/list.txt" --root "$samples" --out "$out/probe.h5" --mv
-rc=$?
+build/release/common/mme-probe -q --list "$samples/list.txt" --root "$samples" --out "$out/probe.h5" --mv
+probe_rc=$?
 set -e
-if [[ $rc -ne 0 && $rc -ne 3 ]]; then exit $rc; fi
+if [[ $probe_rc -ne 0 && $probe_rc -ne 3 ]]; then exit $probe_rc; fi
 
-step "Done"
-echo "outputs in $out: probe.h5 (HDF5, see docs/formats.md), probe.h5.report.json" >&2
-exit $rc
+step "flowgen: dense flow (DIS fast) + JPEG frames + codec motion for every sample video"
+start=$(date +%s%N)
+set +e
+build/release/flowgen/flowgen --list "$samples/list.txt" --root "$samples" --out "$out/flow" --mv
+flow_rc=$?
+set -e
+if [[ $flow_rc -ne 0 && $flow_rc -ne 3 ]]; then exit $flow_rc; fi
+seconds=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+build/release/flowgen/flowgen -q merge "$out/flow"
+
+step "Pictures: colour-coded flow and frame|flow strips"
+mkdir -p "$out/pictures"
+for video in opencv-doc/cup.mp4 opencv-doc/vtest.avi python3-mecavideo/balle-jbart.mp4; do
+  build/release/flowgen/flowgen viz "$out/flow" --video "$video" --out "$out/pictures" --max-flow 8 >/dev/null
+done
+
+step "Summary"
+manifests=("$out"/flow/shard-*/manifest.jsonl)
+pairs=$(cat "${manifests[@]}" | grep -o '"pairs":[0-9]*' | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }')
+videos=$(cat "${manifests[@]}" | grep -c '"status":"ok"' || true)
+failed=$(cat "${manifests[@]}" | grep -c '"status":"failed"' || true)
+bytes=$(du -cb "$out"/flow/shard-*/part-*.h5 | tail -1 | cut -f1)
+awk -v v="$videos" -v f="$failed" -v p="$pairs" -v s="$seconds" -v b="$bytes" 'BEGIN {
+  print "| videos | failed | flow pairs | seconds | pairs/s | shard bytes per pair (flow + JPEG frame) |"
+  print "|---|---|---|---|---|---|"
+  printf "| %d | %d | %d | %.1f | %.0f | %.0f |\n", v, f, p, s, p / s, b / p }'
+echo
+echo "outputs in $out:"
+echo "  flow/          flow shards, manifest, index.json (docs/formats.md; HDF5_PLUGIN_PATH=$repo/build/release/common/plugin for h5py)"
+echo "  pictures/      colour-coded flow and frame|flow strips (PNG)"
+echo "  probe.h5       stream facts of every sample video"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Reruns the flowgen benchmark on the real sample videos and rewrites its section of
+# docs/benchmarks.md (between the flowgen:begin and flowgen:end markers). Needs a release build (cmake --preset release && cmake --build
+# --preset release). Takes about 10 minutes on 2 cores.
+#   scripts/bench-flowgen.sh [SAMPLES_DIR]
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+samples=${1:-$("$repo/scripts/fetch-samples.sh")}
+bench="$repo/build/release/flowgen/flowgen-bench"
+[[ -x "$bench" ]] || { echo "build first: cmake --preset release && cmake --build --preset release" >&2; exit 1; }
+# Farneback and TV-L1 are 10-200x slower than DIS: they run on the three shortest samples.
+slow=$(mktemp)
+printf '%s\n' python3-mecavideo/g1.avi python3-mecavideo/g2.avi python3-imageio/realshort.mp4 >"$slow"
+doc="$repo/docs/benchmarks.md"
+out=$(mktemp)
+{
+  echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d)."
+  echo "Samples: every video of fetch-samples.sh's list.txt (DIS), g1.avi + g2.avi + realshort.mp4 (Farneback, TV-L1);"
+  echo "working size: short side 256 (340x256 on 4:3 video)."
+  echo
+  "$bench" --list "$samples/list.txt" --root "$samples" --slow-list "$slow" --short-side 256 --threads 1,2
+} >"$out"
+# Replace the section between the markers.
+awk -v table="$out" '
+  /<!-- flowgen:begin -->/ { print; while ((getline line < table) > 0) print line; skip = 1; next }
+  /<!-- flowgen:end -->/ { skip = 0 }
+  !skip { print }' "$doc" >"$doc.tmp" && mv "$doc.tmp" "$doc"
+rm -f "$slow" "$out"
+echo "updated $doc"
