@@ -1,11 +1,11 @@
 // flowgen: dense optical flow for whole video datasets into compressed HDF5 shards.
 #include <flowgen/flow_backend.h>
 #include <flowgen/flow_viz.h>
-#include <flowgen/part_store.h>
 #include <flowgen/run.h>
 #include <mme/cli.h>
 #include <mme/error.h>
 #include <mme/log.h>
+#include <mme/part_store.h>
 
 #include <fstream>
 
@@ -13,7 +13,7 @@ namespace {
 
 int run_merge(const std::filesystem::path& out_dir) {
   try {
-    const auto n = flowgen::merge_index(out_dir);
+    const auto n = mme::merge_index(out_dir, "flowgen.json");
     mme::log::info("{}: index.json lists {} videos", out_dir.string(), n);
     return mme::cli::kOk;
   } catch (const std::exception& e) {

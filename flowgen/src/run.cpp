@@ -44,9 +44,9 @@ int run_flowgen(const RunOptions& o) {
 
   nlohmann::json provenance_settings = o.settings.to_json();
   provenance_settings["shard"] = shard.to_string();
-  std::unique_ptr<PartStore> store;
+  std::unique_ptr<mme::PartStore> store;
   try {
-    store = std::make_unique<PartStore>(o.out, shard, mme::Provenance{"flowgen", provenance_settings.dump()},
+    store = std::make_unique<mme::PartStore>(o.out, shard, mme::Provenance{"flowgen", provenance_settings.dump()},
                                         o.part_videos);
   } catch (const std::exception& e) {
     mme::log::error("{}", e.what());
@@ -88,8 +88,8 @@ int run_flowgen(const RunOptions& o) {
           if (record.status != "ok") {
             ++failed;
             mme::log::error("{}", record.reason);
-          } else if (record.saturated > 0) {
-            mme::log::warn("{}: {} flow values saturated at +-{} px", entry.id, record.saturated,
+          } else if (record.stats.value("saturated", 0) > 0) {
+            mme::log::warn("{}: {} flow values saturated at +-{} px", entry.id, record.stats["saturated"].get<long>(),
                            32767 * o.settings.quant_step);
           }
           store->release(part, std::move(record));

@@ -1,13 +1,10 @@
 #include <flowgen/flow_backend.h>
 #include <flowgen/settings.h>
 #include <mme/error.h>
+#include <mme/part_store.h>
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 
 namespace flowgen {
 
@@ -52,45 +49,7 @@ void FlowSettings::validate() const {
 }
 
 void claim_output_dir(const std::filesystem::path& out_dir, const FlowSettings& settings) {
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) throw mme::FileError(out_dir, "cannot create the output directory: " + ec.message());
-  const auto path = out_dir / "flowgen.json";
-  const nlohmann::json mine = settings.to_json();
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (std::filesystem::exists(path)) {
-      nlohmann::json theirs;
-      try {
-        std::ifstream in(path);
-        theirs = nlohmann::json::parse(in);
-      } catch (const std::exception& e) {
-        throw mme::FileError(path, std::string("unreadable settings file: ") + e.what());
-      }
-      std::string diffs;
-      for (const auto& [key, value] : mine.items()) {
-        const auto it = theirs.find(key);
-        if (it == theirs.end() || *it != value)
-          diffs += fmt::format("\n  {}: this directory has {}, this run asks for {}", key,
-                               it == theirs.end() ? "nothing" : it->dump(), value.dump());
-      }
-      if (!diffs.empty())
-        throw mme::FileError(out_dir, "holds flow made with other settings:" + diffs +
-                                          "\nUse another --out, or the settings above to resume.");
-      return;
-    }
-    // First run: publish the settings atomically; link() fails if a concurrent task (another
-    // array job) was first, and then we compare with what it wrote.
-    const auto tmp = out_dir / fmt::format(".flowgen.json.{}", ::getpid());
-    {
-      std::ofstream out(tmp);
-      out << mine.dump(2) << "\n";
-      if (!out) throw mme::FileError(tmp, "cannot write the settings file");
-    }
-    const int rc = ::link(tmp.c_str(), path.c_str());
-    std::filesystem::remove(tmp, ec);
-    if (rc == 0) return;
-  }
-  throw mme::FileError(path, "cannot create the settings file");
+  mme::claim_output_dir(out_dir, "flowgen.json", settings.to_json());
 }
 
 }  // namespace flowgen

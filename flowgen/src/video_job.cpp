@@ -80,10 +80,10 @@ struct VideoWriter {
 
 }  // namespace
 
-VideoRecord process_video(const mme::ListEntry& entry, mme::ShardWriter& shard, JobContext& ctx) {
+mme::VideoRecord process_video(const mme::ListEntry& entry, mme::ShardWriter& shard, JobContext& ctx) {
   const auto start = Clock::now();
   const FlowSettings& s = ctx.settings;
-  VideoRecord record;
+  mme::VideoRecord record;
   record.id = entry.id;
 
   const bool want_frames = s.frames == "jpeg";
@@ -233,14 +233,14 @@ VideoRecord process_video(const mme::ListEntry& entry, mme::ShardWriter& shard, 
     out.group.write_dataset("timestamps", {mme::DType::f64, {n}, {n}, mme::deflate_codec()}, out.timestamps.data());
 
     record.status = "ok";
-    record.frames = static_cast<std::int64_t>(n);
-    record.pairs = static_cast<std::int64_t>(n - 1);
-    record.saturated = out.saturated;
-    record.warnings = static_cast<std::int64_t>(reader->warnings().size());
-    record.decode_seconds = decode_seconds;
-    record.flow_seconds = static_cast<double>(flow_nanos.load()) * 1e-9;
-    record.seconds = seconds_since(start);
-
+    const double seconds = seconds_since(start);
+    record.stats = {{"frames", n},
+                    {"pairs", n - 1},
+                    {"saturated", out.saturated},
+                    {"warnings", reader->warnings().size()},
+                    {"decode_seconds", decode_seconds},
+                    {"flow_seconds", static_cast<double>(flow_nanos.load()) * 1e-9},
+                    {"seconds", seconds}};
     auto& g = out.group;
     mme::ShardWriter::set_source(g, source);
     if (entry.label) g.set("label", *entry.label);
@@ -251,17 +251,15 @@ VideoRecord process_video(const mme::ListEntry& entry, mme::ShardWriter& shard, 
     g.set("width", info.width);
     g.set("height", info.height);
     g.set("codec", info.codec);
-    g.set("frames", record.frames);
-    g.set("pairs", record.pairs);
-    g.set("saturated", record.saturated);
-    g.set("warnings", record.warnings);
+    g.set("frames", static_cast<std::int64_t>(n));
+    g.set("pairs", static_cast<std::int64_t>(n - 1));
+    g.set("saturated", out.saturated);
+    g.set("warnings", static_cast<std::int64_t>(reader->warnings().size()));
     std::string warning_text;
     for (const auto& w : reader->warnings()) warning_text += w + "\n";
     g.set("warning_text", warning_text);
-    // Timings describe this run, not the content; they live in attributes only.
-    g.set("decode_seconds", record.decode_seconds);
-    g.set("flow_seconds", record.flow_seconds);
-    g.set("seconds", record.seconds);
+    // The manifest's numbers, timings of this run included (they describe the run, not the content).
+    g.set("stats", record.stats.dump());
     return record;
   } catch (const Interrupted&) {
     shard.remove_video(entry.id);

@@ -4,9 +4,9 @@
 // (serial, in order) overlaps the parallel per-pair work, and writing is serial in order, so the
 // stored bytes do not depend on the number of threads.
 #include <flowgen/flow_backend.h>
-#include <flowgen/part_store.h>
 #include <flowgen/settings.h>
 #include <mme/dataset_list.h>
+#include <mme/part_store.h>
 #include <mme/progress.h>
 #include <mme/shard_store.h>
 
@@ -36,6 +36,6 @@ struct JobContext {
 
 // Processes one video into `shard`. Returns its record (status ok or failed with the reason; a
 // failed video leaves no group). Throws Interrupted.
-VideoRecord process_video(const mme::ListEntry& entry, mme::ShardWriter& shard, JobContext& context);
+mme::VideoRecord process_video(const mme::ListEntry& entry, mme::ShardWriter& shard, JobContext& context);
 
 }  // namespace flowgen

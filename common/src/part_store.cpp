@@ -1,6 +1,6 @@
-#include <flowgen/part_store.h>
 #include <mme/error.h>
 #include <mme/log.h>
+#include <mme/part_store.h>
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <regex>
 
-namespace flowgen {
+namespace mme {
 
 namespace fs = std::filesystem;
 
@@ -26,13 +26,7 @@ nlohmann::json VideoRecord::to_json() const {
   nlohmann::json j = {{"id", id}, {"status", status}};
   if (status == "ok") {
     j["file"] = file;
-    j["frames"] = frames;
-    j["pairs"] = pairs;
-    j["saturated"] = saturated;
-    j["warnings"] = warnings;
-    j["decode_seconds"] = decode_seconds;
-    j["flow_seconds"] = flow_seconds;
-    j["seconds"] = seconds;
+    for (const auto& [k, v] : stats.items()) j[k] = v;
   } else {
     j["reason"] = reason;
   }
@@ -45,13 +39,8 @@ VideoRecord VideoRecord::from_json(const nlohmann::json& j) {
   r.status = j.at("status").get<std::string>();
   r.file = j.value("file", "");
   r.reason = j.value("reason", "");
-  r.frames = j.value("frames", 0);
-  r.pairs = j.value("pairs", 0);
-  r.saturated = j.value("saturated", 0);
-  r.warnings = j.value("warnings", 0);
-  r.decode_seconds = j.value("decode_seconds", 0.0);
-  r.flow_seconds = j.value("flow_seconds", 0.0);
-  r.seconds = j.value("seconds", 0.0);
+  for (const auto& [k, v] : j.items())
+    if (k != "id" && k != "status" && k != "file" && k != "reason") r.stats[k] = v;
   return r;
 }
 
@@ -60,13 +49,7 @@ VideoRecord record_from_group(const mme::GroupReader& g, const std::string& file
   r.id = g.id();
   r.status = "ok";
   r.file = file;
-  r.frames = g.get_int("frames");
-  r.pairs = g.get_int("pairs");
-  r.saturated = g.get_int("saturated");
-  r.warnings = g.get_int("warnings");
-  r.decode_seconds = g.get_double("decode_seconds");
-  r.flow_seconds = g.get_double("flow_seconds");
-  r.seconds = g.get_double("seconds");
+  if (g.has("stats")) r.stats = nlohmann::json::parse(g.get_string("stats"));
   return r;
 }
 
@@ -218,9 +201,25 @@ void PartStore::close() {
   write_manifest_locked();
 }
 
-std::size_t merge_index(const fs::path& out_dir) {
-  const auto settings_path = out_dir / "flowgen.json";
-  if (!fs::exists(settings_path)) throw mme::FileError(out_dir, "not a flowgen output directory (no flowgen.json)");
+std::map<std::string, std::string> scan_videos(const fs::path& out_dir) {
+  std::map<std::string, std::string> videos;
+  std::vector<fs::path> shard_dirs;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(out_dir, ec))
+    if (e.is_directory() && e.path().filename().string().rfind("shard-", 0) == 0) shard_dirs.push_back(e.path());
+  std::sort(shard_dirs.begin(), shard_dirs.end());
+  for (const auto& dir : shard_dirs)
+    for (const auto& [part_index, path] : published_parts(dir)) {
+      mme::ShardReader reader(path);
+      const std::string rel = fs::relative(path, out_dir).string();
+      for (const auto& id : reader.video_ids()) videos.emplace(id, rel);  // the first one wins
+    }
+  return videos;
+}
+
+std::size_t merge_index(const fs::path& out_dir, const std::string& settings_file) {
+  const auto settings_path = out_dir / settings_file;
+  if (!fs::exists(settings_path)) throw mme::FileError(out_dir, "not an output directory of ours (no " + settings_file + ")");
   std::ifstream in(settings_path);
   nlohmann::json index = {{"settings", nlohmann::json::parse(in)}};
   nlohmann::json videos = nlohmann::json::object(), failed = nlohmann::json::object();
@@ -233,10 +232,13 @@ std::size_t merge_index(const fs::path& out_dir) {
     for (const auto& [part_index, path] : published_parts(dir)) scan_part(path, out_dir, records);
     for (const auto& [id, r] : records) {
       if (r.status == "ok") {
-        if (videos.contains(id))
+        if (videos.contains(id)) {
           mme::log::warn("{} is in {} and {}: keeping the first", id, videos[id]["file"].get<std::string>(), r.file);
-        else
-          videos[id] = {{"file", r.file}, {"frames", r.frames}};
+        } else {
+          nlohmann::json entry = r.stats;
+          entry["file"] = r.file;
+          videos[id] = entry;
+        }
         failed.erase(id);
       } else if (!videos.contains(id)) {
         failed[id] = r.reason;
@@ -249,4 +251,45 @@ std::size_t merge_index(const fs::path& out_dir) {
   return videos.size();
 }
 
-}  // namespace flowgen
+void claim_output_dir(const fs::path& out_dir, const std::string& file, const nlohmann::json& mine) {
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) throw mme::FileError(out_dir, "cannot create the output directory: " + ec.message());
+  const auto path = out_dir / file;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (fs::exists(path)) {
+      nlohmann::json theirs;
+      try {
+        std::ifstream in(path);
+        theirs = nlohmann::json::parse(in);
+      } catch (const std::exception& e) {
+        throw mme::FileError(path, std::string("unreadable settings file: ") + e.what());
+      }
+      std::string diffs;
+      for (const auto& [key, value] : mine.items()) {
+        const auto it = theirs.find(key);
+        if (it == theirs.end() || *it != value)
+          diffs += fmt::format("\n  {}: this directory has {}, this run asks for {}", key,
+                               it == theirs.end() ? "nothing" : it->dump(), value.dump());
+      }
+      if (!diffs.empty())
+        throw mme::FileError(out_dir, "holds results made with other settings:" + diffs +
+                                          "\nUse another output directory, or the settings above to resume.");
+      return;
+    }
+    // First run: publish atomically; link() fails if a concurrent task (another array job) was
+    // first, and then we compare with what it wrote.
+    const auto tmp = out_dir / fmt::format(".{}.{}", file, ::getpid());
+    {
+      std::ofstream out(tmp);
+      out << mine.dump(2) << "\n";
+      if (!out) throw mme::FileError(tmp, "cannot write the settings file");
+    }
+    const int rc = ::link(tmp.c_str(), path.c_str());
+    fs::remove(tmp, ec);
+    if (rc == 0) return;
+  }
+  throw mme::FileError(path, "cannot create the settings file");
+}
+
+}  // namespace mme

@@ -1,12 +1,12 @@
 #pragma once
-// Where flowgen's results go, and how a killed run resumes.
+// Where a batch tool's results go (flowgen, trajgen), and how a killed run resumes.
 //
-//   OUTDIR/flowgen.json                      the settings (claim_output_dir)
+//   OUTDIR/<tool>.json                       the settings (claim_output_dir)
 //   OUTDIR/shard-IIIII-of-NNNNN/part-PPPPP.h5  published parts: each holds up to --part-videos
 //                                            complete videos and the failures met meanwhile
 //   OUTDIR/shard-IIIII-of-NNNNN/manifest.jsonl one line per video of the shard (rewritten after
 //                                            every part, atomically)
-//   OUTDIR/index.json                        all shards as one dataset (flowgen merge)
+//   OUTDIR/index.json                        all shards as one dataset (merge_index)
 //
 // A part is written under a temporary name and published by rename only when every video in it
 // is complete, so after a SIGKILL the visible parts hold only complete videos; a re-run scans them,
@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-namespace flowgen {
+namespace mme {
 
 // One line of the manifest.
 struct VideoRecord {
@@ -32,14 +32,15 @@ struct VideoRecord {
   std::string status;  // "ok" or "failed"
   std::string file;    // part file, relative to OUTDIR (ok only)
   std::string reason;  // failed only
-  std::int64_t frames = 0, pairs = 0, saturated = 0, warnings = 0;
-  double decode_seconds = 0, flow_seconds = 0, seconds = 0;
+  // Tool-specific numbers (frames, pairs, timings...): a JSON object, stored with the video as
+  // its group attribute "stats" so that the manifest can be rebuilt from the parts alone.
+  nlohmann::json stats = nlohmann::json::object();
 
   nlohmann::json to_json() const;
   static VideoRecord from_json(const nlohmann::json& j);
 };
 
-// The record of a finished video, read back from its group's attributes.
+// The record of a finished video, read back from its group.
 VideoRecord record_from_group(const mme::GroupReader& group, const std::string& file);
 
 class PartStore {
@@ -80,8 +81,16 @@ class PartStore {
   std::mutex mutex_;
 };
 
-// Scans every shard directory of OUTDIR and writes OUTDIR/index.json: {"settings": ...,
-// "videos": {id: {"file", "frames"}}, "failed": {id: reason}}. Returns the number of videos.
-std::size_t merge_index(const std::filesystem::path& out_dir);
+// Scans every shard directory of OUTDIR and writes OUTDIR/index.json: {"settings": the content
+// of OUTDIR/<settings_file>, "videos": {id: {"file", ...stats}}, "failed": {id: reason}}.
+// Returns the number of videos.
+std::size_t merge_index(const std::filesystem::path& out_dir, const std::string& settings_file);
 
-}  // namespace flowgen
+// Every published part of every shard of OUTDIR: video id -> part file (relative to OUTDIR).
+std::map<std::string, std::string> scan_videos(const std::filesystem::path& out_dir);
+
+// Claims OUTDIR for one set of settings: creates OUTDIR/<file> (atomically, first writer wins), or
+// checks an existing one. Throws FileError naming every setting that differs (old and new value).
+void claim_output_dir(const std::filesystem::path& out_dir, const std::string& file, const nlohmann::json& settings);
+
+}  // namespace mme
