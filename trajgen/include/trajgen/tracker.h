@@ -1,0 +1,35 @@
+#pragma once
+// MME's trajectories: seeds at the centres of C x C cells (x = C/2 + C j, y = C/2 + C i; 2x2 per
+// 16x16 patch for C = 8) tracked through L consecutive flow fields at the native frame rate.
+// At step k the flow(s+k -> s+k+1) is read at the current point, stored as that step's
+// displacement, and the point moves. A point that leaves the frame is clamped to the border,
+// tracked on, and marked invalid (as the public MME code does).
+#include <opencv2/core.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace trajgen {
+
+enum class Lookup {
+  bilinear,  // default: interpolates the flow at the sub-pixel point
+  nearest,   // the public MME code: flow at (int(y), int(x)), truncated
+};
+Lookup parse_lookup(const std::string& name);  // throws std::invalid_argument
+std::string to_string(Lookup l);
+
+struct TrackParams {
+  int cell = 8;
+  Lookup lookup = Lookup::bilinear;
+};
+
+// The flow value at a point (x, y) under the lookup rule; the point must lie inside the field.
+cv::Vec2f sample_flow(const cv::Mat& flow, float x, float y, Lookup lookup);
+
+// Tracks every seed of a (rows x cols) flow through `flows` (L fields, CV_32FC2, same size).
+// `displacements` receives [H/C][W/C][L][2] floats, `valid` [H/C][W/C] (1 = stayed inside).
+void track(const std::vector<const cv::Mat*>& flows, const TrackParams& params, float* displacements,
+           std::uint8_t* valid);
+
+}  // namespace trajgen

@@ -1,0 +1,98 @@
+#include <trajgen/motion_box.h>
+
+#include <algorithm>
+#include <opencv2/imgproc.hpp>
+
+namespace trajgen {
+
+cv::Mat motion_boundary(const cv::Mat& flow) {
+  std::vector<cv::Mat> uv;
+  cv::split(flow, uv);
+  cv::Mat out = cv::Mat::zeros(flow.size(), CV_32F), d;
+  for (const auto& c : uv)
+    for (auto [dx, dy] : {std::pair{1, 0}, std::pair{0, 1}}) {
+      cv::Sobel(c, d, CV_32F, dx, dy, 3);
+      cv::accumulateSquare(d, out);
+    }
+  cv::sqrt(out, out);
+  return out;
+}
+
+Box box_from_map(const cv::Mat& summed, const MotionBoxParams& p, bool& fallback) {
+  const float w = static_cast<float>(summed.cols), h = static_cast<float>(summed.rows);
+  const Box central{w / 4, h / 4, 3 * w / 4, 3 * h / 4};
+  fallback = true;
+  const int f = std::max(1, p.downscale);
+  cv::Mat m, small;
+  if (f > 1)
+    cv::resize(summed, small, cv::Size(std::max(1, summed.cols / f), std::max(1, summed.rows / f)), 0, 0,
+               cv::INTER_AREA);
+  else
+    small = summed;
+  const float sx = w / small.cols, sy = h / small.rows;
+  cv::GaussianBlur(small, m, cv::Size(), p.sigma_small / f);
+  double max_value = 0;
+  cv::minMaxLoc(m, nullptr, &max_value);
+  if (!(max_value > 0)) return central;
+  cv::Scalar mean, std;
+  cv::meanStdDev(m, mean, std);
+  const double threshold = std::max(p.max_fraction * max_value, p.std_factor * std[0]);
+  cv::threshold(m, m, threshold, 0, cv::THRESH_TOZERO);  // keeps values above, zeros the rest
+  const cv::Mat moving = m > 0;
+  cv::GaussianBlur(m, m, cv::Size(), p.sigma_large / f);
+  double blurred_max = 0;
+  cv::minMaxLoc(m, nullptr, &blurred_max);
+  if (!(blurred_max > 0)) return central;
+  cv::Mat mask = m > p.region_level * blurred_max;
+  std::vector<std::vector<cv::Point>> contours;
+  cv::findContours(mask, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+  if (contours.empty()) return central;
+  std::vector<std::pair<double, std::size_t>> areas;
+  for (std::size_t i = 0; i < contours.size(); ++i) areas.emplace_back(cv::contourArea(contours[i]), i);
+  std::sort(areas.rbegin(), areas.rend());
+  // The wide blur only groups nearby motion into regions; the box is that of the thresholded
+  // motion inside the kept regions (the blur itself would inflate it by about sigma each side).
+  cv::Mat kept = cv::Mat::zeros(mask.size(), CV_8U);
+  cv::drawContours(kept, contours, static_cast<int>(areas[0].second), cv::Scalar(255), cv::FILLED);
+  if (areas.size() > 1 && areas[1].first >= 0.5 * areas[0].first)
+    cv::drawContours(kept, contours, static_cast<int>(areas[1].second), cv::Scalar(255), cv::FILLED);
+  std::vector<cv::Point> points;
+  cv::findNonZero(kept & moving, points);
+  if (points.empty()) cv::findNonZero(kept, points);
+  if (points.empty()) return central;
+  cv::Rect r = cv::boundingRect(points);
+  fallback = false;
+  return {std::min(w, r.x * sx), std::min(h, r.y * sy), std::min(w, (r.x + r.width) * sx),
+          std::min(h, (r.y + r.height) * sy)};
+}
+
+std::vector<Box> clean_boxes(const std::vector<Box>& boxes, int median) {
+  std::vector<Box> out(boxes.size());
+  const int half = std::max(0, median / 2);
+  for (std::size_t t = 0; t < boxes.size(); ++t) {
+    const std::size_t lo = t >= static_cast<std::size_t>(half) ? t - half : 0;
+    const std::size_t hi = std::min(boxes.size(), t + half + 1);
+    for (int c = 0; c < 4; ++c) {
+      std::vector<float> v;
+      for (std::size_t k = lo; k < hi; ++k) v.push_back(boxes[k][c]);
+      std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+      out[t][c] = v[v.size() / 2];
+    }
+  }
+  return out;
+}
+
+Box union_box(const std::vector<Box>& boxes, const std::vector<bool>& fallback, int width, int height) {
+  Box u{static_cast<float>(width), static_cast<float>(height), 0, 0};
+  bool any = false;
+  for (std::size_t t = 0; t < boxes.size(); ++t) {
+    if (fallback[t]) continue;
+    any = true;
+    u = {std::min(u[0], boxes[t][0]), std::min(u[1], boxes[t][1]), std::max(u[2], boxes[t][2]),
+         std::max(u[3], boxes[t][3])};
+  }
+  if (!any) return {width / 4.0f, height / 4.0f, 3 * width / 4.0f, 3 * height / 4.0f};
+  return u;
+}
+
+}  // namespace trajgen

@@ -1,0 +1,119 @@
+#include <mme/cli.h>
+#include <mme/error.h>
+#include <mme/log.h>
+#include <mme/part_store.h>
+#include <mme/progress.h>
+#include <mme/version.h>
+#include <trajgen/run.h>
+#include <trajgen/video_job.h>
+
+#include <tbb/global_control.h>
+#include <tbb/parallel_for_each.h>
+#include <csignal>
+#include <map>
+#include <mutex>
+#include <opencv2/core.hpp>
+#include <thread>
+
+namespace trajgen {
+namespace {
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) {
+  g_stop.store(true);
+}
+}  // namespace
+
+int run_trajgen(const RunOptions& o) {
+  nlohmann::json config;
+  std::map<std::string, std::string> videos;  // id -> flow part (relative to flow_dir)
+  mme::ShardSpec shard;
+  try {
+    o.settings.validate();
+    shard = mme::ShardSpec::parse(o.shard);
+    config = o.settings.to_json();
+    config["flow"] = flow_identity(o.flow_dir);
+    mme::claim_output_dir(o.out, "config.json", config);
+    for (const auto& [id, file] : mme::scan_videos(o.flow_dir))
+      if (shard.contains(id)) videos.emplace(id, file);
+  } catch (const std::exception& e) {
+    mme::log::error("{}", e.what());
+    return mme::cli::kFatal;
+  }
+  std::unique_ptr<mme::PartStore> store;
+  try {
+    store = std::make_unique<mme::PartStore>(o.out, shard, mme::Provenance{"trajgen", config.dump()}, o.part_videos);
+  } catch (const std::exception& e) {
+    mme::log::error("{}", e.what());
+    return mme::cli::kFatal;
+  }
+  std::vector<std::pair<std::string, std::string>> todo;
+  for (const auto& v : videos)
+    if (!store->finished(v.first)) todo.push_back(v);
+  if (todo.empty() && !videos.empty()) {
+    mme::log::info("{}: targets reused: all {} videos of shard {} are there with these settings", o.out.string(),
+                   videos.size(), shard.to_string());
+    return mme::cli::kOk;
+  }
+  const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  mme::log::info("trajgen {}: shard {} holds {} videos, {} already done, {} to do ({} threads)", mme::version(),
+                 shard.to_string(), videos.size(), videos.size() - todo.size(), todo.size(), threads);
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
+  cv::setNumThreads(1);
+  g_stop.store(false);
+  auto old_int = std::signal(SIGINT, on_signal);
+  auto old_term = std::signal(SIGTERM, on_signal);
+
+  // Flow parts are opened once and shared by the videos in them.
+  std::mutex readers_mutex;
+  std::map<std::string, std::shared_ptr<mme::ShardReader>> readers;
+  auto reader_for = [&](const std::string& file) {
+    std::lock_guard lock(readers_mutex);
+    auto& r = readers[file];
+    if (!r) r = std::make_shared<mme::ShardReader>(o.flow_dir / file);
+    return r;
+  };
+  int rc = mme::cli::kOk;
+  std::atomic<std::size_t> failed{0};
+  {
+    mme::Progress progress("trajgen", static_cast<std::int64_t>(todo.size()), "videos");
+    const auto starts_counter = progress.add_counter("starts");
+    try {
+      tbb::parallel_for_each(todo.begin(), todo.end(), [&](const std::pair<std::string, std::string>& v) {
+        if (g_stop.load()) return;
+        auto part = store->acquire();
+        mme::VideoRecord record;
+        try {
+          record =
+              process_video(v.first, *reader_for(v.second), o.settings, store->writer(part), &progress, starts_counter);
+        } catch (const std::exception& e) {  // an unreadable flow part
+          record.id = v.first;
+          record.status = "failed";
+          record.reason = e.what();
+        }
+        if (record.status != "ok") {
+          ++failed;
+          mme::log::error("{}", record.reason);
+        }
+        store->release(part, std::move(record));
+        progress.advance();
+      });
+      store->close();
+    } catch (const std::exception& e) {
+      mme::log::error("{}", e.what());
+      rc = mme::cli::kFatal;
+    }
+  }
+  std::signal(SIGINT, old_int);
+  std::signal(SIGTERM, old_term);
+  if (rc != mme::cli::kOk) return rc;
+  std::size_t ok = 0, bad = 0;
+  for (const auto& v : videos) {
+    auto it = store->records().find(v.first);
+    if (it != store->records().end()) (it->second.status == "ok" ? ok : bad)++;
+  }
+  mme::log::info("{}: {} of {} videos done, {} failed", o.out.string(), ok, videos.size(), bad);
+  if (g_stop.load()) return mme::cli::kInterrupted;
+  return bad > 0 ? mme::cli::kSomeFailed : mme::cli::kOk;
+}
+
+}  // namespace trajgen

@@ -1,0 +1,40 @@
+#include <mme/dataset_list.h>
+#include <mme/error.h>
+#include <mme/part_store.h>
+#include <trajgen/settings.h>
+
+#include <fmt/format.h>
+
+#include <fstream>
+
+namespace trajgen {
+
+nlohmann::json TrajSettings::to_json() const {
+  return {{"traj_len", traj_len},     {"cell", track.cell},        {"lookup", to_string(track.lookup)},
+          {"traj_scale", traj_scale}, {"mofo_window", box.window}, {"motion_source", motion_source}};
+}
+
+void TrajSettings::validate() const {
+  if (traj_len < 1 || traj_len > 64)
+    throw std::invalid_argument(fmt::format("--traj-len {} must be in 1..64", traj_len));
+  if (track.cell < 2 || track.cell > 64 || track.cell % 2)
+    throw std::invalid_argument(fmt::format("--cell {} must be even, in 2..64", track.cell));
+  if (!(traj_scale > 0 && traj_scale <= 1)) throw std::invalid_argument("trajectory scale must be in (0, 1]");
+  if (box.window < 1) throw std::invalid_argument("--mofo-window must be >= 1");
+  if (motion_source != "auto" && motion_source != "flow")
+    throw std::invalid_argument("--motion-source must be auto or flow");
+}
+
+nlohmann::json flow_identity(const std::filesystem::path& flow_dir) {
+  const auto settings_path = flow_dir / "flowgen.json";
+  if (!std::filesystem::exists(settings_path))
+    throw mme::FileError(flow_dir, "not a flowgen output directory (no flowgen.json)");
+  std::ifstream in(settings_path);
+  const auto settings = nlohmann::json::parse(in);
+  const auto videos = mme::scan_videos(flow_dir);
+  std::string all;
+  for (const auto& [id, file] : videos) all += id + '\n' + file + '\n';
+  return {{"settings", settings}, {"videos", videos.size()}, {"hash", fmt::format("{:016x}", mme::fnv1a64(all))}};
+}
+
+}  // namespace trajgen

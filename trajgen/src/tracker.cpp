@@ -1,0 +1,58 @@
+#include <trajgen/tracker.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace trajgen {
+
+Lookup parse_lookup(const std::string& name) {
+  if (name == "bilinear") return Lookup::bilinear;
+  if (name == "nearest") return Lookup::nearest;
+  throw std::invalid_argument("lookup '" + name + "' must be bilinear or nearest");
+}
+
+std::string to_string(Lookup l) {
+  return l == Lookup::bilinear ? "bilinear" : "nearest";
+}
+
+cv::Vec2f sample_flow(const cv::Mat& flow, float x, float y, Lookup lookup) {
+  if (lookup == Lookup::nearest) return flow.at<cv::Vec2f>(static_cast<int>(y), static_cast<int>(x));
+  const int x0 = std::min(static_cast<int>(std::floor(x)), flow.cols - 1);
+  const int y0 = std::min(static_cast<int>(std::floor(y)), flow.rows - 1);
+  const int x1 = std::min(x0 + 1, flow.cols - 1), y1 = std::min(y0 + 1, flow.rows - 1);
+  const float fx = x - x0, fy = y - y0;
+  const auto* r0 = flow.ptr<cv::Vec2f>(y0);
+  const auto* r1 = flow.ptr<cv::Vec2f>(y1);
+  return (r0[x0] * (1 - fx) + r0[x1] * fx) * (1 - fy) + (r1[x0] * (1 - fx) + r1[x1] * fx) * fy;
+}
+
+void track(const std::vector<const cv::Mat*>& flows, const TrackParams& p, float* out, std::uint8_t* valid) {
+  if (flows.empty()) throw std::invalid_argument("track: no flow fields");
+  const int rows = flows[0]->rows, cols = flows[0]->cols;
+  const int gh = rows / p.cell, gw = cols / p.cell, L = static_cast<int>(flows.size());
+  const float max_x = static_cast<float>(cols - 1), max_y = static_cast<float>(rows - 1);
+  for (int i = 0; i < gh; ++i) {
+    for (int j = 0; j < gw; ++j) {
+      float x = p.cell / 2.0f + static_cast<float>(p.cell * j);
+      float y = p.cell / 2.0f + static_cast<float>(p.cell * i);
+      bool inside = true;
+      float* d = out + (static_cast<std::size_t>(i) * gw + j) * L * 2;
+      for (int k = 0; k < L; ++k) {
+        const cv::Vec2f f = sample_flow(*flows[k], x, y, p.lookup);
+        d[2 * k] = f[0];
+        d[2 * k + 1] = f[1];
+        x += f[0];
+        y += f[1];
+        if (!(x >= 0 && x <= max_x && y >= 0 && y <= max_y)) {
+          inside = false;
+          x = std::isfinite(x) ? std::clamp(x, 0.0f, max_x) : 0.0f;
+          y = std::isfinite(y) ? std::clamp(y, 0.0f, max_y) : 0.0f;
+        }
+      }
+      valid[static_cast<std::size_t>(i) * gw + j] = inside ? 1 : 0;
+    }
+  }
+}
+
+}  // namespace trajgen

@@ -1,0 +1,240 @@
+#include <mme/error.h>
+#include <mme/loco_filter.h>
+#include <trajgen/video_job.h>
+
+#include <fmt/format.h>
+#include <tbb/parallel_for.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <opencv2/imgproc.hpp>
+
+namespace trajgen {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Frames handled per block: their flow fields (plus the L-1 and window-1 after them) are in
+// memory at once.
+constexpr std::int64_t kBlock = 32;
+
+struct Field {
+  cv::Mat flow;      // CV_32FC2, pixels
+  cv::Mat boundary;  // motion-boundary magnitude, CV_32FC1
+};
+
+// Mean of |v| over each cell x cell block of a 2-channel field -> [gh][gw].
+void cell_magnitude(const cv::Mat& field, int cell, int gh, int gw, float* out) {
+  cv::Mat mag;
+  std::vector<cv::Mat> ch;
+  cv::split(field, ch);
+  cv::magnitude(ch[0], ch[1], mag);
+  for (int i = 0; i < gh; ++i)
+    for (int j = 0; j < gw; ++j) {
+      const cv::Rect r(j * cell, i * cell, std::min(cell, mag.cols - j * cell), std::min(cell, mag.rows - i * cell));
+      out[i * gw + j] = r.area() > 0 ? static_cast<float>(cv::mean(mag(r))[0]) : 0.f;
+    }
+}
+
+std::vector<std::int16_t> quantize(const float* v, std::size_t n, double step, std::int64_t& saturated) {
+  std::vector<std::int16_t> q(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double s = std::nearbyint(v[i] / step);
+    if (!(s >= -32768 && s <= 32767)) {
+      ++saturated;
+      q[i] = static_cast<std::int16_t>(std::isnan(s) ? 0 : (s < 0 ? -32768 : 32767));
+    } else {
+      q[i] = static_cast<std::int16_t>(s);
+    }
+  }
+  return q;
+}
+
+}  // namespace
+
+mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& flow_part, const TrajSettings& s,
+                               mme::ShardWriter& out, mme::Progress* progress, std::size_t starts_counter) {
+  const auto start_time = Clock::now();
+  mme::VideoRecord record;
+  record.id = id;
+  std::optional<mme::GroupReader> video;
+  std::optional<mme::DatasetReader> flow_ds;
+  try {
+    video.emplace(flow_part.video(id));
+    flow_ds.emplace(video->dataset("flow"));
+  } catch (const std::exception& e) {
+    record.status = "failed";
+    record.reason = fmt::format("{}: {}", flow_part.path().string(), e.what());
+    return record;
+  }
+  const auto& shape = flow_ds->info().shape;
+  const std::int64_t pairs = static_cast<std::int64_t>(shape[0]);
+  const int H = static_cast<int>(shape[1]), W = static_cast<int>(shape[2]);
+  const std::int64_t frames = pairs + 1;
+  const int L = s.traj_len, C = s.track.cell, gh = H / C, gw = W / C;
+  const std::int64_t starts = std::max<std::int64_t>(0, pairs - L + 1);
+  if (pairs < 1 || gh < 1 || gw < 1) {
+    record.status = "failed";
+    record.reason = fmt::format("{}: video '{}' has {} flow pairs of {}x{}: nothing to track",
+                                flow_part.path().string(), id, pairs, W, H);
+    return record;
+  }
+
+  auto group = out.add_video(id);
+  try {
+    const double flow_scale = flow_ds->get_double("scale");
+    const auto ugh = static_cast<std::uint64_t>(gh), ugw = static_cast<std::uint64_t>(gw),
+               uL = static_cast<std::uint64_t>(L);
+    auto traj = group.create_dataset("traj", {mme::DType::i16,
+                                              {static_cast<std::uint64_t>(starts), ugh, ugw, uL, 2},
+                                              {1, ugh, ugw, uL, 2},
+                                              mme::loco_codec({1, ugh, ugw, uL, 2})});
+    traj.set("scale", s.traj_scale);
+    std::vector<std::uint8_t> valid(static_cast<std::size_t>(starts) * gh * gw);
+    std::vector<float> motion(static_cast<std::size_t>(frames) * gh * gw);
+    std::vector<Box> boxes(static_cast<std::size_t>(frames));
+    std::vector<char> fallback(static_cast<std::size_t>(frames));
+    std::int64_t saturated = 0;
+    std::map<std::int64_t, Field> fields;
+    const std::int64_t window = s.box.window;
+
+    for (std::int64_t b0 = 0; b0 < frames; b0 += kBlock) {
+      const std::int64_t b1 = std::min(frames, b0 + kBlock);
+      // Fields this block needs: trajectories up to b1-1+L-1, boxes up to b1-1+window-1.
+      const std::int64_t lo = std::max<std::int64_t>(0, std::min(b0 - window / 2, pairs - window));
+      const std::int64_t hi = std::min(pairs, b1 - 1 + std::max<std::int64_t>(L, window - window / 2));
+      std::vector<std::int64_t> missing;
+      for (std::int64_t t = lo; t < hi; ++t)
+        if (!fields.count(t)) missing.push_back(t);
+      // Read the stored chunks (HDF5 is serial), decode and dequantise in parallel.
+      std::vector<std::vector<std::uint8_t>> encoded(missing.size());
+      std::vector<std::uint32_t> masks(missing.size());
+      for (std::size_t i = 0; i < missing.size(); ++i)
+        encoded[i] = flow_ds->read_encoded_chunk({static_cast<std::uint64_t>(missing[i]), 0, 0, 0}, &masks[i]);
+      std::vector<Field> loaded(missing.size());
+      tbb::parallel_for(std::size_t{0}, missing.size(), [&](std::size_t i) {
+        const auto raw = flow_ds->decode_chunk(encoded[i], masks[i]);
+        cv::Mat q(H, W, CV_16SC2, const_cast<std::uint8_t*>(raw.data()));
+        q.convertTo(loaded[i].flow, CV_32FC2, flow_scale);
+        loaded[i].boundary = motion_boundary(loaded[i].flow);
+      });
+      for (std::size_t i = 0; i < missing.size(); ++i) fields[missing[i]] = std::move(loaded[i]);
+
+      std::vector<std::vector<std::uint8_t>> chunks(static_cast<std::size_t>(b1 - b0));
+      std::vector<std::int64_t> block_saturated(static_cast<std::size_t>(b1 - b0), 0);
+      tbb::parallel_for(b0, b1, [&](std::int64_t t) {
+        const auto k = static_cast<std::size_t>(t - b0);
+        if (t < starts) {
+          std::vector<const cv::Mat*> window_flows;
+          for (int step = 0; step < L; ++step) window_flows.push_back(&fields.at(t + step).flow);
+          std::vector<float> d(static_cast<std::size_t>(gh) * gw * L * 2);
+          track(window_flows, s.track, d.data(), valid.data() + static_cast<std::size_t>(t) * gh * gw);
+          const auto q = quantize(d.data(), d.size(), s.traj_scale, block_saturated[k]);
+          chunks[k] = traj.encode(q.data());
+        }
+        cell_magnitude(fields.at(std::min(t, pairs - 1)).flow, C, gh, gw,
+                       motion.data() + static_cast<std::size_t>(t) * gh * gw);
+        // MOFO: motion boundaries summed over the window of flows centred on t (clamped to the video).
+        const std::int64_t w0 = std::max<std::int64_t>(0, std::min(t - window / 2, pairs - window));
+        const std::int64_t w1 = std::min(pairs, w0 + window);
+        cv::Mat summed = cv::Mat::zeros(H, W, CV_32F);
+        for (std::int64_t f = w0; f < w1; ++f) summed += fields.at(f).boundary;
+        bool fb = true;
+        boxes[static_cast<std::size_t>(t)] = box_from_map(summed, s.box, fb);
+        fallback[static_cast<std::size_t>(t)] = fb ? 1 : 0;
+      });
+      for (std::int64_t t = b0; t < b1; ++t) {
+        const auto k = static_cast<std::size_t>(t - b0);
+        saturated += block_saturated[k];
+        if (t < starts) traj.write_encoded_chunk({static_cast<std::uint64_t>(t), 0, 0, 0, 0}, chunks[k]);
+      }
+      if (progress) progress->advance_counter(starts_counter, std::max<std::int64_t>(0, std::min(b1, starts) - b0));
+      // Fields before the next block's first need are done.
+      const std::int64_t keep_from = std::max<std::int64_t>(0, std::min(b1 - window / 2, pairs - window));
+      for (auto it = fields.begin(); it != fields.end() && it->first < keep_from;) it = fields.erase(it);
+    }
+
+    // Motion map: from the codec motion vectors when flowgen stored them (MGM), else the flow.
+    std::string source = "flow";
+    if (s.motion_source == "auto" && video->has_dataset("mv") && video->has_dataset("mv_present")) {
+      const auto present = video->dataset("mv_present").read<std::uint8_t>();
+      auto mv_ds = video->dataset("mv");
+      const auto& ms = mv_ds.info().shape;
+      const int mcell = static_cast<int>(mv_ds.get_int("cell"));
+      const bool any = std::find(present.begin(), present.end(), 1) != present.end();
+      if (any && static_cast<std::int64_t>(ms[0]) == frames && C % mcell == 0) {
+        const auto q = mv_ds.read<std::int16_t>();
+        const double mscale = mv_ds.get_double("scale");
+        const int mh = static_cast<int>(ms[1]), mw = static_cast<int>(ms[2]);
+        for (std::int64_t t = 0; t < frames; ++t) {
+          // Frames without vectors (I-frames) take the nearest frame that has them.
+          std::int64_t src = t;
+          for (std::int64_t dist = 0; dist < frames; ++dist) {
+            if (t - dist >= 0 && present[t - dist]) {
+              src = t - dist;
+              break;
+            }
+            if (t + dist < frames && present[t + dist]) {
+              src = t + dist;
+              break;
+            }
+          }
+          cv::Mat field(mh, mw, CV_16SC2, const_cast<std::int16_t*>(q.data()) + src * mh * mw * 2);
+          cv::Mat f;
+          field.convertTo(f, CV_32FC2, mscale);
+          cell_magnitude(f, C / mcell, gh, gw, motion.data() + static_cast<std::size_t>(t) * gh * gw);
+        }
+        source = "mv";
+      }
+    }
+
+    const auto cleaned = clean_boxes(boxes, s.box.median);
+    std::vector<bool> fb(fallback.begin(), fallback.end());
+    const Box u = union_box(cleaned, fb, W, H);
+    const auto uframes = static_cast<std::uint64_t>(frames);
+    group.write_dataset("valid",
+                        {mme::DType::u8,
+                         {static_cast<std::uint64_t>(starts), ugh, ugw},
+                         {static_cast<std::uint64_t>(std::min<std::int64_t>(starts, 64)), ugh, ugw},
+                         mme::deflate_codec()},
+                        valid.data());
+    cv::Mat motion_f32(static_cast<int>(frames), gh * gw, CV_32F, motion.data()), motion_f16;
+    motion_f32.convertTo(motion_f16, CV_16F);
+    auto motion_ds = group.create_dataset(
+        "motion", {mme::DType::f16, {uframes, ugh, ugw}, {uframes, ugh, ugw}, mme::deflate_codec()});
+    motion_ds.write_all(motion_f16.data);
+    motion_ds.set("source", source);  // "mv": codec motion vectors, "flow": the dense flow
+    std::vector<float> box_data;
+    for (const auto& b : cleaned) box_data.insert(box_data.end(), b.begin(), b.end());
+    group.write_dataset("motion_box", {mme::DType::f32, {uframes, 4}, {uframes, 4}, mme::deflate_codec()},
+                        box_data.data());
+    std::vector<std::uint8_t> fb_u8(fallback.begin(), fallback.end());
+    group.write_dataset("motion_box_fallback", {mme::DType::u8, {uframes}, {uframes}, mme::deflate_codec()},
+                        fb_u8.data());
+    group.set("motion_box_union", std::vector<double>(u.begin(), u.end()));
+    group.set("width", W);
+    group.set("height", H);
+    group.set("cell", C);
+    group.set("traj_len", L);
+    group.set("frames", frames);
+    if (video->has("label")) group.set("label", video->get_int("label"));
+    if (video->has("fps")) group.set("fps", video->get_double("fps"));
+
+    record.status = "ok";
+    record.stats = {{"frames", frames},
+                    {"starts", starts},
+                    {"saturated", saturated},
+                    {"motion_source", source},
+                    {"seconds", std::chrono::duration<double>(Clock::now() - start_time).count()}};
+    group.set("stats", record.stats.dump());
+    return record;
+  } catch (const std::exception& e) {
+    out.remove_video(id);
+    record.status = "failed";
+    record.reason = fmt::format("{}: video '{}': {}", flow_part.path().string(), id, e.what());
+    return record;
+  }
+}
+
+}  // namespace trajgen
