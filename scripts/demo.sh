@@ -5,12 +5,13 @@
 #   scripts/demo.sh [OUTDIR]      (default: ./demo-out)
 #
 # The pipeline grows with the project: today it probes every sample video, computes dense flow for
-# all of them with flowgen and draws pictures of it; trajgen and the trainer join as they land.
+# all of them (flowgen), their trajectory targets, MOFO boxes and MGM maps (trajgen), and draws the
+# flow; the trainer joins when it lands.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mkdir -p "${1:-$repo/demo-out}" && cd "${1:-$repo/demo-out}" && pwd)
 # A demo always starts from scratch (flowgen would otherwise resume into the old output).
-rm -rf "$out/flow" "$out/pictures" "$out/probe.h5" "$out/probe.h5.report.json"
+rm -rf "$out/flow" "$out/targets" "$out/pictures" "$out/probe.h5" "$out/probe.h5.report.json"
 cd "$repo"
 
 step() { printf '\n== %s\n' "$*" >&2; }
@@ -41,6 +42,14 @@ if [[ $flow_rc -ne 0 && $flow_rc -ne 3 ]]; then exit $flow_rc; fi
 seconds=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
 build/release/flowgen/flowgen -q merge "$out/flow"
 
+step "trajgen: trajectories (L=4, one seed per 8x8 cell), MOFO boxes, MGM motion maps"
+set +e
+build/release/trajgen/trajgen --flow "$out/flow" --out "$out/targets"
+traj_rc=$?
+set -e
+if [[ $traj_rc -ne 0 && $traj_rc -ne 3 ]]; then exit $traj_rc; fi
+build/release/trajgen/trajgen -q merge "$out/targets"
+
 step "Pictures: colour-coded flow and frame|flow strips"
 mkdir -p "$out/pictures"
 for video in opencv-doc/cup.mp4 opencv-doc/vtest.avi python3-mecavideo/balle-jbart.mp4; do
@@ -60,5 +69,6 @@ awk -v v="$videos" -v f="$failed" -v p="$pairs" -v s="$seconds" -v b="$bytes" 'B
 echo
 echo "outputs in $out:"
 echo "  flow/          flow shards, manifest, index.json (docs/formats.md; HDF5_PLUGIN_PATH=$repo/build/release/common/plugin for h5py)"
+echo "  targets/       trajectory targets, MOFO boxes, MGM motion maps (docs/formats.md)"
 echo "  pictures/      colour-coded flow and frame|flow strips (PNG)"
 echo "  probe.h5       stream facts of every sample video"

@@ -5,5 +5,9 @@
 
 extern "C" const H5Z_class2_t mme_loco_filter_class;
 
-extern "C" H5PL_type_t H5PLget_plugin_type(void) { return H5PL_TYPE_FILTER; }
-extern "C" const void* H5PLget_plugin_info(void) { return &mme_loco_filter_class; }
+extern "C" H5PL_type_t H5PLget_plugin_type(void) {
+  return H5PL_TYPE_FILTER;
+}
+extern "C" const void* H5PLget_plugin_info(void) {
+  return &mme_loco_filter_class;
+}

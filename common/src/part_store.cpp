@@ -219,7 +219,8 @@ std::map<std::string, std::string> scan_videos(const fs::path& out_dir) {
 
 std::size_t merge_index(const fs::path& out_dir, const std::string& settings_file) {
   const auto settings_path = out_dir / settings_file;
-  if (!fs::exists(settings_path)) throw mme::FileError(out_dir, "not an output directory of ours (no " + settings_file + ")");
+  if (!fs::exists(settings_path))
+    throw mme::FileError(out_dir, "not an output directory of ours (no " + settings_file + ")");
   std::ifstream in(settings_path);
   nlohmann::json index = {{"settings", nlohmann::json::parse(in)}};
   nlohmann::json videos = nlohmann::json::object(), failed = nlohmann::json::object();

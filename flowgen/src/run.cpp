@@ -47,7 +47,7 @@ int run_flowgen(const RunOptions& o) {
   std::unique_ptr<mme::PartStore> store;
   try {
     store = std::make_unique<mme::PartStore>(o.out, shard, mme::Provenance{"flowgen", provenance_settings.dump()},
-                                        o.part_videos);
+                                             o.part_videos);
   } catch (const std::exception& e) {
     mme::log::error("{}", e.what());
     return mme::cli::kFatal;

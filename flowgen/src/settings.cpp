@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 
-
 namespace flowgen {
 
 nlohmann::json FlowSettings::to_json() const {

@@ -213,6 +213,10 @@ TEST_CASE("target directories: reuse, refusal, and resume equal to an uninterrup
   const auto full = read_targets(dir / "full");
   REQUIRE(full.size() == 3);
 
+  // Bit-identical whatever the thread count.
+  REQUIRE(trajgen_cli("-q --threads 1 " + base + (dir / "one-thread").string()).rc == 0);
+  CHECK(read_targets(dir / "one-thread") == full);
+
   const auto again = trajgen_cli(base + (dir / "full").string());
   CHECK(again.rc == 0);
   CHECK_THAT(again.output, ContainsSubstring("reused"));

@@ -5,7 +5,7 @@
 
 namespace trajgen {
 
-cv::Mat motion_boundary(const cv::Mat& flow) {
+cv::Mat motion_boundary(const cv::Mat& flow, int downscale) {
   std::vector<cv::Mat> uv;
   cv::split(flow, uv);
   cv::Mat out = cv::Mat::zeros(flow.size(), CV_32F), d;
@@ -15,20 +15,19 @@ cv::Mat motion_boundary(const cv::Mat& flow) {
       cv::accumulateSquare(d, out);
     }
   cv::sqrt(out, out);
-  return out;
+  if (downscale <= 1) return out;
+  cv::Mat small;
+  cv::resize(out, small, cv::Size(std::max(1, flow.cols / downscale), std::max(1, flow.rows / downscale)), 0, 0,
+             cv::INTER_AREA);
+  return small;
 }
 
-Box box_from_map(const cv::Mat& summed, const MotionBoxParams& p, bool& fallback) {
-  const float w = static_cast<float>(summed.cols), h = static_cast<float>(summed.rows);
+Box box_from_map(const cv::Mat& small, int width, int height, const MotionBoxParams& p, bool& fallback) {
+  const float w = static_cast<float>(width), h = static_cast<float>(height);
   const Box central{w / 4, h / 4, 3 * w / 4, 3 * h / 4};
   fallback = true;
   const int f = std::max(1, p.downscale);
-  cv::Mat m, small;
-  if (f > 1)
-    cv::resize(summed, small, cv::Size(std::max(1, summed.cols / f), std::max(1, summed.rows / f)), 0, 0,
-               cv::INTER_AREA);
-  else
-    small = summed;
+  cv::Mat m;
   const float sx = w / small.cols, sy = h / small.rows;
   cv::GaussianBlur(small, m, cv::Size(), p.sigma_small / f);
   double max_value = 0;

@@ -21,20 +21,20 @@ constexpr std::int64_t kBlock = 32;
 
 struct Field {
   cv::Mat flow;      // CV_32FC2, pixels
-  cv::Mat boundary;  // motion-boundary magnitude, CV_32FC1
+  cv::Mat boundary;  // motion-boundary magnitude at the box rule's reduced size, CV_32FC1
 };
 
-// Mean of |v| over each cell x cell block of a 2-channel field -> [gh][gw].
+// Mean of |v| over each cell x cell block of a 2-channel field -> [gh][gw] (cells beyond the
+// last whole one are ignored, as the seeds are).
 void cell_magnitude(const cv::Mat& field, int cell, int gh, int gw, float* out) {
-  cv::Mat mag;
-  std::vector<cv::Mat> ch;
-  cv::split(field, ch);
-  cv::magnitude(ch[0], ch[1], mag);
-  for (int i = 0; i < gh; ++i)
-    for (int j = 0; j < gw; ++j) {
-      const cv::Rect r(j * cell, i * cell, std::min(cell, mag.cols - j * cell), std::min(cell, mag.rows - i * cell));
-      out[i * gw + j] = r.area() > 0 ? static_cast<float>(cv::mean(mag(r))[0]) : 0.f;
-    }
+  std::fill(out, out + static_cast<std::size_t>(gh) * gw, 0.f);
+  for (int y = 0; y < gh * cell; ++y) {
+    const auto* row = field.ptr<cv::Vec2f>(y);
+    float* cells = out + static_cast<std::size_t>(y / cell) * gw;
+    for (int x = 0; x < gw * cell; ++x) cells[x / cell] += std::sqrt(row[x][0] * row[x][0] + row[x][1] * row[x][1]);
+  }
+  const float inv = 1.0f / static_cast<float>(cell * cell);
+  for (std::size_t i = 0; i < static_cast<std::size_t>(gh) * gw; ++i) out[i] *= inv;
 }
 
 std::vector<std::int16_t> quantize(const float* v, std::size_t n, double step, std::int64_t& saturated) {
@@ -117,7 +117,7 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
         const auto raw = flow_ds->decode_chunk(encoded[i], masks[i]);
         cv::Mat q(H, W, CV_16SC2, const_cast<std::uint8_t*>(raw.data()));
         q.convertTo(loaded[i].flow, CV_32FC2, flow_scale);
-        loaded[i].boundary = motion_boundary(loaded[i].flow);
+        loaded[i].boundary = motion_boundary(loaded[i].flow, s.box.downscale);
       });
       for (std::size_t i = 0; i < missing.size(); ++i) fields[missing[i]] = std::move(loaded[i]);
 
@@ -138,10 +138,10 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
         // MOFO: motion boundaries summed over the window of flows centred on t (clamped to the video).
         const std::int64_t w0 = std::max<std::int64_t>(0, std::min(t - window / 2, pairs - window));
         const std::int64_t w1 = std::min(pairs, w0 + window);
-        cv::Mat summed = cv::Mat::zeros(H, W, CV_32F);
-        for (std::int64_t f = w0; f < w1; ++f) summed += fields.at(f).boundary;
+        cv::Mat summed = fields.at(w0).boundary.clone();
+        for (std::int64_t f = w0 + 1; f < w1; ++f) summed += fields.at(f).boundary;
         bool fb = true;
-        boxes[static_cast<std::size_t>(t)] = box_from_map(summed, s.box, fb);
+        boxes[static_cast<std::size_t>(t)] = box_from_map(summed, W, H, s.box, fb);
         fallback[static_cast<std::size_t>(t)] = fb ? 1 : 0;
       });
       for (std::int64_t t = b0; t < b1; ++t) {

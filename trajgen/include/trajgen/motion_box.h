@@ -33,12 +33,13 @@ struct MotionBoxParams {
   int downscale = 4;
 };
 
-// Motion-boundary magnitude of one flow field (CV_32FC2 -> CV_32FC1).
-cv::Mat motion_boundary(const cv::Mat& flow);
+// Motion-boundary magnitude of one flow field (CV_32FC2 -> CV_32FC1), reduced by
+// `downscale` (area average) for the box rule.
+cv::Mat motion_boundary(const cv::Mat& flow, int downscale = 1);
 
-// The box of one frame from its summed motion-boundary map; `fallback` tells if the central
-// half box was used.
-Box box_from_map(const cv::Mat& summed, const MotionBoxParams& params, bool& fallback);
+// The box of one frame (width x height pixels) from its summed, reduced motion-boundary map;
+// `fallback` tells if the central half box was used.
+Box box_from_map(const cv::Mat& summed, int width, int height, const MotionBoxParams& params, bool& fallback);
 
 // Temporal clean-up and the union box (see above).
 std::vector<Box> clean_boxes(const std::vector<Box>& boxes, int median);

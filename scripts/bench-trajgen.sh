@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Reruns the trajgen benchmark on the real sample videos and rewrites its section of
+# docs/benchmarks.md (between the trajgen:begin and trajgen:end markers). Needs a release build.
+# Makes the flow first with flowgen's defaults (+ --mv), timing it for the trajgen/flowgen ratio.
+#   scripts/bench-trajgen.sh [SAMPLES_DIR]
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+samples=${1:-$("$repo/scripts/fetch-samples.sh")}
+build="$repo/build/release"
+[[ -x "$build/trajgen/trajgen-bench" ]] || { echo "build first: cmake --preset release && cmake --build --preset release" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+start=$(date +%s%N)
+"$build/flowgen/flowgen" -q --list "$samples/list.txt" --root "$samples" --out "$work/flow" --mv
+flowgen_seconds=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
+out="$work/table.md"
+{
+  echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d)."
+  echo "Flow: flowgen defaults (dis-fast, native size up to a short side of 320) + --mv on every sample video,"
+  echo "${flowgen_seconds} s of flowgen wall time ($(nproc) threads). trajgen: defaults (L = 4, C = 8, bilinear)."
+  echo
+  "$build/trajgen/trajgen-bench" --flow "$work/flow" --flowgen-seconds "$flowgen_seconds" --threads 1,2 --work "$work/t"
+} >"$out"
+doc="$repo/docs/benchmarks.md"
+awk -v table="$out" '
+  /<!-- trajgen:begin -->/ { print; while ((getline line < table) > 0) print line; skip = 1; next }
+  /<!-- trajgen:end -->/ { skip = 0 }
+  !skip { print }' "$doc" >"$doc.tmp" && mv "$doc.tmp" "$doc"
+echo "updated $doc"

@@ -1,0 +1,87 @@
+// trajgen-bench: trajgen against the time needed only to read and decode the same flow shards
+// (its I/O bound), and against flowgen's wall time on the same videos. Prints Markdown.
+#include <mme/cli.h>
+#include <mme/log.h>
+#include <mme/part_store.h>
+#include <mme/shard_store.h>
+#include <trajgen/run.h>
+
+#include <fmt/format.h>
+#include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
+
+#include <chrono>
+#include <fstream>
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Benchmark trajgen against reading its flow shards", "trajgen-bench"};
+  std::filesystem::path flow_dir, work = "/tmp/trajgen-bench";
+  std::string threads_list = "1,2";
+  double flowgen_seconds = 0;
+  app.add_option("--flow", flow_dir, "A flowgen output directory")->required()->check(CLI::ExistingDirectory);
+  app.add_option("--threads", threads_list, "Thread counts, comma separated")->capture_default_str();
+  app.add_option("--flowgen-seconds", flowgen_seconds, "flowgen's wall time on the same videos (for the ratio)");
+  app.add_option("--work", work, "Scratch directory")->capture_default_str();
+  mme::cli::setup(app, {});
+  if (int rc = mme::cli::parse(app, argc, argv); rc >= 0) return rc;
+  mme::log::set_level(mme::log::Level::warn);
+  const auto videos = mme::scan_videos(flow_dir);
+
+  fmt::print(
+      "| threads | starts | read+decode only, s | trajgen, s | starts/s | seed-steps/s | trajgen / read-only speed |");
+  fmt::print("{}\n|---|---|---|---|---|---|---|{}\n", flowgen_seconds > 0 ? " trajgen / flowgen wall |" : "",
+             flowgen_seconds > 0 ? "---|" : "");
+  std::size_t pos = 0;
+  while (pos <= threads_list.size()) {
+    const auto comma = threads_list.find(',', pos);
+    const int threads =
+        std::stoi(threads_list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+    pos = comma == std::string::npos ? threads_list.size() + 1 : comma + 1;
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
+    // Read-only: every flow chunk read and decoded once, decoding in parallel (trajgen's I/O).
+    const auto t0 = Clock::now();
+    std::int64_t pairs_total = 0;
+    std::map<std::string, std::shared_ptr<mme::ShardReader>> readers;
+    for (const auto& [id, file] : videos) {
+      auto& r = readers[file];
+      if (!r) r = std::make_shared<mme::ShardReader>(flow_dir / file);
+      auto ds = r->video(id).dataset("flow");
+      const auto pairs = ds.info().shape[0];
+      pairs_total += static_cast<std::int64_t>(pairs);
+      std::vector<std::vector<std::uint8_t>> enc(pairs);
+      std::vector<std::uint32_t> masks(pairs);
+      for (std::uint64_t t = 0; t < pairs; ++t) enc[t] = ds.read_encoded_chunk({t, 0, 0, 0}, &masks[t]);
+      tbb::parallel_for(std::uint64_t{0}, pairs, [&](std::uint64_t t) { (void)ds.decode_chunk(enc[t], masks[t]); });
+    }
+    const double read_only = since(t0);
+
+    trajgen::RunOptions o;
+    o.flow_dir = flow_dir;
+    o.out = work / fmt::format("traj-{}", threads);
+    std::filesystem::remove_all(o.out);
+    o.threads = threads;
+    const auto t1 = Clock::now();
+    trajgen::run_trajgen(o);
+    const double traj_seconds = since(t1);
+    std::filesystem::remove_all(o.out);
+    const std::int64_t starts = pairs_total - static_cast<std::int64_t>(videos.size()) * (o.settings.traj_len - 1);
+    // Seeds per start: read from one video's size is not needed for the ratio; report seed-steps
+    // from the first video's geometry.
+    auto first = readers.begin()->second->video(videos.begin()->first).dataset("flow").info().shape;
+    const double seeds = static_cast<double>(first[1] / 8) * static_cast<double>(first[2] / 8);
+    fmt::print("| {} | {} | {:.2f} | {:.2f} | {:.0f} | {:.3g} | {:.0f}% |", threads, starts, read_only, traj_seconds,
+               starts / traj_seconds, starts * seeds * o.settings.traj_len / traj_seconds,
+               100 * read_only / traj_seconds);
+    if (flowgen_seconds > 0) fmt::print(" {:.2f} |", traj_seconds / flowgen_seconds);
+    fmt::print("\n");
+    std::fflush(stdout);
+  }
+  return 0;
+}
