@@ -25,17 +25,10 @@ using Catch::Matchers::ContainsSubstring;
 
 namespace {
 
-struct Result {
-  int rc;
-  std::string output;
-};
+using Result = mme::test::CommandResult;
 
 Result flowgen_cli(const std::string& args) {
-  const auto log = fs::temp_directory_path() / ("flowgen-test-" + std::to_string(::getpid()) + ".log");
-  const int status = std::system((std::string(FLOWGEN_BINARY) + " " + args + " >'" + log.string() + "' 2>&1").c_str());
-  Result r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, mme::test::read_file(log)};
-  fs::remove(log);
-  return r;
+  return mme::test::run_capture(std::string(FLOWGEN_BINARY) + " " + args);
 }
 
 // Every video of an output directory: id -> dataset name -> stored values (as bytes).

@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <catch2/catch_test_macros.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -49,6 +50,16 @@ TempDir::~TempDir() {
 int run(const std::string& command) {
   const int status = std::system((command + " >/dev/null 2>&1").c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+CommandResult run_capture(const std::string& command) {
+  static std::atomic<int> counter{0};
+  const auto log = std::filesystem::temp_directory_path() /
+                   ("mme-test-out-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".log");
+  const int status = std::system((command + " >'" + log.string() + "' 2>&1").c_str());
+  CommandResult r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(log)};
+  std::filesystem::remove(log);
+  return r;
 }
 
 void run_checked(const std::string& command) {

@@ -27,6 +27,12 @@ class TempDir {
 
 // Runs a shell command; returns its exit status. Output is discarded unless it fails.
 int run(const std::string& command);
+// Runs a command, capturing its exit code and its output (stdout and stderr together).
+struct CommandResult {
+  int rc = -1;
+  std::string output;
+};
+CommandResult run_capture(const std::string& command);
 // Runs a command and fails the test unless it exits 0.
 void run_checked(const std::string& command);
 // Copies a video, adding rotation metadata (a display matrix) of `degrees` as `-metadata rotate`

@@ -19,23 +19,13 @@ using Catch::Matchers::ContainsSubstring;
 
 namespace {
 
-struct Result {
-  int rc;
-  std::string output;
-};
+using Result = mme::test::CommandResult;
 
-Result run_tool(const std::string& binary, const std::string& args) {
-  const auto log = fs::temp_directory_path() / ("trajgen-test-" + std::to_string(::getpid()) + ".log");
-  const int status = std::system((binary + " " + args + " >'" + log.string() + "' 2>&1").c_str());
-  Result r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, mme::test::read_file(log)};
-  fs::remove(log);
-  return r;
-}
 Result trajgen_cli(const std::string& args) {
-  return run_tool(TRAJGEN_BINARY, args);
+  return mme::test::run_capture(std::string(TRAJGEN_BINARY) + " " + args);
 }
 Result flowgen_cli(const std::string& args) {
-  return run_tool(FLOWGEN_BINARY, args);
+  return mme::test::run_capture(std::string(FLOWGEN_BINARY) + " " + args);
 }
 
 // Every video of a target directory: id -> dataset -> bytes.
