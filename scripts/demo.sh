@@ -50,10 +50,12 @@ set -e
 if [[ $traj_rc -ne 0 && $traj_rc -ne 3 ]]; then exit $traj_rc; fi
 build/release/trajgen/trajgen -q merge "$out/targets"
 
-step "Pictures: colour-coded flow and frame|flow strips"
+step "Pictures: colour-coded flow, frame|flow strips, trajectories and MOFO boxes"
 mkdir -p "$out/pictures"
 for video in opencv-doc/cup.mp4 opencv-doc/vtest.avi python3-mecavideo/balle-jbart.mp4; do
   build/release/flowgen/flowgen viz "$out/flow" --video "$video" --out "$out/pictures" --max-flow 8 >/dev/null
+  build/release/trajgen/trajgen viz "$out/targets" --flow "$out/flow" --video "$video" \
+    --out "$out/pictures/$(echo "$video" | tr '/' '_')-trajectories.png" >/dev/null
 done
 
 step "Summary"
@@ -70,5 +72,5 @@ echo
 echo "outputs in $out:"
 echo "  flow/          flow shards, manifest, index.json (docs/formats.md; HDF5_PLUGIN_PATH=$repo/build/release/common/plugin for h5py)"
 echo "  targets/       trajectory targets, MOFO boxes, MGM motion maps (docs/formats.md)"
-echo "  pictures/      colour-coded flow and frame|flow strips (PNG)"
+echo "  pictures/      colour-coded flow, frame|flow strips, trajectories with MOFO boxes (PNG)"
 echo "  probe.h5       stream facts of every sample video"

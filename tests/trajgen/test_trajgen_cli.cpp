@@ -11,6 +11,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <opencv2/imgcodecs.hpp>
 
 #include "test_support.h"
 
@@ -202,6 +203,15 @@ TEST_CASE("target directories: reuse, refusal, and resume equal to an uninterrup
   REQUIRE(trajgen_cli("-q " + base + (dir / "full").string()).rc == 0);
   const auto full = read_targets(dir / "full");
   REQUIRE(full.size() == 3);
+
+  // trajgen viz draws the targets over the frame (2x zoom by default).
+  const auto viz = trajgen_cli("viz " + (dir / "full").string() + " --flow " + (dir / "flow").string() +
+                               " --video python3-mecavideo/g1.avi --out " + (dir / "g1.png").string());
+  INFO(viz.output);
+  REQUIRE(viz.rc == 0);
+  const cv::Mat picture = cv::imread((dir / "g1.png").string());
+  CHECK(picture.cols == 2 * 400);
+  CHECK(picture.rows == 2 * 300);
 
   // Bit-identical whatever the thread count.
   REQUIRE(trajgen_cli("-q --threads 1 " + base + (dir / "one-thread").string()).rc == 0);
