@@ -257,6 +257,32 @@ TEST_CASE("after a SIGKILL only complete videos are visible, and a re-run equals
   const auto manifest = read_manifest(shard_dir);
   CHECK(manifest.size() == videos.size());
   for (const auto& [id, j] : manifest) CHECK(j["status"] == "ok");
+  // SIGINT (Ctrl-C, or Slurm's SIGTERM): finished videos are published, exit code 130, and a
+  // re-run completes the same content.
+  const auto stopped = dir / "interrupted";
+  const pid_t runner = fork();
+  REQUIRE(runner >= 0);
+  if (runner == 0) {
+    const std::string cmd = std::string(FLOWGEN_BINARY) + " " + common + " --out " + stopped.string();
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >/dev/null 2>&1").c_str(), nullptr);
+    _exit(127);
+  }
+  bool started = false;
+  for (int i = 0; i < 2000 && !started; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    started = fs::exists(stopped / "shard-00000-of-00001" / "part-00000.h5");
+  }
+  kill(runner, SIGINT);
+  int stop_status = 0;
+  waitpid(runner, &stop_status, 0);
+  REQUIRE(started);
+  REQUIRE(WIFEXITED(stop_status));
+  const int stop_rc = WEXITSTATUS(stop_status);
+  CHECK((stop_rc == 130 || stop_rc == 0));  // 0 only if it happened to finish first
+  for (const auto& [id, datasets] : read_content(stopped)) CHECK(datasets == full.at(id));
+  REQUIRE(flowgen_cli(common + " --out " + stopped.string()).rc == 0);
+  CHECK(read_content(stopped) == full);
+
   // A third run has nothing to do.
   const auto again = flowgen_cli(common + " --out " + out.string());
   CHECK(again.rc == 0);
