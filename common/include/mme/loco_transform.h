@@ -129,6 +129,7 @@ struct Model {
   std::uint16_t zero[kActivity * 4];
   std::uint16_t length[kActivity][kMaxLength];
   std::uint16_t bits[kMaxLength][16];
+  std::uint16_t run = kProbInit;
   Model() {
     for (auto& p : zero) p = kProbInit;
     for (auto& a : length)
@@ -148,8 +149,15 @@ struct Model {
 // Walks the array in channel-planar raster order, giving each value its prediction, its activity
 // bucket and its zero-flag context (activity x left residual zero x upper residual zero). The
 // first row and column are handled apart so the inner loop has no edge tests.
-template <typename Value, typename Visit>
-inline void raster(const Geometry& g, Value* values, Visit&& visit) {
+//
+// Run mode (as in JPEG-LS): where the last residual was zero and the row above is flat and
+// zero-coded for the next kRun values, one flag says "the next kRun values all equal the left
+// one". Flat regions then cost one binary decision per kRun values instead of one per value.
+// After a flag of 0 the next kRun values are coded one by one (no new flag among them).
+constexpr std::size_t kRun = 8;
+
+template <typename Value, typename Visit, typename Run>
+inline void raster(const Geometry& g, Value* values, Visit&& visit, Run&& run) {
   const std::size_t step = g.channels, stride = g.cols * g.channels;
   std::vector<std::uint8_t> zero_row(g.cols);  // residual == 0 in the row above
   for (std::size_t k = 0; k < g.channels; ++k) {
@@ -172,7 +180,23 @@ inline void raster(const Geometry& g, Value* values, Visit&& visit) {
       }
       const Value* up = row - stride;
       one(0, up[0], up[0], up[0]);
-      for (std::size_t x = 1; x < g.cols; ++x) one(x, row[(x - 1) * step], up[x * step], up[(x - 1) * step]);
+      std::size_t no_run_until = 0;
+      for (std::size_t x = 1; x < g.cols;) {
+        if (left_zero && x >= no_run_until && x + kRun <= g.cols) {
+          const std::int32_t a = row[(x - 1) * step];
+          bool flat = up[(x - 1) * step] == a;
+          for (std::size_t m = x; flat && m < x + kRun; ++m) flat = up[m * step] == a && zero_row[m];
+          if (flat) {
+            if (run(row + x * step, step, a)) {
+              x += kRun;  // zero_row stays 1, left_zero stays 1
+              continue;
+            }
+            no_run_until = x + kRun;
+          }
+        }
+        one(x, row[(x - 1) * step], up[x * step], up[(x - 1) * step]);
+        ++x;
+      }
     }
   }
 }
@@ -183,20 +207,28 @@ inline void encode(const std::int16_t* in, const Geometry& g, std::vector<std::u
   out.reserve(g.values() / 4 + 16);
   RangeEncoder rc(out);
   auto model = std::make_unique<Model>();
-  raster(g, in, [&](const std::int16_t& v, std::int32_t pred, int act, unsigned ctx) {
-    const auto r = static_cast<std::int16_t>(static_cast<std::uint16_t>(v - pred));
-    const auto z =
-        static_cast<std::uint16_t>((static_cast<std::uint16_t>(r) << 1) ^ static_cast<std::uint16_t>(r >> 15));
-    rc.bit(model->zero[ctx], z != 0);
-    if (z == 0) return true;
-    const unsigned m = z - 1u;
-    unsigned n = 0;
-    while ((m >> n) != 0) ++n;  // bit length, 0..16
-    for (unsigned i = 0; i < n; ++i) rc.bit(model->length[act][i], 1);
-    if (n < 16) rc.bit(model->length[act][n], 0);
-    for (int i = static_cast<int>(n) - 2; i >= 0; --i) rc.bit(model->bits[n][i], (m >> i) & 1u);
-    return false;
-  });
+  raster(
+      g, in,
+      [&](const std::int16_t& v, std::int32_t pred, int act, unsigned ctx) {
+        const auto r = static_cast<std::int16_t>(static_cast<std::uint16_t>(v - pred));
+        const auto z =
+            static_cast<std::uint16_t>((static_cast<std::uint16_t>(r) << 1) ^ static_cast<std::uint16_t>(r >> 15));
+        rc.bit(model->zero[ctx], z != 0);
+        if (z == 0) return true;
+        const unsigned m = z - 1u;
+        unsigned n = 0;
+        while ((m >> n) != 0) ++n;  // bit length, 0..16
+        for (unsigned i = 0; i < n; ++i) rc.bit(model->length[act][i], 1);
+        if (n < 16) rc.bit(model->length[act][n], 0);
+        for (int i = static_cast<int>(n) - 2; i >= 0; --i) rc.bit(model->bits[n][i], (m >> i) & 1u);
+        return false;
+      },
+      [&](const std::int16_t* at, std::size_t step, std::int32_t a) {
+        bool all = true;
+        for (std::size_t m = 0; all && m < kRun; ++m) all = at[m * step] == a;
+        rc.bit(model->run, all ? 1u : 0u);
+        return all;
+      });
   rc.finish();
 }
 
@@ -205,20 +237,27 @@ inline bool decode(const std::uint8_t* data, std::size_t bytes, const Geometry& 
   RangeDecoder rc(data, bytes);
   auto model = std::make_unique<Model>();
   bool ok = true;
-  raster(g, out, [&](std::int16_t& v, std::int32_t pred, int act, unsigned ctx) {
-    std::uint16_t z = 0;
-    if (rc.bit(model->zero[ctx])) {
-      unsigned n = 0;
-      while (n < 16 && rc.bit(model->length[act][n])) ++n;
-      unsigned m = n ? 1u << (n - 1) : 0;
-      for (int i = static_cast<int>(n) - 2; i >= 0; --i) m |= rc.bit(model->bits[n][i]) << i;
-      if (m >= 0xFFFFu) ok = false;
-      z = static_cast<std::uint16_t>(m + 1);
-    }
-    const auto r = static_cast<std::int16_t>((z >> 1) ^ static_cast<std::uint16_t>(-(z & 1)));
-    v = static_cast<std::int16_t>(static_cast<std::uint16_t>(pred + r));
-    return z == 0;
-  });
+  raster(
+      g, out,
+      [&](std::int16_t& v, std::int32_t pred, int act, unsigned ctx) {
+        std::uint16_t z = 0;
+        if (rc.bit(model->zero[ctx])) {
+          unsigned n = 0;
+          while (n < 16 && rc.bit(model->length[act][n])) ++n;
+          unsigned m = n ? 1u << (n - 1) : 0;
+          for (int i = static_cast<int>(n) - 2; i >= 0; --i) m |= rc.bit(model->bits[n][i]) << i;
+          if (m >= 0xFFFFu) ok = false;
+          z = static_cast<std::uint16_t>(m + 1);
+        }
+        const auto r = static_cast<std::int16_t>((z >> 1) ^ static_cast<std::uint16_t>(-(z & 1)));
+        v = static_cast<std::int16_t>(static_cast<std::uint16_t>(pred + r));
+        return z == 0;
+      },
+      [&](std::int16_t* at, std::size_t step, std::int32_t a) {
+        if (!rc.bit(model->run)) return false;
+        for (std::size_t m = 0; m < kRun; ++m) at[m * step] = static_cast<std::int16_t>(a);
+        return true;
+      });
   return ok && !rc.overrun();
 }
 
