@@ -82,11 +82,17 @@ TEST_CASE("an analytic translation written as a flow shard gives exact trajector
         "flow", {mme::DType::i16, {pairs, rows, cols, 2}, {1, rows, cols, 2}, mme::loco_codec({1, rows, cols, 2})});
     ds.write_all(q.data());
     ds.set("scale", 0.125);
+    // A damaged video: its group lost the flow dataset.
+    w.add_video("analytic/damaged.mp4").set("fps", 25.0);
     w.commit();
   }
   const auto r = trajgen_cli("-q --flow " + (dir / "flow").string() + " --out " + (dir / "traj").string());
   INFO(r.output);
-  REQUIRE(r.rc == 0);
+  // The damaged video is recorded as failed with its reason; the other one is done (exit code 3).
+  REQUIRE(r.rc == 3);
+  CHECK_THAT(r.output, ContainsSubstring("analytic/damaged.mp4") && ContainsSubstring("dataset 'flow' is missing"));
+  CHECK_THAT(mme::test::read_file(dir / "traj" / "shard-00000-of-00001" / "manifest.jsonl"),
+             ContainsSubstring("\"status\":\"failed\""));
   std::unique_ptr<mme::ShardReader> keep;
   auto video = only_video(dir / "traj", keep);
   auto traj_ds = video.dataset("traj");

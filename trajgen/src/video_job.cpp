@@ -65,7 +65,7 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
     flow_ds.emplace(video->dataset("flow"));
   } catch (const std::exception& e) {
     record.status = "failed";
-    record.reason = fmt::format("{}: {}", flow_part.path().string(), e.what());
+    record.reason = fmt::format("video '{}': {}", id, e.what());  // what() names the flow part
     return record;
   }
   const auto& shape = flow_ds->info().shape;
