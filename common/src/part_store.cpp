@@ -7,7 +7,7 @@
 
 #include <algorithm>
 #include <fstream>
-#include <regex>
+#include <string_view>
 
 namespace mme {
 
@@ -56,15 +56,22 @@ VideoRecord record_from_group(const mme::GroupReader& g, const std::string& file
 namespace {
 
 // Published parts of a shard directory, in index order.
+// "part-00012.h5" -> 12; -1 for any other name (temporaries, manifests).
+int part_index(const std::string& name) {
+  constexpr std::string_view prefix = "part-", suffix = ".h5";
+  if (name.size() < prefix.size() + suffix.size() + 5 || name.rfind(prefix, 0) != 0 ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return -1;
+  const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoi(digits);
+}
+
 std::vector<std::pair<int, fs::path>> published_parts(const fs::path& dir) {
-  static const std::regex name(R"(part-(\d{5,})\.h5)");
   std::vector<std::pair<int, fs::path>> parts;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    std::smatch m;
-    const std::string file = e.path().filename().string();
-    if (std::regex_match(file, m, name)) parts.emplace_back(std::stoi(m[1].str()), e.path());
-  }
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (const int index = part_index(e.path().filename().string()); index >= 0) parts.emplace_back(index, e.path());
   std::sort(parts.begin(), parts.end());
   return parts;
 }

@@ -15,7 +15,6 @@
 #include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <random>
-#include <regex>
 #include <thread>
 
 #include "test_support.h"
@@ -235,7 +234,10 @@ TEST_CASE("after a SIGKILL only complete videos are visible, and a re-run equals
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (fs::exists(shard_dir))
       for (const auto& e : fs::directory_iterator(shard_dir))
-        published += std::regex_match(e.path().filename().string(), std::regex(R"(part-\d+\.h5)")) ? 1 : 0;
+        published += e.path().extension() == ".h5" && e.path().filename().string().rfind("part-", 0) == 0 &&
+                             e.path().filename().string().find(".tmp-") == std::string::npos
+                         ? 1
+                         : 0;
   }
   kill(child, SIGKILL);
   int status = 0;
