@@ -13,13 +13,15 @@ namespace {
 // cd_values: {format version, rows, cols, channels, reserved}
 constexpr unsigned kFormat = 1;
 
-loco::Geometry geometry_of(const std::vector<std::uint64_t>& chunk) {
-  if (chunk.size() < 2) throw std::invalid_argument("loco codec: chunks need at least 2 dimensions");
+loco::Geometry geometry_of(const std::vector<std::uint64_t>& chunk, int row_dims) {
+  if (row_dims < 1 || chunk.size() < static_cast<std::size_t>(row_dims) + 1)
+    throw std::invalid_argument("loco codec: the chunk has too few dimensions");
   loco::Geometry g;
   g.channels = chunk.back();
-  g.cols = chunk[chunk.size() - 2];
+  g.cols = 1;
   g.rows = 1;
-  for (std::size_t d = 0; d + 2 < chunk.size(); ++d) g.rows *= chunk[d];
+  const std::size_t first_col = chunk.size() - 1 - static_cast<std::size_t>(row_dims);
+  for (std::size_t d = 0; d + 1 < chunk.size(); ++d) (d >= first_col ? g.cols : g.rows) *= chunk[d];
   return g;
 }
 
@@ -109,9 +111,9 @@ void register_loco_filter() {
   });
 }
 
-std::shared_ptr<const ChunkCodec> loco_codec(const std::vector<std::uint64_t>& chunk) {
+std::shared_ptr<const ChunkCodec> loco_codec(const std::vector<std::uint64_t>& chunk, int row_dims) {
   register_loco_filter();
-  return std::make_shared<LocoCodec>(geometry_of(chunk));
+  return std::make_shared<LocoCodec>(geometry_of(chunk, row_dims));
 }
 
 }  // namespace mme

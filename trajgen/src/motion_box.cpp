@@ -6,20 +6,23 @@
 namespace trajgen {
 
 cv::Mat motion_boundary(const cv::Mat& flow, int downscale) {
+  // The flow is reduced first: the box rule runs at the reduced size anyway, and Sobel on a
+  // 16x smaller field is 16x cheaper. Its thresholds are relative (to the maximum and the
+  // standard deviation), so the change of derivative scale does not matter.
+  cv::Mat field = flow;
+  if (downscale > 1)
+    cv::resize(flow, field, cv::Size(std::max(1, flow.cols / downscale), std::max(1, flow.rows / downscale)), 0, 0,
+               cv::INTER_AREA);
   std::vector<cv::Mat> uv;
-  cv::split(flow, uv);
-  cv::Mat out = cv::Mat::zeros(flow.size(), CV_32F), d;
+  cv::split(field, uv);
+  cv::Mat out = cv::Mat::zeros(field.size(), CV_32F), d;
   for (const auto& c : uv)
     for (auto [dx, dy] : {std::pair{1, 0}, std::pair{0, 1}}) {
       cv::Sobel(c, d, CV_32F, dx, dy, 3);
       cv::accumulateSquare(d, out);
     }
   cv::sqrt(out, out);
-  if (downscale <= 1) return out;
-  cv::Mat small;
-  cv::resize(out, small, cv::Size(std::max(1, flow.cols / downscale), std::max(1, flow.rows / downscale)), 0, 0,
-             cv::INTER_AREA);
-  return small;
+  return out;
 }
 
 Box box_from_map(const cv::Mat& small, int width, int height, const MotionBoxParams& p, bool& fallback) {

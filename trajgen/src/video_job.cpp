@@ -27,14 +27,20 @@ struct Field {
 // Mean of |v| over each cell x cell block of a 2-channel field -> [gh][gw] (cells beyond the
 // last whole one are ignored, as the seeds are).
 void cell_magnitude(const cv::Mat& field, int cell, int gh, int gw, float* out) {
-  std::fill(out, out + static_cast<std::size_t>(gh) * gw, 0.f);
-  for (int y = 0; y < gh * cell; ++y) {
-    const auto* row = field.ptr<cv::Vec2f>(y);
-    float* cells = out + static_cast<std::size_t>(y / cell) * gw;
-    for (int x = 0; x < gw * cell; ++x) cells[x / cell] += std::sqrt(row[x][0] * row[x][0] + row[x][1] * row[x][1]);
-  }
   const float inv = 1.0f / static_cast<float>(cell * cell);
-  for (std::size_t i = 0; i < static_cast<std::size_t>(gh) * gw; ++i) out[i] *= inv;
+  for (int i = 0; i < gh; ++i) {
+    float* cells = out + static_cast<std::size_t>(i) * gw;
+    std::fill(cells, cells + gw, 0.f);
+    for (int y = i * cell; y < (i + 1) * cell; ++y) {
+      const auto* row = field.ptr<cv::Vec2f>(y);
+      for (int j = 0; j < gw; ++j) {
+        float sum = 0;
+        for (int x = j * cell; x < (j + 1) * cell; ++x) sum += std::sqrt(row[x][0] * row[x][0] + row[x][1] * row[x][1]);
+        cells[j] += sum;
+      }
+    }
+    for (int j = 0; j < gw; ++j) cells[j] *= inv;
+  }
 }
 
 std::vector<std::int16_t> quantize(const float* v, std::size_t n, double step, std::int64_t& saturated) {
@@ -89,7 +95,7 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
     auto traj = group.create_dataset("traj", {mme::DType::i16,
                                               {static_cast<std::uint64_t>(starts), ugh, ugw, uL, 2},
                                               {1, ugh, ugw, uL, 2},
-                                              mme::loco_codec({1, ugh, ugw, uL, 2})});
+                                              mme::loco_codec({1, ugh, ugw, uL, 2}, 2)});
     traj.set("scale", s.traj_scale);
     std::vector<std::uint8_t> valid(static_cast<std::size_t>(starts) * gh * gw);
     std::vector<float> motion(static_cast<std::size_t>(frames) * gh * gw);

@@ -19,7 +19,9 @@ inline constexpr H5Z_filter_t kLocoFilterId = 313;
 void register_loco_filter();
 
 // A codec for int16 datasets whose last dimension holds the channels (flow: [.., H, W, 2]):
-// `chunk` is the dataset's chunk shape. rows = product of all but the last two dimensions x H.
-std::shared_ptr<const ChunkCodec> loco_codec(const std::vector<std::uint64_t>& chunk);
+// `chunk` is the dataset's chunk shape. The values are predicted as an image of `cols` = the
+// product of the `row_dims` dimensions before the channels (1: W) and rows = all the others.
+// Trajectories [1, H/C, W/C, L, 2] use row_dims = 2, so a row is every step of a row of seeds.
+std::shared_ptr<const ChunkCodec> loco_codec(const std::vector<std::uint64_t>& chunk, int row_dims = 1);
 
 }  // namespace mme

@@ -33,8 +33,8 @@ struct MotionBoxParams {
   int downscale = 4;
 };
 
-// Motion-boundary magnitude of one flow field (CV_32FC2 -> CV_32FC1), reduced by
-// `downscale` (area average) for the box rule.
+// Motion-boundary magnitude (CV_32FC1) of one flow field (CV_32FC2) reduced by `downscale`
+// (area average) for the box rule.
 cv::Mat motion_boundary(const cv::Mat& flow, int downscale = 1);
 
 // The box of one frame (width x height pixels) from its summed, reduced motion-boundary map;
