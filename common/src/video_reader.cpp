@@ -208,6 +208,7 @@ struct VideoReader::Impl {
   int decode_errors = 0;
   std::vector<std::string> warnings;
   std::mutex warnings_mutex;         // frame-threaded decoders report from their own threads
+  std::vector<std::uint8_t> scaled;  // swscale's output, padded rows
   std::vector<std::uint8_t> stored;  // converted, not yet rotated pixels
   int stored_w = 0, stored_h = 0;    // size of the converted picture before rotation
 
@@ -286,18 +287,25 @@ struct VideoReader::Impl {
     }
     stored_w = sw;
     stored_h = sh;
-    const std::size_t bytes = static_cast<std::size_t>(sw) * sh * channels;
-    std::uint8_t* target = nullptr;
+    // swscale's SIMD writers store whole vectors past the end of a row (seen: 8 bytes past a
+    // 200x360 RGB frame, corrupting the heap), so it writes into a buffer with 64-byte aligned
+    // rows and a spare row, and the rows are then copied out tightly packed.
+    const std::size_t row_bytes = static_cast<std::size_t>(sw) * channels;
+    const std::size_t stride = (row_bytes + 63) / 64 * 64;
+    scaled.resize(stride * (static_cast<std::size_t>(sh) + 1));
+    uint8_t* dst[4] = {scaled.data(), nullptr, nullptr, nullptr};
+    int dst_stride[4] = {static_cast<int>(stride), 0, 0, 0};
+    sws_scale(sws.get(), f->data, f->linesize, 0, f->height, dst, dst_stride);
+    const std::size_t bytes = row_bytes * sh;
+    std::uint8_t* tight = nullptr;
     if (info.rotation == 0) {
       out.pixels.resize(bytes);
-      target = out.pixels.data();
+      tight = out.pixels.data();
     } else {
       stored.resize(bytes);
-      target = stored.data();
+      tight = stored.data();
     }
-    uint8_t* dst[4] = {target, nullptr, nullptr, nullptr};
-    int dst_stride[4] = {sw * channels, 0, 0, 0};
-    sws_scale(sws.get(), f->data, f->linesize, 0, f->height, dst, dst_stride);
+    for (int y = 0; y < sh; ++y) std::memcpy(tight + y * row_bytes, scaled.data() + y * stride, row_bytes);
     if (info.rotation != 0) {
       out.pixels.resize(bytes);
       rotate_pixels(stored.data(), sw, sh, channels, info.rotation, out.pixels.data());

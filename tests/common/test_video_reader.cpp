@@ -154,6 +154,27 @@ TEST_CASE("frames come at the requested short side, aspect kept, even sizes", "[
   CHECK(diff / (160 * 120 * 3) < 1.5);
 }
 
+TEST_CASE("frame widths that are not multiples of the SIMD width decode exactly", "[video]") {
+  // Regression: swscale's vector writers ran 8 bytes past a tightly packed 200x360 RGB frame and
+  // corrupted the heap (found with valgrind on a portrait phone-sized video).
+  mme::test::TempDir dir;
+  for (const std::string size : {"200x360", "98x66", "322x242", "97x65"}) {
+    INFO(size);
+    const auto video = dir / ("v" + size + ".mp4");
+    mme::test::run_checked("ffmpeg -v error -y -f lavfi -i testsrc2=size=" + size +
+                           ":rate=10 -frames:v 3 -c:v libx264 -pix_fmt yuv444p -qp 0 '" + video.string() + "'");
+    mme::VideoReader reader(video);
+    mme::Frame f;
+    REQUIRE(reader.read(f));
+    CHECK(f.pixels.size() == static_cast<std::size_t>(f.width) * f.height * 3);
+    CHECK(mean_abs_diff(f.pixels, ffmpeg_first_frame(video, dir / "ref.rgb")) < 1.0);
+    mme::VideoReaderOptions gray;
+    gray.format = mme::PixelFormat::gray8;
+    mme::VideoReader g(video, gray);
+    CHECK(g.read_all().size() == 3);
+  }
+}
+
 TEST_CASE("rotation metadata is reported and applied like the ffmpeg CLI does", "[video]") {
   mme::test::TempDir dir;
   for (int rotate : {90, 180, 270}) {
