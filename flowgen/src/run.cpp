@@ -1,5 +1,6 @@
 #include <flowgen/run.h>
 #include <flowgen/video_job.h>
+#include <mme/batch.h>
 #include <mme/cli.h>
 #include <mme/error.h>
 #include <mme/log.h>
@@ -10,20 +11,10 @@
 #include <tbb/global_control.h>
 #include <tbb/parallel_for_each.h>
 
-#include <csignal>
 #include <opencv2/core.hpp>
 #include <thread>
 
 namespace flowgen {
-namespace {
-
-std::atomic<bool> g_stop{false};
-extern "C" void on_signal(int) {
-  g_stop.store(true);
-}
-
-}  // namespace
-
 int run_flowgen(const RunOptions& o) {
   try {
     o.settings.validate();
@@ -68,25 +59,22 @@ int run_flowgen(const RunOptions& o) {
   // would be a fresh mmap whose pages fault in again (11% of the time in a profile). Keep them.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  g_stop.store(false);
-  auto old_int = std::signal(SIGINT, on_signal);
-  auto old_term = std::signal(SIGTERM, on_signal);
+  mme::StopRequest stop;
 
   const BackendInfo& backend = flow_backend(o.settings.algo);
   tbb::enumerable_thread_specific<std::unique_ptr<FlowBackend>> backends;
-  std::atomic<std::size_t> failed{0};
   int rc = mme::cli::kOk;
   {
     mme::Progress progress("flowgen", static_cast<std::int64_t>(todo.size()), "videos");
-    JobContext ctx{o.settings, backend, backends, g_stop, &progress, progress.add_counter("pairs"), 2 * threads + 2};
+    JobContext ctx{o.settings,     backend, backends, stop.flag(), &progress, progress.add_counter("pairs"),
+                   2 * threads + 2};
     try {
       tbb::parallel_for_each(todo.begin(), todo.end(), [&](const mme::ListEntry& entry) {
-        if (g_stop.load()) return;
+        if (stop.requested()) return;
         auto part = store->acquire();
         try {
           auto record = process_video(entry, store->writer(part), ctx);
           if (record.status != "ok") {
-            ++failed;
             mme::log::error("{}", record.reason);
           } else if (record.stats.value("saturated", 0) > 0) {
             mme::log::warn("{}: {} flow values saturated at +-{} px", entry.id, record.stats["saturated"].get<long>(),
@@ -104,23 +92,10 @@ int run_flowgen(const RunOptions& o) {
       rc = mme::cli::kFatal;
     }
   }
-  std::signal(SIGINT, old_int);
-  std::signal(SIGTERM, old_term);
   if (rc != mme::cli::kOk) return rc;
-
-  std::size_t ok = 0, bad = 0;
-  for (const auto& e : entries) {
-    auto it = store->records().find(e.id);
-    if (it == store->records().end()) continue;
-    (it->second.status == "ok" ? ok : bad)++;
-  }
-  mme::log::info("{}: {} of {} videos done, {} failed (manifest: {})", o.out.string(), ok, entries.size(), bad,
-                 (store->shard_dir() / "manifest.jsonl").string());
-  if (g_stop.load()) {
-    mme::log::warn("interrupted: finished videos are kept; run the same command again to resume");
-    return mme::cli::kInterrupted;
-  }
-  return bad > 0 ? mme::cli::kSomeFailed : mme::cli::kOk;
+  std::vector<std::string> ids;
+  for (const auto& e : entries) ids.push_back(e.id);
+  return mme::finish_batch(*store, ids, o.out, stop.requested());
 }
 
 }  // namespace flowgen

@@ -1,3 +1,4 @@
+#include <mme/batch.h>
 #include <mme/cli.h>
 #include <mme/error.h>
 #include <mme/log.h>
@@ -9,20 +10,12 @@
 
 #include <tbb/global_control.h>
 #include <tbb/parallel_for_each.h>
-#include <csignal>
 #include <map>
 #include <mutex>
 #include <opencv2/core.hpp>
 #include <thread>
 
 namespace trajgen {
-namespace {
-std::atomic<bool> g_stop{false};
-extern "C" void on_signal(int) {
-  g_stop.store(true);
-}
-}  // namespace
-
 int run_trajgen(const RunOptions& o) {
   nlohmann::json config;
   std::map<std::string, std::string> videos;  // id -> flow part (relative to flow_dir)
@@ -59,9 +52,7 @@ int run_trajgen(const RunOptions& o) {
                  shard.to_string(), videos.size(), videos.size() - todo.size(), todo.size(), threads);
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
   cv::setNumThreads(1);
-  g_stop.store(false);
-  auto old_int = std::signal(SIGINT, on_signal);
-  auto old_term = std::signal(SIGTERM, on_signal);
+  mme::StopRequest stop;
 
   // Flow parts are opened once and shared by the videos in them.
   std::mutex readers_mutex;
@@ -73,13 +64,12 @@ int run_trajgen(const RunOptions& o) {
     return r;
   };
   int rc = mme::cli::kOk;
-  std::atomic<std::size_t> failed{0};
   {
     mme::Progress progress("trajgen", static_cast<std::int64_t>(todo.size()), "videos");
     const auto starts_counter = progress.add_counter("starts");
     try {
       tbb::parallel_for_each(todo.begin(), todo.end(), [&](const std::pair<std::string, std::string>& v) {
-        if (g_stop.load()) return;
+        if (stop.requested()) return;
         auto part = store->acquire();
         mme::VideoRecord record;
         try {
@@ -91,7 +81,6 @@ int run_trajgen(const RunOptions& o) {
           record.reason = e.what();
         }
         if (record.status != "ok") {
-          ++failed;
           mme::log::error("{}", record.reason);
         }
         store->release(part, std::move(record));
@@ -103,17 +92,10 @@ int run_trajgen(const RunOptions& o) {
       rc = mme::cli::kFatal;
     }
   }
-  std::signal(SIGINT, old_int);
-  std::signal(SIGTERM, old_term);
   if (rc != mme::cli::kOk) return rc;
-  std::size_t ok = 0, bad = 0;
-  for (const auto& v : videos) {
-    auto it = store->records().find(v.first);
-    if (it != store->records().end()) (it->second.status == "ok" ? ok : bad)++;
-  }
-  mme::log::info("{}: {} of {} videos done, {} failed", o.out.string(), ok, videos.size(), bad);
-  if (g_stop.load()) return mme::cli::kInterrupted;
-  return bad > 0 ? mme::cli::kSomeFailed : mme::cli::kOk;
+  std::vector<std::string> ids;
+  for (const auto& v : videos) ids.push_back(v.first);
+  return mme::finish_batch(*store, ids, o.out, stop.requested());
 }
 
 }  // namespace trajgen
