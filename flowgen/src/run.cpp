@@ -68,6 +68,8 @@ int run_flowgen(const RunOptions& o) {
     mme::Progress progress("flowgen", static_cast<std::int64_t>(todo.size()), "videos");
     JobContext ctx{o.settings,     backend, backends, stop.flag(), &progress, progress.add_counter("pairs"),
                    2 * threads + 2};
+    const auto in_flight = static_cast<int>(std::min<std::size_t>(std::max<std::size_t>(todo.size(), 1), threads));
+    ctx.decoder_threads = std::max(1, threads / in_flight);
     try {
       tbb::parallel_for_each(todo.begin(), todo.end(), [&](const mme::ListEntry& entry) {
         if (stop.requested()) return;

@@ -93,6 +93,7 @@ mme::VideoRecord process_video(const mme::ListEntry& entry, mme::ShardWriter& sh
   options.short_side = s.short_side;
   options.max_short_side = s.short_side > 0 ? 0 : s.max_short_side;
   options.motion_vectors = want_mv;
+  options.decoder_threads = ctx.decoder_threads;
 
   std::optional<mme::VideoReader> reader;
   mme::SourceStat source;

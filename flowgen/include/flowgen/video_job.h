@@ -32,6 +32,9 @@ struct JobContext {
   mme::Progress* progress = nullptr;  // optional
   std::size_t pairs_counter = 0;
   int max_tokens = 8;  // frames in flight within one video
+  // FFmpeg decoder threads per video: 1 while there are more videos than cores (videos already
+  // run in parallel), more when a few long videos would leave decoding serial.
+  int decoder_threads = 1;
 };
 
 // Processes one video into `shard`. Returns its record (status ok or failed with the reason; a
