@@ -200,6 +200,21 @@ TEST_CASE("flowgen output is bit-identical whatever --threads", "[flowgen][sampl
     else
       CHECK(content == first);
   }
+  // One video on two threads decodes with FFmpeg's frame threads: still the same bytes.
+  write_list(dir / "one.txt", {"python3-imageio/realshort.mp4 1"});
+  Content single;
+  for (int threads : {1, 2}) {
+    const auto out = dir / ("single" + std::to_string(threads));
+    REQUIRE(flowgen_cli("-q --list " + (dir / "one.txt").string() + " --root " + samples.string() + " --out " +
+                        out.string() + " --mv --threads " + std::to_string(threads))
+                .rc == 0);
+    const auto content = read_content(out);
+    if (threads == 1)
+      single = content;
+    else
+      CHECK(content == single);
+  }
+  CHECK(single.at("python3-imageio/realshort.mp4") == first.at("python3-imageio/realshort.mp4"));
 }
 
 TEST_CASE("after a SIGKILL only complete videos are visible, and a re-run equals an uninterrupted run",
