@@ -9,7 +9,7 @@
 // Binarisation of a residual r (computed modulo 2^16, so every int16 input round-trips exactly):
 //   zero flag            context: local activity bucket x left and upper residuals zero or not
 //   m = zigzag(r) - 1    Elias-gamma style: the bit length n of m in unary (adaptive per
-//                        activity bucket and position), then the n-1 bits below the leading one
+//                        zero-flag context and position), then the n-1 bits below the leading one
 //                        (adaptive per length and position, so the sign bit learns its bias).
 //
 // Header-only and free of HDF5 so that the chunk codec (our threads) and the HDF5 filter plugin
@@ -127,7 +127,7 @@ struct Model {
   static constexpr int kActivity = 8;    // activity buckets
   static constexpr int kMaxLength = 17;  // bit lengths of m: 0..16
   std::uint16_t zero[kActivity * 4];
-  std::uint16_t length[kActivity][kMaxLength];
+  std::uint16_t length[kActivity * 4][kMaxLength];
   std::uint16_t bits[kMaxLength][16];
   std::uint16_t run = kProbInit;
   Model() {
@@ -168,7 +168,7 @@ inline void raster(const Geometry& g, Value* values, Visit&& visit, Run&& run) {
       auto one = [&](std::size_t x, std::int32_t a, std::int32_t b, std::int32_t c) {
         const int act = Model::activity(a, b, c);
         const unsigned ctx = static_cast<unsigned>(act) * 4 + left_zero * 2 + zero_row[x];
-        left_zero = visit(row[x * step], median_edge(a, b, c), act, ctx) ? 1 : 0;
+        left_zero = visit(row[x * step], median_edge(a, b, c), ctx) ? 1 : 0;
         zero_row[x] = static_cast<std::uint8_t>(left_zero);
       };
       if (y == 0) {
@@ -209,7 +209,7 @@ inline void encode(const std::int16_t* in, const Geometry& g, std::vector<std::u
   auto model = std::make_unique<Model>();
   raster(
       g, in,
-      [&](const std::int16_t& v, std::int32_t pred, int act, unsigned ctx) {
+      [&](const std::int16_t& v, std::int32_t pred, unsigned ctx) {
         const auto r = static_cast<std::int16_t>(static_cast<std::uint16_t>(v - pred));
         const auto z =
             static_cast<std::uint16_t>((static_cast<std::uint16_t>(r) << 1) ^ static_cast<std::uint16_t>(r >> 15));
@@ -218,8 +218,8 @@ inline void encode(const std::int16_t* in, const Geometry& g, std::vector<std::u
         const unsigned m = z - 1u;
         unsigned n = 0;
         while ((m >> n) != 0) ++n;  // bit length, 0..16
-        for (unsigned i = 0; i < n; ++i) rc.bit(model->length[act][i], 1);
-        if (n < 16) rc.bit(model->length[act][n], 0);
+        for (unsigned i = 0; i < n; ++i) rc.bit(model->length[ctx][i], 1);
+        if (n < 16) rc.bit(model->length[ctx][n], 0);
         for (int i = static_cast<int>(n) - 2; i >= 0; --i) rc.bit(model->bits[n][i], (m >> i) & 1u);
         return false;
       },
@@ -239,11 +239,11 @@ inline bool decode(const std::uint8_t* data, std::size_t bytes, const Geometry& 
   bool ok = true;
   raster(
       g, out,
-      [&](std::int16_t& v, std::int32_t pred, int act, unsigned ctx) {
+      [&](std::int16_t& v, std::int32_t pred, unsigned ctx) {
         std::uint16_t z = 0;
         if (rc.bit(model->zero[ctx])) {
           unsigned n = 0;
-          while (n < 16 && rc.bit(model->length[act][n])) ++n;
+          while (n < 16 && rc.bit(model->length[ctx][n])) ++n;
           unsigned m = n ? 1u << (n - 1) : 0;
           for (int i = static_cast<int>(n) - 2; i >= 0; --i) m |= rc.bit(model->bits[n][i]) << i;
           if (m >= 0xFFFFu) ok = false;
