@@ -76,6 +76,16 @@ std::vector<std::pair<int, fs::path>> published_parts(const fs::path& dir) {
   return parts;
 }
 
+// The shard directories of an output directory ("shard-IIIII-of-NNNNN"), in order.
+std::vector<fs::path> shard_dirs(const fs::path& out_dir) {
+  std::vector<fs::path> dirs;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(out_dir, ec))
+    if (e.is_directory() && e.path().filename().string().rfind("shard-", 0) == 0) dirs.push_back(e.path());
+  std::sort(dirs.begin(), dirs.end());
+  return dirs;
+}
+
 // Reads the records of one published part into `records` (later parts override earlier ones).
 void scan_part(const fs::path& part, const fs::path& out_dir, std::map<std::string, VideoRecord>& records) {
   mme::ShardReader reader(part);
@@ -210,12 +220,7 @@ void PartStore::close() {
 
 std::map<std::string, std::string> scan_videos(const fs::path& out_dir) {
   std::map<std::string, std::string> videos;
-  std::vector<fs::path> shard_dirs;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(out_dir, ec))
-    if (e.is_directory() && e.path().filename().string().rfind("shard-", 0) == 0) shard_dirs.push_back(e.path());
-  std::sort(shard_dirs.begin(), shard_dirs.end());
-  for (const auto& dir : shard_dirs)
+  for (const auto& dir : shard_dirs(out_dir))
     for (const auto& [part_index, path] : published_parts(dir)) {
       mme::ShardReader reader(path);
       const std::string rel = fs::relative(path, out_dir).string();
@@ -231,11 +236,7 @@ std::size_t merge_index(const fs::path& out_dir, const std::string& settings_fil
   std::ifstream in(settings_path);
   nlohmann::json index = {{"settings", nlohmann::json::parse(in)}};
   nlohmann::json videos = nlohmann::json::object(), failed = nlohmann::json::object();
-  std::vector<fs::path> shard_dirs;
-  for (const auto& e : fs::directory_iterator(out_dir))
-    if (e.is_directory() && e.path().filename().string().rfind("shard-", 0) == 0) shard_dirs.push_back(e.path());
-  std::sort(shard_dirs.begin(), shard_dirs.end());
-  for (const auto& dir : shard_dirs) {
+  for (const auto& dir : shard_dirs(out_dir)) {
     std::map<std::string, VideoRecord> records;
     for (const auto& [part_index, path] : published_parts(dir)) scan_part(path, out_dir, records);
     for (const auto& [id, r] : records) {

@@ -24,9 +24,11 @@ int run_trajgen(const RunOptions& o) {
     o.settings.validate();
     shard = mme::ShardSpec::parse(o.shard);
     config = o.settings.to_json();
-    config["flow"] = flow_identity(o.flow_dir);
+    // The flow set is scanned once: its map names the identity and this shard's videos.
+    const auto flow_videos = mme::scan_videos(o.flow_dir);
+    config["flow"] = flow_identity(o.flow_dir, flow_videos);
     mme::claim_output_dir(o.out, "config.json", config);
-    for (const auto& [id, file] : mme::scan_videos(o.flow_dir))
+    for (const auto& [id, file] : flow_videos)
       if (shard.contains(id)) videos.emplace(id, file);
   } catch (const std::exception& e) {
     mme::log::error("{}", e.what());

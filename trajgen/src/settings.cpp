@@ -25,13 +25,12 @@ void TrajSettings::validate() const {
     throw std::invalid_argument("--motion-source must be auto or flow");
 }
 
-nlohmann::json flow_identity(const std::filesystem::path& flow_dir) {
+nlohmann::json flow_identity(const std::filesystem::path& flow_dir, const std::map<std::string, std::string>& videos) {
   const auto settings_path = flow_dir / "flowgen.json";
   if (!std::filesystem::exists(settings_path))
     throw mme::FileError(flow_dir, "not a flowgen output directory (no flowgen.json)");
   std::ifstream in(settings_path);
   const auto settings = nlohmann::json::parse(in);
-  const auto videos = mme::scan_videos(flow_dir);
   std::string all;
   for (const auto& [id, file] : videos) all += id + '\n' + file + '\n';
   return {{"settings", settings}, {"videos", videos.size()}, {"hash", fmt::format("{:016x}", mme::fnv1a64(all))}};

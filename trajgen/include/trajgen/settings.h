@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <map>
+#include <string>
 
 namespace trajgen {
 
@@ -23,7 +25,8 @@ struct TrajSettings {
 };
 
 // {"settings": flowgen.json, "videos": n, "hash": FNV-1a of the video -> part map}: changes when
-// the flow set does. Throws FileError if FLOWDIR is not a flowgen output directory.
-nlohmann::json flow_identity(const std::filesystem::path& flow_dir);
+// the flow set does. `videos` is the flow set's map (mme::scan_videos), read once by the caller.
+// Throws FileError if FLOWDIR is not a flowgen output directory.
+nlohmann::json flow_identity(const std::filesystem::path& flow_dir, const std::map<std::string, std::string>& videos);
 
 }  // namespace trajgen
