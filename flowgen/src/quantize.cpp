@@ -1,7 +1,5 @@
 #include <flowgen/quantize.h>
-
-#include <cmath>
-#include <limits>
+#include <mme/quantize.h>
 
 namespace flowgen {
 
@@ -15,25 +13,10 @@ std::int64_t quantize_flow(const cv::Mat& flow, double step, std::int16_t* out) 
     flow.convertTo(dst, CV_16SC2, 1.0 / step);
     return 0;
   }
-  const float inv = static_cast<float>(1.0 / step);
-  constexpr float lo = std::numeric_limits<std::int16_t>::min(), hi = std::numeric_limits<std::int16_t>::max();
   std::int64_t saturated = 0;
-  for (int y = 0; y < flow.rows; ++y) {
-    const float* row = flow.ptr<float>(y);
-    std::int16_t* dst = out + static_cast<std::size_t>(y) * flow.cols * 2;
-    for (int i = 0; i < flow.cols * 2; ++i) {
-      const float v = std::nearbyint(row[i] * inv);  // round half to even, as the FPU does
-      if (std::isnan(v)) {
-        dst[i] = 0;
-        ++saturated;
-      } else if (v < lo || v > hi) {
-        dst[i] = static_cast<std::int16_t>(v < lo ? lo : hi);
-        ++saturated;
-      } else {
-        dst[i] = static_cast<std::int16_t>(v);
-      }
-    }
-  }
+  for (int y = 0; y < flow.rows; ++y)
+    saturated += mme::quantize(flow.ptr<float>(y), static_cast<std::size_t>(flow.cols) * 2, step,
+                               out + static_cast<std::size_t>(y) * flow.cols * 2);
   return saturated;
 }
 

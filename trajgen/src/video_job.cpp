@@ -1,5 +1,6 @@
 #include <mme/error.h>
 #include <mme/loco_filter.h>
+#include <mme/quantize.h>
 #include <trajgen/video_job.h>
 
 #include <fmt/format.h>
@@ -41,20 +42,6 @@ void cell_magnitude(const cv::Mat& field, int cell, int gh, int gw, float* out) 
     }
     for (int j = 0; j < gw; ++j) cells[j] *= inv;
   }
-}
-
-std::vector<std::int16_t> quantize(const float* v, std::size_t n, double step, std::int64_t& saturated) {
-  std::vector<std::int16_t> q(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const double s = std::nearbyint(v[i] / step);
-    if (!(s >= -32768 && s <= 32767)) {
-      ++saturated;
-      q[i] = static_cast<std::int16_t>(std::isnan(s) ? 0 : (s < 0 ? -32768 : 32767));
-    } else {
-      q[i] = static_cast<std::int16_t>(s);
-    }
-  }
-  return q;
 }
 
 }  // namespace
@@ -136,7 +123,8 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
           for (int step = 0; step < L; ++step) window_flows.push_back(&fields.at(t + step).flow);
           std::vector<float> d(static_cast<std::size_t>(gh) * gw * L * 2);
           track(window_flows, s.track, d.data(), valid.data() + static_cast<std::size_t>(t) * gh * gw);
-          const auto q = quantize(d.data(), d.size(), s.traj_scale, block_saturated[k]);
+          std::vector<std::int16_t> q(d.size());
+          block_saturated[k] += mme::quantize(d.data(), d.size(), s.traj_scale, q.data());
           chunks[k] = traj.encode(q.data());
         }
         cell_magnitude(fields.at(std::min(t, pairs - 1)).flow, C, gh, gw,
