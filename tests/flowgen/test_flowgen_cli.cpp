@@ -30,27 +30,9 @@ Result flowgen_cli(const std::string& args) {
   return mme::test::run_capture(std::string(FLOWGEN_BINARY) + " " + args);
 }
 
-// Every video of an output directory: id -> dataset name -> stored values (as bytes).
-using Content = std::map<std::string, std::map<std::string, std::vector<std::uint8_t>>>;
-
+using Content = mme::test::OutputContent;
 Content read_content(const fs::path& out) {
-  Content content;
-  for (const auto& shard : fs::directory_iterator(out)) {
-    if (!shard.is_directory()) continue;
-    for (const auto& part : fs::directory_iterator(shard.path())) {
-      if (part.path().extension() != ".h5") continue;
-      mme::ShardReader reader(part.path());
-      for (const auto& id : reader.video_ids()) {
-        auto video = reader.video(id);
-        REQUIRE(content.count(id) == 0);  // a video is in exactly one part
-        for (const auto& name : video.dataset_names()) {
-          auto ds = video.dataset(name);
-          content[id][name] = ds.read_bytes(ds.info().dtype);
-        }
-      }
-    }
-  }
-  return content;
+  return mme::test::read_output(out);
 }
 
 std::map<std::string, nlohmann::json> read_manifest(const fs::path& shard_dir) {

@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include <mme/shard_store.h>
+
 #include <unistd.h>
 #include <catch2/catch_test_macros.hpp>
 
@@ -81,6 +83,26 @@ void set_rotation(const std::filesystem::path& in, const std::filesystem::path& 
 
 std::string system_python() {
   return std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+
+OutputContent read_output(const std::filesystem::path& out_dir) {
+  OutputContent content;
+  for (const auto& shard : std::filesystem::directory_iterator(out_dir)) {
+    if (!shard.is_directory()) continue;
+    for (const auto& part : std::filesystem::directory_iterator(shard.path())) {
+      if (part.path().extension() != ".h5") continue;
+      mme::ShardReader reader(part.path());
+      for (const auto& id : reader.video_ids()) {
+        REQUIRE(content.count(id) == 0);  // a video is in exactly one part
+        auto video = reader.video(id);
+        for (const auto& name : video.dataset_names()) {
+          auto ds = video.dataset(name);
+          content[id][name] = ds.read_bytes(ds.info().dtype);
+        }
+      }
+    }
+  }
+  return content;
 }
 
 std::string read_file(const std::filesystem::path& path) {

@@ -1,8 +1,11 @@
 #pragma once
 // Shared test helpers: where the real sample videos are, temporary directories, and synthetic
 // videos with known motion made with the ffmpeg CLI.
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace mme::test {
 
@@ -40,6 +43,11 @@ void run_checked(const std::string& command);
 void set_rotation(const std::filesystem::path& in, const std::filesystem::path& out, int degrees);
 // The Python that has Debian's h5py and numpy (python3 on PATH may be another one).
 std::string system_python();
+// Every video of a flowgen/trajgen output directory: id -> dataset name -> stored values as bytes.
+// Fails the test if a video stands in two parts.
+using OutputContent = std::map<std::string, std::map<std::string, std::vector<std::uint8_t>>>;
+OutputContent read_output(const std::filesystem::path& out_dir);
+
 // Reads a whole file as bytes.
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& bytes);

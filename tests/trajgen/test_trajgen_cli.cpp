@@ -29,24 +29,8 @@ Result flowgen_cli(const std::string& args) {
   return mme::test::run_capture(std::string(FLOWGEN_BINARY) + " " + args);
 }
 
-// Every video of a target directory: id -> dataset -> bytes.
-std::map<std::string, std::map<std::string, std::vector<std::uint8_t>>> read_targets(const fs::path& out) {
-  std::map<std::string, std::map<std::string, std::vector<std::uint8_t>>> content;
-  for (const auto& shard : fs::directory_iterator(out)) {
-    if (!shard.is_directory()) continue;
-    for (const auto& part : fs::directory_iterator(shard.path())) {
-      if (part.path().extension() != ".h5") continue;
-      mme::ShardReader reader(part.path());
-      for (const auto& id : reader.video_ids()) {
-        auto video = reader.video(id);
-        for (const auto& name : video.dataset_names()) {
-          auto ds = video.dataset(name);
-          content[id][name] = ds.read_bytes(ds.info().dtype);
-        }
-      }
-    }
-  }
-  return content;
+mme::test::OutputContent read_targets(const fs::path& out) {
+  return mme::test::read_output(out);
 }
 
 mme::GroupReader only_video(const fs::path& out, std::unique_ptr<mme::ShardReader>& keep) {
