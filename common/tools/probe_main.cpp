@@ -7,6 +7,7 @@
 #include <mme/log.h>
 #include <mme/progress.h>
 #include <mme/shard_store.h>
+#include <mme/video_attributes.h>
 #include <mme/video_reader.h>
 
 #include <nlohmann/json.hpp>
@@ -68,13 +69,7 @@ Outcome probe_one(const mme::ListEntry& entry, const Settings& s, mme::ShardWrit
   auto group = shard.add_video(entry.id);
   const std::uint64_t n = times.size();
   try {
-    mme::ShardWriter::set_source(group, source);
-    if (entry.label) group.set("label", *entry.label);
-    group.set("fps", info.fps);
-    group.set("native_width", info.native_width);
-    group.set("native_height", info.native_height);
-    group.set("rotation", info.rotation);
-    group.set("codec", info.codec);
+    mme::write_video_attributes(group, entry, info, source);
     group.set("container", info.container);
     group.set("pixel_format", info.pixel_format);
     group.set("frames", static_cast<std::int64_t>(times.size()));

@@ -3,6 +3,7 @@
 #include <flowgen/video_job.h>
 #include <mme/error.h>
 #include <mme/loco_filter.h>
+#include <mme/video_attributes.h>
 #include <mme/video_reader.h>
 
 #include <fmt/format.h>
@@ -243,15 +244,9 @@ mme::VideoRecord process_video(const mme::ListEntry& entry, mme::ShardWriter& sh
                     {"flow_seconds", static_cast<double>(flow_nanos.load()) * 1e-9},
                     {"seconds", seconds}};
     auto& g = out.group;
-    mme::ShardWriter::set_source(g, source);
-    if (entry.label) g.set("label", *entry.label);
-    g.set("fps", info.fps);
-    g.set("native_width", info.native_width);
-    g.set("native_height", info.native_height);
-    g.set("rotation", info.rotation);
+    mme::write_video_attributes(g, entry, info, source);
     g.set("width", info.width);
     g.set("height", info.height);
-    g.set("codec", info.codec);
     g.set("frames", static_cast<std::int64_t>(n));
     g.set("pairs", static_cast<std::int64_t>(n - 1));
     g.set("saturated", out.saturated);
