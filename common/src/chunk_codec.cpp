@@ -29,32 +29,6 @@ std::size_t dtype_size(DType t) {
   throw std::logic_error("dtype_size: unknown dtype");
 }
 
-std::string dtype_name(DType t) {
-  switch (t) {
-    case DType::u8:
-      return "uint8";
-    case DType::i8:
-      return "int8";
-    case DType::u16:
-      return "uint16";
-    case DType::i16:
-      return "int16";
-    case DType::u32:
-      return "uint32";
-    case DType::i32:
-      return "int32";
-    case DType::i64:
-      return "int64";
-    case DType::f16:
-      return "float16";
-    case DType::f32:
-      return "float32";
-    case DType::f64:
-      return "float64";
-  }
-  throw std::logic_error("dtype_name: unknown dtype");
-}
-
 void shuffle_bytes(const std::uint8_t* in, std::uint8_t* out, std::size_t bytes, std::size_t element_size) {
   const std::size_t n = element_size > 1 ? bytes / element_size : 0;
   for (std::size_t b = 0; b < (n ? element_size : 0); ++b)

@@ -96,8 +96,10 @@ void ffmpeg_log_callback(void* avcl, int level, const char* format, va_list args
   }
 }
 
-// Turns a stored (pre-rotation) frame upright: rotation r clockwise.
-void rotate_pixels(const std::uint8_t* src, int w, int h, int channels, int rotation, std::uint8_t* dst) {
+// Turns a stored (pre-rotation) frame with rows `src_stride` bytes apart upright into a tightly
+// packed `dst`: rotation r clockwise.
+void rotate_pixels(const std::uint8_t* src, std::size_t src_stride, int w, int h, int channels, int rotation,
+                   std::uint8_t* dst) {
   const std::size_t c = static_cast<std::size_t>(channels);
   for (int sy = 0; sy < h; ++sy) {
     for (int sx = 0; sx < w; ++sx) {
@@ -124,8 +126,8 @@ void rotate_pixels(const std::uint8_t* src, int w, int h, int channels, int rota
           dw = w;
           break;
       }
-      std::memcpy(dst + (static_cast<std::size_t>(dy) * dw + dx) * c, src + (static_cast<std::size_t>(sy) * w + sx) * c,
-                  c);
+      std::memcpy(dst + (static_cast<std::size_t>(dy) * dw + dx) * c,
+                  src + static_cast<std::size_t>(sy) * src_stride + static_cast<std::size_t>(sx) * c, c);
     }
   }
 }
@@ -209,7 +211,6 @@ struct VideoReader::Impl {
   std::vector<std::string> warnings;
   std::mutex warnings_mutex;         // frame-threaded decoders report from their own threads
   std::vector<std::uint8_t> scaled;  // swscale's output, padded rows
-  std::vector<std::uint8_t> stored;  // converted, not yet rotated pixels
   int stored_w = 0, stored_h = 0;    // size of the converted picture before rotation
 
   ~Impl();
@@ -289,26 +290,19 @@ struct VideoReader::Impl {
     stored_h = sh;
     // swscale's SIMD writers store whole vectors past the end of a row (seen: 8 bytes past a
     // 200x360 RGB frame, corrupting the heap), so it writes into a buffer with 64-byte aligned
-    // rows and a spare row, and the rows are then copied out tightly packed.
+    // rows and a spare row, and the rows are then copied out tightly packed (and upright).
     const std::size_t row_bytes = static_cast<std::size_t>(sw) * channels;
     const std::size_t stride = (row_bytes + 63) / 64 * 64;
     scaled.resize(stride * (static_cast<std::size_t>(sh) + 1));
     uint8_t* dst[4] = {scaled.data(), nullptr, nullptr, nullptr};
     int dst_stride[4] = {static_cast<int>(stride), 0, 0, 0};
     sws_scale(sws.get(), f->data, f->linesize, 0, f->height, dst, dst_stride);
-    const std::size_t bytes = row_bytes * sh;
-    std::uint8_t* tight = nullptr;
+    out.pixels.resize(row_bytes * sh);
     if (info.rotation == 0) {
-      out.pixels.resize(bytes);
-      tight = out.pixels.data();
+      for (int y = 0; y < sh; ++y)
+        std::memcpy(out.pixels.data() + y * row_bytes, scaled.data() + y * stride, row_bytes);
     } else {
-      stored.resize(bytes);
-      tight = stored.data();
-    }
-    for (int y = 0; y < sh; ++y) std::memcpy(tight + y * row_bytes, scaled.data() + y * stride, row_bytes);
-    if (info.rotation != 0) {
-      out.pixels.resize(bytes);
-      rotate_pixels(stored.data(), sw, sh, channels, info.rotation, out.pixels.data());
+      rotate_pixels(scaled.data(), stride, sw, sh, channels, info.rotation, out.pixels.data());
     }
     out.width = info.width;
     out.height = info.height;

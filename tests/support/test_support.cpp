@@ -49,11 +49,6 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-int run(const std::string& command) {
-  const int status = std::system((command + " >/dev/null 2>&1").c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 CommandResult run_capture(const std::string& command) {
   static std::atomic<int> counter{0};
   const auto log = std::filesystem::temp_directory_path() /

@@ -28,8 +28,6 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// Runs a shell command; returns its exit status. Output is discarded unless it fails.
-int run(const std::string& command);
 // Runs a command, capturing its exit code and its output (stdout and stderr together).
 struct CommandResult {
   int rc = -1;
