@@ -260,6 +260,23 @@ std::size_t merge_index(const fs::path& out_dir, const std::string& settings_fil
   return videos.size();
 }
 
+nlohmann::json output_identity(const fs::path& out_dir, const std::string& settings_file,
+                               const std::map<std::string, std::string>& videos) {
+  const auto settings_path = out_dir / settings_file;
+  if (!fs::exists(settings_path))
+    throw FileError(out_dir, fmt::format("not a finished output directory (no {})", settings_file));
+  std::ifstream in(settings_path);
+  nlohmann::json settings;
+  try {
+    settings = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw FileError(settings_path, fmt::format("not valid JSON: {}", e.what()));
+  }
+  std::string all;
+  for (const auto& [id, file] : videos) all += id + '\n' + file + '\n';
+  return {{"settings", settings}, {"videos", videos.size()}, {"hash", fmt::format("{:016x}", fnv1a64(all))}};
+}
+
 void claim_output_dir(const fs::path& out_dir, const std::string& file, const nlohmann::json& mine) {
   std::error_code ec;
   fs::create_directories(out_dir, ec);

@@ -26,7 +26,7 @@ int run_trajgen(const RunOptions& o) {
     config = o.settings.to_json();
     // The flow set is scanned once: its map names the identity and this shard's videos.
     const auto flow_videos = mme::scan_videos(o.flow_dir);
-    config["flow"] = flow_identity(o.flow_dir, flow_videos);
+    config["flow"] = mme::output_identity(o.flow_dir, "flowgen.json", flow_videos);
     mme::claim_output_dir(o.out, "config.json", config);
     for (const auto& [id, file] : flow_videos)
       if (shard.contains(id)) videos.emplace(id, file);

@@ -1,11 +1,6 @@
-#include <mme/dataset_list.h>
-#include <mme/error.h>
-#include <mme/part_store.h>
 #include <trajgen/settings.h>
 
 #include <fmt/format.h>
-
-#include <fstream>
 
 namespace trajgen {
 
@@ -23,17 +18,6 @@ void TrajSettings::validate() const {
   if (box.window < 1) throw std::invalid_argument("--mofo-window must be >= 1");
   if (motion_source != "auto" && motion_source != "flow")
     throw std::invalid_argument("--motion-source must be auto or flow");
-}
-
-nlohmann::json flow_identity(const std::filesystem::path& flow_dir, const std::map<std::string, std::string>& videos) {
-  const auto settings_path = flow_dir / "flowgen.json";
-  if (!std::filesystem::exists(settings_path))
-    throw mme::FileError(flow_dir, "not a flowgen output directory (no flowgen.json)");
-  std::ifstream in(settings_path);
-  const auto settings = nlohmann::json::parse(in);
-  std::string all;
-  for (const auto& [id, file] : videos) all += id + '\n' + file + '\n';
-  return {{"settings", settings}, {"videos", videos.size()}, {"hash", fmt::format("{:016x}", mme::fnv1a64(all))}};
 }
 
 }  // namespace trajgen

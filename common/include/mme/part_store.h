@@ -89,6 +89,13 @@ std::size_t merge_index(const std::filesystem::path& out_dir, const std::string&
 // Every published part of every shard of OUTDIR: video id -> part file (relative to OUTDIR).
 std::map<std::string, std::string> scan_videos(const std::filesystem::path& out_dir);
 
+// The identity of a finished output directory, for the tools downstream of it: {"settings": the
+// content of OUTDIR/<settings_file>, "videos": how many, "hash": FNV-1a of the video -> part map}.
+// It changes whenever the set does. `videos` is scan_videos(OUTDIR). Throws FileError when
+// OUTDIR has no settings file.
+nlohmann::json output_identity(const std::filesystem::path& out_dir, const std::string& settings_file,
+                               const std::map<std::string, std::string>& videos);
+
 // Claims OUTDIR for one set of settings: creates OUTDIR/<file> (atomically, first writer wins), or
 // checks an existing one. Throws FileError naming every setting that differs (old and new value).
 void claim_output_dir(const std::filesystem::path& out_dir, const std::string& file, const nlohmann::json& settings);

@@ -1,14 +1,13 @@
 #pragma once
 // trajgen's settings, and the identity of the flow set they apply to. Both go into
 // TARGETDIR/config.json: a re-run with the same ones reuses the targets, other ones are refused,
-// and the trainer checks the file before it trains on the targets.
+// and the trainer checks the file before it trains on the targets. The flow set's identity is
+// mme::output_identity(FLOWDIR, "flowgen.json", ...).
 #include <trajgen/motion_box.h>
 #include <trajgen/tracker.h>
 
 #include <nlohmann/json.hpp>
 
-#include <filesystem>
-#include <map>
 #include <string>
 
 namespace trajgen {
@@ -23,10 +22,5 @@ struct TrajSettings {
   nlohmann::json to_json() const;
   void validate() const;  // throws std::invalid_argument
 };
-
-// {"settings": flowgen.json, "videos": n, "hash": FNV-1a of the video -> part map}: changes when
-// the flow set does. `videos` is the flow set's map (mme::scan_videos), read once by the caller.
-// Throws FileError if FLOWDIR is not a flowgen output directory.
-nlohmann::json flow_identity(const std::filesystem::path& flow_dir, const std::map<std::string, std::string>& videos);
 
 }  // namespace trajgen

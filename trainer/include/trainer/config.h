@@ -1,0 +1,115 @@
+#pragma once
+// Every setting of a training run, with the published recipes as defaults (METHOD.md sections 1, 2
+// and 5). A run's settings are layered, later layers winning:
+//   defaults  <-  model preset ("tiny", "vit-s", "vit-b")  <-  recipe ("videomae", "mme")
+//             <-  the --config JSON file  <-  key=value overrides on the command line
+// Keys are dotted paths into the JSON form (`optim.base_lr=3e-4`, `targets.hog=0.5`); an unknown
+// key is an error that lists the known ones.
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace trainer {
+
+struct ModelConfig {
+  int img_size = 224;   // input frames are img_size x img_size
+  int frames = 16;      // frames per clip
+  int tubelet = 2;      // tube = tubelet x patch x patch pixels
+  int patch = 16;
+  int dim = 768, depth = 12, heads = 12;  // encoder (ViT-B)
+  int decoder_dim = 384, decoder_depth = 4, decoder_heads = 6;
+  double mlp_ratio = 4.0;
+  // "linear" (VideoMAE: one Linear per target) or "mlp" (MME: Linear(d,512)-GELU-Linear(512,C)).
+  std::string head = "linear";
+};
+
+struct DataConfig {
+  std::filesystem::path flow_dir;    // flowgen output: JPEG frames
+  std::filesystem::path target_dir;  // trajgen output: trajectories, boxes, motion maps
+  std::filesystem::path list;        // optional dataset list: restricts the videos, gives labels
+  int stride = 4;                    // native frames between sampled frames (K400 4, SSv2 2)
+  int repeats = 1;                   // clips per loaded video (repeated sampling)
+  std::vector<double> scales{1.0, 0.875, 0.75, 0.66};  // VideoMAE's GroupMultiScaleCrop
+  int max_distort = 1;               // GroupMultiScaleCrop: |scale index of w - of h| <= this
+  bool flip = false;                 // horizontal flip (off in pretraining, as in MME)
+  int workers = 2;                   // loader threads
+  int prefetch = 4;                  // batches decoded ahead
+};
+
+struct MaskConfig {
+  std::string type = "tube";  // a name in the mask registry (trainer/mask_generator.h)
+  double ratio = 0.9;
+};
+
+struct TrajectoryConfig {
+  int steps = 4;               // L: native steps per trajectory (must match the target shards)
+  int cell = 8;                // seed spacing in pixels (must match the target shards)
+  std::string norm = "patch";  // "patch" (per-token standardisation), "raw20", "magnitude"
+};
+
+struct OptimConfig {
+  int batch = 32;              // clips per optimiser step (before accumulation)
+  int accumulate = 1;          // micro-batches per optimiser step
+  double base_lr = 1.5e-4;     // lr = base_lr x batch x accumulate / 256
+  double min_lr = 1e-5;        // end of the cosine
+  double warmup_epochs = 40;
+  double epochs = 800;
+  double weight_decay = 0.05;  // not on biases, norms, position tables or mask tokens
+  double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  double clip_grad = 0;        // max global grad norm; 0 = off
+};
+
+struct RunConfig {
+  std::filesystem::path out;   // run directory: config.json, checkpoint.pt, metrics.jsonl
+  std::uint64_t seed = 0;
+  std::string device = "auto";  // "auto" (CUDA when present), "cpu", "cuda"
+  bool bf16 = true;            // bf16 autocast on CUDA
+  int threads = 1;             // torch intra-op threads on CPU
+  long max_steps = 0;          // stop after this many optimiser steps (0: the whole schedule)
+  long checkpoint_every = 100;
+  long log_every = 1;
+};
+
+struct TrainConfig {
+  std::string model_preset = "vit-b";
+  std::string recipe = "videomae";
+  ModelConfig model;
+  DataConfig data;
+  MaskConfig mask;
+  std::map<std::string, double> targets{{"pixel", 1.0}};  // target name -> loss weight
+  TrajectoryConfig trajectory;
+  OptimConfig optim;
+  RunConfig run;
+
+  nlohmann::json to_json() const;
+  static TrainConfig from_json(const nlohmann::json& j);  // throws std::invalid_argument
+  // Checks values and relations (patch divides size, ...); throws std::invalid_argument.
+  void validate() const;
+
+  int tokens_t() const { return model.frames / model.tubelet; }
+  int tokens_side() const { return model.img_size / model.patch; }
+  int tokens() const { return tokens_t() * tokens_side() * tokens_side(); }
+  double lr() const { return optim.base_lr * optim.batch * optim.accumulate / 256.0; }
+  bool uses(const std::string& target) const {
+    auto it = targets.find(target);
+    return it != targets.end() && it->second != 0;
+  }
+};
+
+// Names of the presets, for --help and errors.
+std::vector<std::string> model_presets();
+std::vector<std::string> recipes();
+
+// Builds a run's settings from the layers above. `file` may be empty. Throws std::invalid_argument
+// naming the offending key or value.
+TrainConfig load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides);
+
+// The settings that decide what a run computes: all but the operational ones (run.max_steps,
+// run.checkpoint_every, run.log_every, data.workers, data.prefetch, run.threads, run.out), so a
+// run can be resumed and extended with different ones.
+nlohmann::json identity(const TrainConfig& config);
+
+}  // namespace trainer

@@ -1,0 +1,84 @@
+#pragma once
+// The masked video autoencoder (VideoMAE, METHOD.md section 2): a ViT encoder on the visible tubes
+// (tubelet 2x16x16, fixed sin-cos positions, qkv with q and v biases, LayerNorm eps 1e-6), then a
+// narrow decoder that sees the encoded tokens plus a mask token at every masked position, and one
+// head per target on the masked positions. Module names follow VideoMAE's state_dict keys
+// (encoder.blocks.0.attn.qkv.weight, ...), so weights can be exchanged with it.
+#include <trainer/config.h>
+
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+
+namespace trainer {
+
+struct AttentionImpl : torch::nn::Module {
+  AttentionImpl(int dim, int heads);
+  torch::Tensor forward(const torch::Tensor& x);
+  int heads;
+  torch::nn::Linear qkv{nullptr}, proj{nullptr};
+  torch::Tensor q_bias, v_bias;  // VideoMAE: biases on q and v only
+};
+TORCH_MODULE(Attention);
+
+struct MlpImpl : torch::nn::Module {
+  MlpImpl(int dim, int hidden);
+  torch::Tensor forward(const torch::Tensor& x) { return fc2(torch::gelu(fc1(x))); }
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(Mlp);
+
+struct BlockImpl : torch::nn::Module {
+  BlockImpl(int dim, int heads, double mlp_ratio);
+  torch::Tensor forward(torch::Tensor x) {
+    x = x + attn(norm1(x));
+    return x + mlp(norm2(x));
+  }
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  Attention attn{nullptr};
+  Mlp mlp{nullptr};
+};
+TORCH_MODULE(Block);
+
+// VideoMAE's 1-D sin-cos table over the flattened token index: [tokens, dim].
+torch::Tensor sinusoid_table(int tokens, int dim);
+
+struct EncoderImpl : torch::nn::Module {
+  explicit EncoderImpl(const ModelConfig& config);
+  // video [B, 3, T, S, S] (normalised), mask [B, tokens] (true = masked, the same count per clip;
+  // undefined: every token visible) -> visible tokens [B, visible, dim] after the final norm.
+  torch::Tensor forward(const torch::Tensor& video, const torch::Tensor& mask);
+  torch::nn::Conv3d patch_embed{nullptr};  // "patch_embed.proj" in VideoMAE
+  torch::Tensor pos_embed;                 // buffer
+  torch::nn::ModuleList blocks;
+  torch::nn::LayerNorm norm{nullptr};
+};
+TORCH_MODULE(Encoder);
+
+class MaskedVideoModelImpl : public torch::nn::Module {
+ public:
+  // `heads`: target name -> values per token.
+  MaskedVideoModelImpl(const ModelConfig& config, const std::map<std::string, int>& heads);
+  // Features of the visible tokens (fine-tuning and probing use these).
+  torch::Tensor encode(const torch::Tensor& video, const torch::Tensor& mask) { return encoder->forward(video, mask); }
+  // Predictions for the masked tokens, per target: [B, masked, channels], masked tokens in
+  // token order (the order of target[mask]).
+  std::map<std::string, torch::Tensor> forward(const torch::Tensor& video, const torch::Tensor& mask);
+
+  Encoder encoder{nullptr};
+  torch::nn::Linear encoder_to_decoder{nullptr};
+  torch::Tensor mask_token, decoder_pos_embed;
+  torch::nn::ModuleList decoder_blocks;
+  torch::nn::LayerNorm decoder_norm{nullptr};
+  torch::nn::ModuleDict decoder_heads;  // registered children, for state_dict names
+  std::map<std::string, torch::nn::Sequential> head_by_name;
+};
+TORCH_MODULE(MaskedVideoModel);
+
+// uint8 [B, T, S, S, 3] RGB -> float [B, 3, T, S, S] in [0, 1].
+torch::Tensor frames_to_video(const torch::Tensor& frames);
+// ImageNet mean/std normalisation of [B, 3, T, S, S] in [0, 1] (the model's input).
+torch::Tensor imagenet_normalise(const torch::Tensor& video);
+
+}  // namespace trainer

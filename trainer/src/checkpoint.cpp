@@ -1,0 +1,87 @@
+#include <trainer/checkpoint.h>
+
+#include <mme/error.h>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace trainer {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void fsync_file(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw mme::FileError(path, "cannot reopen the checkpoint to sync it");
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) throw mme::FileError(path, "fsync failed");
+}
+
+}  // namespace
+
+void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                     const CheckpointState& state) {
+  torch::serialize::OutputArchive archive, weights, moments;
+  model.save(weights);
+  optimizer.save(moments);
+  archive.write("model", weights);
+  archive.write("optimizer", moments);
+  archive.write("step", torch::tensor(static_cast<std::int64_t>(state.step)));
+  archive.write("identity", c10::IValue(state.identity));
+  archive.write("cpu_rng", at::detail::getDefaultCPUGenerator().get_state());
+  const auto temp = fs::path(path.string() + fmt::format(".tmp-{}", ::getpid()));
+  try {
+    archive.save_to(temp.string());
+    fsync_file(temp);
+    fs::rename(temp, path);
+  } catch (const std::exception& e) {
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    throw mme::FileError(path, fmt::format("cannot write the checkpoint: {}", e.what()));
+  }
+}
+
+CheckpointState load_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                                const torch::Device& device) {
+  CheckpointState state;
+  try {
+    torch::serialize::InputArchive archive, weights, moments;
+    archive.load_from(path.string(), device);
+    archive.read("model", weights);
+    model.load(weights);
+    archive.read("optimizer", moments);
+    optimizer.load(moments);
+    torch::Tensor step, rng;
+    archive.read("step", step);
+    state.step = step.item<std::int64_t>();
+    c10::IValue identity;
+    archive.read("identity", identity);
+    state.identity = identity.toStringRef();
+    archive.read("cpu_rng", rng);
+    rng = rng.cpu();
+    auto generator = at::detail::getDefaultCPUGenerator();  // a handle to the global generator
+    std::lock_guard lock(generator.mutex());
+    generator.set_state(rng);
+  } catch (const std::exception& e) {
+    throw mme::FileError(path, fmt::format("cannot read the checkpoint: {}", e.what()));
+  }
+  return state;
+}
+
+void load_weights(const fs::path& path, torch::nn::Module& model, const torch::Device& device) {
+  try {
+    torch::serialize::InputArchive archive, weights;
+    archive.load_from(path.string(), device);
+    archive.read("model", weights);
+    model.load(weights);
+  } catch (const std::exception& e) {
+    throw mme::FileError(path, fmt::format("cannot read the checkpoint's weights: {}", e.what()));
+  }
+}
+
+}  // namespace trainer

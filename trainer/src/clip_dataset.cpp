@@ -1,0 +1,199 @@
+#include <trainer/clip_dataset.h>
+
+#include <mme/dataset_list.h>
+#include <mme/error.h>
+#include <mme/log.h>
+#include <mme/part_store.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <set>
+
+namespace trainer {
+
+namespace fs = std::filesystem;
+
+void check_target_set(const fs::path& target_dir, const fs::path& flow_dir,
+                      const std::map<std::string, std::string>& flow_videos, const TrajectoryConfig& trajectory) {
+  const auto file = target_dir / "config.json";
+  std::ifstream in(file);
+  if (!in) throw mme::FileError(file, "missing: data.target_dir is not a trajgen output directory");
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw mme::FileError(file, fmt::format("not valid JSON: {}", e.what()));
+  }
+  auto expect = [&](const char* key, int mine, const char* setting) {
+    if (!config.contains(key)) throw mme::FileError(file, fmt::format("has no '{}'", key));
+    const int theirs = config[key].get<int>();
+    if (theirs != mine)
+      throw mme::FileError(file, fmt::format("the targets were made with {} = {}, but this run has {} = {}", key,
+                                             theirs, setting, mine));
+  };
+  expect("traj_len", trajectory.steps, "trajectory.steps");
+  expect("cell", trajectory.cell, "trajectory.cell");
+  const auto flow = mme::output_identity(flow_dir, "flowgen.json", flow_videos);
+  if (!config.contains("flow")) throw mme::FileError(file, "has no 'flow' (the identity of its flow set)");
+  const auto& theirs = config["flow"];
+  if (theirs != flow)
+    throw mme::FileError(
+        file, fmt::format("the targets were made from another flow set: theirs has {} videos (hash {}), "
+                          "data.flow_dir {} has {} videos (hash {}){}",
+                          theirs.value("videos", 0), theirs.value("hash", std::string("?")), flow_dir.string(),
+                          flow["videos"].get<std::size_t>(), flow["hash"].get<std::string>(),
+                          theirs.value("settings", nlohmann::json()) != flow["settings"]
+                              ? " and other flowgen settings"
+                              : ""));
+}
+
+ClipDataset::ClipDataset(const TrainConfig& config, bool need_trajectories)
+    : config_(config), need_trajectories_(need_trajectories) {
+  const auto& d = config.data;
+  if (need_trajectories && d.target_dir.empty())
+    throw std::invalid_argument("a trajectory target needs data.target_dir (trajgen's output)");
+  const auto flow_videos = mme::scan_videos(d.flow_dir);
+  if (flow_videos.empty()) throw mme::FileError(d.flow_dir, "no flowgen shards with videos here");
+  std::map<std::string, std::string> target_videos;
+  if (need_trajectories) {
+    check_target_set(d.target_dir, d.flow_dir, flow_videos, config.trajectory);
+    target_videos = mme::scan_videos(d.target_dir);
+  }
+
+  // The candidates: the list's videos (with labels), or every video of the flow set.
+  std::map<std::string, std::int64_t> wanted;
+  if (!d.list.empty()) {
+    for (const auto& e : mme::read_dataset_list(d.list, {})) wanted[e.id] = e.label.value_or(-1);
+  } else {
+    for (const auto& [id, file] : flow_videos) wanted[id] = -1;
+  }
+
+  for (const auto& [id, label] : wanted) {
+    const auto flow = flow_videos.find(id);
+    if (flow == flow_videos.end()) {
+      skipped_[id] = "not in the flow shards (data.flow_dir)";
+      continue;
+    }
+    VideoEntry v;
+    v.id = id;
+    v.flow_file = flow->second;
+    v.label = label;
+    try {
+      const auto reader = open(d.flow_dir / v.flow_file);
+      const auto group = reader->video(id);
+      if (!group.has_dataset("frames")) {
+        skipped_[id] = fmt::format("{}: no frames stored (flowgen --frames none)", v.flow_file);
+        continue;
+      }
+      v.frames = static_cast<int>(group.get_int("frames"));
+      v.width = static_cast<int>(group.get_int("width"));
+      v.height = static_cast<int>(group.get_int("height"));
+      if (v.label < 0 && group.has("label")) v.label = group.get_int("label");
+      if (need_trajectories) {
+        const auto target = target_videos.find(id);
+        if (target == target_videos.end()) {
+          skipped_[id] = "not in the target shards (data.target_dir)";
+          continue;
+        }
+        v.target_file = target->second;
+        const auto tg = open(d.target_dir / v.target_file)->video(id);
+        const auto traj = tg.dataset("traj");
+        const auto& shape = traj.info().shape;
+        if (shape.size() != 5 || shape[0] == 0) {
+          skipped_[id] = fmt::format("{}: no trajectories (only {} frames)", v.target_file, v.frames);
+          continue;
+        }
+        v.starts = static_cast<int>(shape[0]);
+        v.grid_h = static_cast<int>(shape[1]);
+        v.grid_w = static_cast<int>(shape[2]);
+        v.traj_scale = traj.get_double("scale");
+      }
+    } catch (const std::exception& e) {
+      skipped_[id] = e.what();
+      continue;
+    }
+    videos_.push_back(std::move(v));
+  }
+  if (videos_.empty())
+    throw mme::FileError(d.flow_dir, fmt::format("no usable videos ({} skipped{})", skipped_.size(),
+                                                 skipped_.empty() ? "" : ", e.g. " + skipped_.begin()->first + ": " +
+                                                                             skipped_.begin()->second));
+}
+
+std::shared_ptr<mme::ShardReader> ClipDataset::open(const fs::path& file) const {
+  std::lock_guard lock(mutex_);
+  auto& r = readers_[file];
+  if (!r) r = std::make_shared<mme::ShardReader>(file);
+  return r;
+}
+
+void ClipDataset::read(const VideoEntry& video, const std::vector<int>& frame_indices,
+                       const std::vector<int>& traj_starts, ClipSource& out) const {
+  const auto flow_path = config_.data.flow_dir / video.flow_file;
+  std::vector<std::vector<std::uint8_t>> jpegs(frame_indices.size());
+  try {
+    const auto group = open(flow_path)->video(video.id);
+    const auto offsets = group.dataset("frame_offsets").read<std::int64_t>();
+    if (offsets.size() != static_cast<std::size_t>(video.frames) + 1)
+      throw std::runtime_error(fmt::format("frame_offsets has {} entries for {} frames", offsets.size(), video.frames));
+    const auto frames = group.dataset("frames");
+    // A frame repeated in a short clip is read once.
+    std::map<int, std::size_t> first;
+    for (std::size_t k = 0; k < frame_indices.size(); ++k) {
+      const int f = frame_indices[k];
+      if (auto it = first.find(f); it != first.end()) {
+        jpegs[k] = jpegs[it->second];
+        continue;
+      }
+      first[f] = k;
+      const auto begin = static_cast<std::uint64_t>(offsets[f]), end = static_cast<std::uint64_t>(offsets[f + 1]);
+      jpegs[k] = frames.read_slab<std::uint8_t>({begin}, {end - begin});
+    }
+  } catch (const mme::FileError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw mme::FileError(flow_path, fmt::format("video {}: {}", video.id, e.what()));
+  }
+  out.frames.resize(frame_indices.size());
+  for (std::size_t k = 0; k < jpegs.size(); ++k) {
+    try {
+      out.frames[k] = decode_jpeg(jpegs[k].data(), jpegs[k].size());
+    } catch (const std::exception& e) {
+      throw mme::FileError(flow_path, fmt::format("video {} frame {}: {}", video.id, frame_indices[k], e.what()));
+    }
+  }
+
+  out.displacement.resize(traj_starts.size());
+  out.valid.resize(traj_starts.size());
+  if (traj_starts.empty()) return;
+  const auto target_path = config_.data.target_dir / video.target_file;
+  try {
+    const auto group = open(target_path)->video(video.id);
+    const auto traj = group.dataset("traj");
+    const auto valid = group.dataset("valid");
+    const std::uint64_t gh = video.grid_h, gw = video.grid_w, values = static_cast<std::uint64_t>(config_.trajectory.steps) * 2;
+    for (std::size_t k = 0; k < traj_starts.size(); ++k) {
+      const auto s = static_cast<std::uint64_t>(std::min(traj_starts[k], video.starts - 1));
+      std::uint32_t mask = 0;
+      const auto encoded = traj.read_encoded_chunk({s, 0, 0, 0, 0}, &mask);
+      const auto raw = traj.decode_chunk(encoded, mask);  // outside the HDF5 lock
+      if (raw.size() < gh * gw * values * sizeof(std::int16_t))
+        throw std::runtime_error(fmt::format("trajectory chunk of start {} is {} bytes", s, raw.size()));
+      auto& disp = out.displacement[k];
+      disp.resize(gh * gw * values);
+      const auto* q = reinterpret_cast<const std::int16_t*>(raw.data());
+      const auto scale = static_cast<float>(video.traj_scale);
+      for (std::size_t i = 0; i < disp.size(); ++i) disp[i] = q[i] * scale;
+      out.valid[k] = valid.read_slab<std::uint8_t>({s, 0, 0}, {1, gh, gw});
+    }
+  } catch (const mme::FileError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw mme::FileError(target_path, fmt::format("video {}: {}", video.id, e.what()));
+  }
+}
+
+}  // namespace trainer

@@ -1,0 +1,128 @@
+#include <trainer/clip_geometry.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <utility>
+
+namespace trainer {
+
+std::vector<int> sample_frame_indices(int video_frames, int clip_frames, int stride, Rng& rng) {
+  const int span = (clip_frames - 1) * stride + 1;
+  const int start = video_frames > span ? static_cast<int>(rng.uniform(static_cast<std::uint64_t>(video_frames - span + 1))) : 0;
+  std::vector<int> indices(clip_frames);
+  for (int k = 0; k < clip_frames; ++k) indices[k] = std::min(start + k * stride, video_frames - 1);
+  return indices;
+}
+
+CropBox multi_scale_crop(int width, int height, const std::vector<double>& scales, int max_distort, int size,
+                         bool flip, Rng& rng) {
+  const int base = std::min(width, height);
+  std::vector<int> sides;
+  for (double s : scales) {
+    const int side = static_cast<int>(base * s);
+    sides.push_back(std::abs(side - size) < 3 ? std::min(size, base) : side);
+  }
+  std::vector<std::pair<int, int>> pairs;  // (w, h)
+  for (std::size_t i = 0; i < sides.size(); ++i)
+    for (std::size_t j = 0; j < sides.size(); ++j)
+      if (std::abs(static_cast<int>(i) - static_cast<int>(j)) <= max_distort) pairs.emplace_back(sides[j], sides[i]);
+  const auto [w, h] = pairs[rng.uniform(pairs.size())];
+  const int ws = (width - w) / 4, hs = (height - h) / 4;
+  const int positions[13][2] = {{0, 0},      {4, 0}, {0, 4}, {4, 4}, {2, 2}, {0, 2}, {4, 2},
+                                {2, 4},      {2, 0}, {1, 1}, {3, 1}, {1, 3}, {3, 3}};
+  const auto& p = positions[rng.uniform(13)];
+  CropBox crop{p[0] * ws, p[1] * hs, w, h, false};
+  if (flip) crop.flip = rng.uniform(2) == 1;
+  return crop;
+}
+
+namespace {
+
+// Source coordinate of output sample `o` (0..size-1) along one axis: pixel centres aligned.
+double source_coordinate(int o, int size, int crop_origin, int crop_extent, bool mirrored) {
+  const int oo = mirrored ? size - 1 - o : o;
+  return crop_origin + (oo + 0.5) * crop_extent / size - 0.5;
+}
+
+struct Tap {
+  int i0, i1;
+  float w1;  // weight of i1
+};
+
+Tap tap(double x, int n) {
+  x = std::clamp(x, 0.0, static_cast<double>(n - 1));
+  const int i0 = static_cast<int>(std::floor(x));
+  const int i1 = std::min(i0 + 1, n - 1);
+  return {i0, i1, static_cast<float>(x - i0)};
+}
+
+}  // namespace
+
+void crop_resize_rgb(const RgbImage& image, const CropBox& crop, int size, std::uint8_t* out) {
+  std::vector<Tap> xs(size), ys(size);
+  for (int o = 0; o < size; ++o) {
+    xs[o] = tap(source_coordinate(o, size, crop.x0, crop.width, crop.flip), image.width);
+    ys[o] = tap(source_coordinate(o, size, crop.y0, crop.height, false), image.height);
+  }
+  const std::size_t stride = static_cast<std::size_t>(image.width) * 3;
+  for (int v = 0; v < size; ++v) {
+    const std::uint8_t* r0 = image.pixels.data() + ys[v].i0 * stride;
+    const std::uint8_t* r1 = image.pixels.data() + ys[v].i1 * stride;
+    const float wy = ys[v].w1;
+    for (int u = 0; u < size; ++u) {
+      const Tap& t = xs[u];
+      for (int c = 0; c < 3; ++c) {
+        const float top = r0[t.i0 * 3 + c] + (r0[t.i1 * 3 + c] - r0[t.i0 * 3 + c]) * t.w1;
+        const float bottom = r1[t.i0 * 3 + c] + (r1[t.i1 * 3 + c] - r1[t.i0 * 3 + c]) * t.w1;
+        out[(static_cast<std::size_t>(v) * size + u) * 3 + c] =
+            static_cast<std::uint8_t>(std::lround(top + (bottom - top) * wy));
+      }
+    }
+  }
+}
+
+void crop_resize_trajectories(const float* displacement, const std::uint8_t* valid, int grid_h, int grid_w, int steps,
+                              int cell, const CropBox& crop, int size, float* out_displacement,
+                              std::uint8_t* out_valid) {
+  const int g = size / cell;
+  const float zoom_x = static_cast<float>(size) / crop.width * (crop.flip ? -1.0f : 1.0f);
+  const float zoom_y = static_cast<float>(size) / crop.height;
+  const int values = steps * 2;
+  // Seed (i, j) of the output sits at output pixel cell/2 + cell j; find where that pixel comes
+  // from in the working frame, and read the seed grid there.
+  auto grid_coordinate = [&](int o, bool x) {
+    const int pixel = cell / 2 + cell * o;
+    const double src = x ? source_coordinate(pixel, size, crop.x0, crop.width, crop.flip)
+                         : source_coordinate(pixel, size, crop.y0, crop.height, false);
+    return (src - cell / 2) / cell;
+  };
+  std::vector<Tap> xs(g), ys(g);
+  std::vector<int> nx(g), ny(g);
+  for (int o = 0; o < g; ++o) {
+    const double gx = grid_coordinate(o, true), gy = grid_coordinate(o, false);
+    xs[o] = tap(gx, grid_w);
+    ys[o] = tap(gy, grid_h);
+    nx[o] = std::clamp(static_cast<int>(std::lround(gx)), 0, grid_w - 1);
+    ny[o] = std::clamp(static_cast<int>(std::lround(gy)), 0, grid_h - 1);
+  }
+  for (int i = 0; i < g; ++i) {
+    const Tap& ty = ys[i];
+    for (int j = 0; j < g; ++j) {
+      const Tap& tx = xs[j];
+      const float* a = displacement + (static_cast<std::size_t>(ty.i0) * grid_w + tx.i0) * values;
+      const float* b = displacement + (static_cast<std::size_t>(ty.i0) * grid_w + tx.i1) * values;
+      const float* c = displacement + (static_cast<std::size_t>(ty.i1) * grid_w + tx.i0) * values;
+      const float* d = displacement + (static_cast<std::size_t>(ty.i1) * grid_w + tx.i1) * values;
+      float* out = out_displacement + (static_cast<std::size_t>(i) * g + j) * values;
+      for (int k = 0; k < values; ++k) {
+        const float top = a[k] + (b[k] - a[k]) * tx.w1;
+        const float bottom = c[k] + (d[k] - c[k]) * tx.w1;
+        out[k] = (top + (bottom - top) * ty.w1) * (k % 2 == 0 ? zoom_x : zoom_y);
+      }
+      out_valid[static_cast<std::size_t>(i) * g + j] = valid[static_cast<std::size_t>(ny[i]) * grid_w + nx[j]];
+    }
+  }
+}
+
+}  // namespace trainer

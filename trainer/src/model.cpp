@@ -1,0 +1,149 @@
+#include <trainer/model.h>
+
+#include <torch/version.h>
+
+#include <cmath>
+
+namespace trainer {
+
+namespace F = torch::nn::functional;
+
+namespace {
+
+torch::nn::Linear linear(int in, int out, bool bias = true) {
+  torch::nn::Linear l(torch::nn::LinearOptions(in, out).bias(bias));
+  // VideoMAE's _init_weights: xavier-uniform weights, zero biases.
+  torch::nn::init::xavier_uniform_(l->weight);
+  if (bias) torch::nn::init::zeros_(l->bias);
+  return l;
+}
+
+torch::nn::LayerNorm layer_norm(int dim) {
+  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6));
+}
+
+}  // namespace
+
+AttentionImpl::AttentionImpl(int dim, int heads_) : heads(heads_) {
+  qkv = register_module("qkv", linear(dim, dim * 3, /*bias=*/false));
+  q_bias = register_parameter("q_bias", torch::zeros({dim}));
+  v_bias = register_parameter("v_bias", torch::zeros({dim}));
+  proj = register_module("proj", linear(dim, dim));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
+  const auto B = x.size(0), N = x.size(1), C = x.size(2);
+  const auto bias = torch::cat({q_bias, torch::zeros_like(v_bias), v_bias});
+  const auto parts = F::linear(x, qkv->weight, bias).reshape({B, N, 3, heads, C / heads}).permute({2, 0, 3, 1, 4});
+  const auto q = parts[0], k = parts[1], v = parts[2];
+#if TORCH_VERSION_MAJOR >= 2
+  // Fused (flash / memory-efficient) attention where LibTorch has it.
+  const auto out = at::scaled_dot_product_attention(q, k, v);
+#else
+  const double scale = 1.0 / std::sqrt(static_cast<double>(C / heads));
+  const auto out = torch::softmax(torch::matmul(q * scale, k.transpose(-2, -1)), -1).matmul(v);
+#endif
+  return proj(out.transpose(1, 2).reshape({B, N, C}));
+}
+
+MlpImpl::MlpImpl(int dim, int hidden) {
+  fc1 = register_module("fc1", linear(dim, hidden));
+  fc2 = register_module("fc2", linear(hidden, dim));
+}
+
+BlockImpl::BlockImpl(int dim, int heads, double mlp_ratio) {
+  norm1 = register_module("norm1", layer_norm(dim));
+  attn = register_module("attn", Attention(dim, heads));
+  norm2 = register_module("norm2", layer_norm(dim));
+  mlp = register_module("mlp", Mlp(dim, static_cast<int>(dim * mlp_ratio)));
+}
+
+torch::Tensor sinusoid_table(int tokens, int dim) {
+  auto table = torch::empty({tokens, dim}, torch::kFloat64);
+  auto t = table.accessor<double, 2>();
+  for (int p = 0; p < tokens; ++p)
+    for (int j = 0; j < dim; ++j) {
+      const double angle = p / std::pow(10000.0, 2.0 * (j / 2) / dim);
+      t[p][j] = j % 2 == 0 ? std::sin(angle) : std::cos(angle);
+    }
+  return table.to(torch::kFloat32);
+}
+
+EncoderImpl::EncoderImpl(const ModelConfig& c) {
+  patch_embed = register_module(
+      "patch_embed", torch::nn::Conv3d(torch::nn::Conv3dOptions(3, c.dim, {c.tubelet, c.patch, c.patch})
+                                           .stride({c.tubelet, c.patch, c.patch})));
+  const int tokens = (c.frames / c.tubelet) * (c.img_size / c.patch) * (c.img_size / c.patch);
+  pos_embed = register_buffer("pos_embed", sinusoid_table(tokens, c.dim).unsqueeze(0));
+  for (int i = 0; i < c.depth; ++i) blocks->push_back(Block(c.dim, c.heads, c.mlp_ratio));
+  register_module("blocks", blocks);
+  norm = register_module("norm", layer_norm(c.dim));
+}
+
+torch::Tensor EncoderImpl::forward(const torch::Tensor& video, const torch::Tensor& mask) {
+  auto x = patch_embed(video).flatten(2).transpose(1, 2);  // [B, tokens, dim]
+  x = x + pos_embed.to(x.dtype());
+  const auto B = x.size(0), D = x.size(2);
+  if (mask.defined()) x = x.index({mask.logical_not()}).reshape({B, -1, D});
+  for (const auto& block : *blocks) x = block->as<Block>()->forward(x);
+  return norm(x);
+}
+
+MaskedVideoModelImpl::MaskedVideoModelImpl(const ModelConfig& c, const std::map<std::string, int>& heads) {
+  encoder = register_module("encoder", Encoder(c));
+  encoder_to_decoder = register_module("encoder_to_decoder", linear(c.dim, c.decoder_dim, /*bias=*/false));
+  mask_token = register_parameter("mask_token", torch::zeros({1, 1, c.decoder_dim}));
+  // VideoMAE's trunc_normal_(std=0.02) truncates at +-2 (absolute), i.e. never: a plain normal.
+  torch::nn::init::normal_(mask_token, 0.0, 0.02);
+  const int tokens = (c.frames / c.tubelet) * (c.img_size / c.patch) * (c.img_size / c.patch);
+  decoder_pos_embed = register_buffer("decoder_pos_embed", sinusoid_table(tokens, c.decoder_dim).unsqueeze(0));
+  for (int i = 0; i < c.decoder_depth; ++i)
+    decoder_blocks->push_back(Block(c.decoder_dim, c.decoder_heads, c.mlp_ratio));
+  register_module("decoder_blocks", decoder_blocks);
+  decoder_norm = register_module("decoder_norm", layer_norm(c.decoder_dim));
+  std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> named;
+  for (const auto& [name, channels] : heads) {
+    torch::nn::Sequential head;
+    if (c.head == "mlp") {
+      // MME's head: Linear(d, 512) - GELU - Linear(512, C).
+      head->push_back(linear(c.decoder_dim, 512));
+      head->push_back(torch::nn::GELU());
+      head->push_back(linear(512, channels));
+    } else {
+      head->push_back(linear(c.decoder_dim, channels));
+    }
+    head_by_name[name] = head;
+    named.emplace_back(name, head.ptr());
+  }
+  decoder_heads = torch::nn::ModuleDict(named);
+  register_module("decoder_heads", decoder_heads);
+}
+
+std::map<std::string, torch::Tensor> MaskedVideoModelImpl::forward(const torch::Tensor& video,
+                                                                   const torch::Tensor& mask) {
+  const auto visible = encoder_to_decoder(encode(video, mask));
+  const auto B = visible.size(0), D = visible.size(2);
+  const auto pos = decoder_pos_embed.to(visible.dtype()).expand({B, -1, -1});
+  const auto pos_visible = pos.index({mask.logical_not()}).reshape({B, -1, D});
+  const auto pos_masked = pos.index({mask}).reshape({B, -1, D});
+  const auto masked = pos_masked.size(1);
+  auto x = torch::cat({visible + pos_visible, mask_token.to(visible.dtype()) + pos_masked}, 1);
+  for (const auto& block : *decoder_blocks) x = block->as<Block>()->forward(x);
+  x = decoder_norm(x.slice(1, x.size(1) - masked));
+  std::map<std::string, torch::Tensor> out;
+  for (auto& [name, head] : head_by_name) out[name] = head->forward(x);
+  return out;
+}
+
+torch::Tensor frames_to_video(const torch::Tensor& frames) {
+  return frames.permute({0, 4, 1, 2, 3}).to(torch::kFloat32).div(255.0);
+}
+
+torch::Tensor imagenet_normalise(const torch::Tensor& video) {
+  const auto opts = video.options();
+  const auto mean = torch::tensor({0.485f, 0.456f, 0.406f}, opts).reshape({1, 3, 1, 1, 1});
+  const auto std = torch::tensor({0.229f, 0.224f, 0.225f}, opts).reshape({1, 3, 1, 1, 1});
+  return (video - mean) / std;
+}
+
+}  // namespace trainer
