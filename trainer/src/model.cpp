@@ -69,10 +69,13 @@ torch::Tensor sinusoid_table(int tokens, int dim) {
   return table.to(torch::kFloat32);
 }
 
+PatchEmbedImpl::PatchEmbedImpl(int dim, int tubelet, int patch) {
+  proj = register_module(
+      "proj", torch::nn::Conv3d(torch::nn::Conv3dOptions(3, dim, {tubelet, patch, patch}).stride({tubelet, patch, patch})));
+}
+
 EncoderImpl::EncoderImpl(const ModelConfig& c) {
-  patch_embed = register_module(
-      "patch_embed", torch::nn::Conv3d(torch::nn::Conv3dOptions(3, c.dim, {c.tubelet, c.patch, c.patch})
-                                           .stride({c.tubelet, c.patch, c.patch})));
+  patch_embed = register_module("patch_embed", PatchEmbed(c.dim, c.tubelet, c.patch));
   const int tokens = (c.frames / c.tubelet) * (c.img_size / c.patch) * (c.img_size / c.patch);
   pos_embed = register_buffer("pos_embed", sinusoid_table(tokens, c.dim).unsqueeze(0));
   for (int i = 0; i < c.depth; ++i) blocks->push_back(Block(c.dim, c.heads, c.mlp_ratio));

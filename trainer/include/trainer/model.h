@@ -2,8 +2,9 @@
 // The masked video autoencoder (VideoMAE, METHOD.md section 2): a ViT encoder on the visible tubes
 // (tubelet 2x16x16, fixed sin-cos positions, qkv with q and v biases, LayerNorm eps 1e-6), then a
 // narrow decoder that sees the encoded tokens plus a mask token at every masked position, and one
-// head per target on the masked positions. Module names follow VideoMAE's state_dict keys
-// (encoder.blocks.0.attn.qkv.weight, ...), so weights can be exchanged with it.
+// head per target on the masked positions. The encoder's parameter names are VideoMAE's state_dict
+// keys (encoder.patch_embed.proj.weight, encoder.blocks.0.attn.qkv.weight, ...), so its weights can
+// be exchanged with VideoMAE.
 #include <trainer/config.h>
 
 #include <torch/torch.h>
@@ -44,12 +45,19 @@ TORCH_MODULE(Block);
 // VideoMAE's 1-D sin-cos table over the flattened token index: [tokens, dim].
 torch::Tensor sinusoid_table(int tokens, int dim);
 
+struct PatchEmbedImpl : torch::nn::Module {
+  PatchEmbedImpl(int dim, int tubelet, int patch);
+  torch::Tensor forward(const torch::Tensor& video) { return proj(video); }
+  torch::nn::Conv3d proj{nullptr};  // one tube -> one token
+};
+TORCH_MODULE(PatchEmbed);
+
 struct EncoderImpl : torch::nn::Module {
   explicit EncoderImpl(const ModelConfig& config);
   // video [B, 3, T, S, S] (normalised), mask [B, tokens] (true = masked, the same count per clip;
   // undefined: every token visible) -> visible tokens [B, visible, dim] after the final norm.
   torch::Tensor forward(const torch::Tensor& video, const torch::Tensor& mask);
-  torch::nn::Conv3d patch_embed{nullptr};  // "patch_embed.proj" in VideoMAE
+  PatchEmbed patch_embed{nullptr};
   torch::Tensor pos_embed;                 // buffer
   torch::nn::ModuleList blocks;
   torch::nn::LayerNorm norm{nullptr};

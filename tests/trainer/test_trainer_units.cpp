@@ -1,0 +1,306 @@
+// The trainer's parts against hand computations and brute-force references: masks, HOG, trajectory
+// normalisation, crop geometry, settings.
+#include <torch/torch.h>  // before Catch2: glog's CHECK must not replace Catch2's
+
+#include <trainer/clip_geometry.h>
+#include <trainer/config.h>
+#include <trainer/hog_target.h>
+#include <trainer/lr_schedule.h>
+#include <trainer/mask_generator.h>
+#include <trainer/model.h>
+#include <trainer/pixel_target.h>
+#include <trainer/trajectory_target.h>
+
+#include <catch2/catch_approx.hpp>
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+
+#include <cmath>
+#include <numeric>
+#include <set>
+
+using Catch::Approx;
+using trainer::MaskConfig;
+using trainer::MaskContext;
+using trainer::Rng;
+
+TEST_CASE("tube masks are identical in every time slice and hit the ratio", "[trainer][mask]") {
+  const auto tube = trainer::make_mask_generator(MaskConfig{"tube", 0.9});
+  const MaskContext grid{8, 14, 14, {}, {}};
+  REQUIRE(tube->masked_count(grid) == 176 * 8);  // VideoMAE: 176 of 196 per slice
+  std::set<std::vector<std::uint8_t>> distinct;
+  for (std::uint64_t clip = 0; clip < 20; ++clip) {
+    auto rng = Rng::stream(7, 0, clip);
+    std::vector<std::uint8_t> mask(grid.tokens());
+    tube->generate(grid, rng, mask.data());
+    const std::vector<std::uint8_t> first(mask.begin(), mask.begin() + 196);
+    CHECK(std::accumulate(first.begin(), first.end(), 0) == 176);
+    for (int t = 1; t < 8; ++t) CHECK(std::equal(first.begin(), first.end(), mask.begin() + t * 196));
+    distinct.insert(first);
+  }
+  CHECK(distinct.size() == 20);  // each clip draws its own
+
+  const auto tube07 = trainer::make_mask_generator(MaskConfig{"tube", 0.7});
+  CHECK(tube07->masked_count(grid) == 137 * 8);  // MME's ratio: int(0.7 x 196)
+}
+
+TEST_CASE("random masks hit the ratio over all tokens and differ between slices", "[trainer][mask]") {
+  const auto random = trainer::make_mask_generator(MaskConfig{"random", 0.9});
+  const MaskContext grid{8, 14, 14, {}, {}};
+  std::vector<std::uint8_t> mask(grid.tokens());
+  auto rng = Rng::stream(1, 2, 3);
+  random->generate(grid, rng, mask.data());
+  CHECK(std::accumulate(mask.begin(), mask.end(), 0) == static_cast<int>(0.9 * 1568));
+  CHECK_FALSE(std::equal(mask.begin(), mask.begin() + 196, mask.begin() + 196));
+  CHECK_THROWS_WITH(trainer::make_mask_generator(MaskConfig{"nope", 0.9}),
+                    Catch::Matchers::ContainsSubstring("unknown mask.type 'nope'"));
+}
+
+namespace {
+
+// HOG by the definition, one pixel at a time.
+std::vector<double> brute_force_hog(const torch::Tensor& image) {
+  const int C = image.size(0), H = image.size(1), W = image.size(2);
+  auto a = image.accessor<float, 3>();
+  auto reflect = [](int i, int n) { return i < 0 ? -i : (i >= n ? 2 * n - 2 - i : i); };
+  const int gx[3][3] = {{-1, 0, 1}, {-2, 0, 2}, {-1, 0, 1}};
+  std::vector<double> out(static_cast<std::size_t>(C) * 9 * (H / 8) * (W / 8), 0.0);
+  for (int c = 0; c < C; ++c)
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x) {
+        double sx = 0, sy = 0;
+        for (int dy = -1; dy <= 1; ++dy)
+          for (int dx = -1; dx <= 1; ++dx) {
+            const double v = a[c][reflect(y + dy, H)][reflect(x + dx, W)];
+            sx += gx[dy + 1][dx + 1] * v;
+            sy += gx[dx + 1][dy + 1] * v;  // the transposed kernel
+          }
+        const double magnitude = std::sqrt(sx * sx + sy * sy);
+        double angle = std::atan2(sy, sx);
+        if (angle < 0) angle += M_PI;
+        if (angle >= M_PI) angle -= M_PI;
+        const double position = angle / (M_PI / 9) - 0.5;
+        const int lower = static_cast<int>(std::floor(position));
+        const double upper_share = position - lower;
+        const int cell = (y / 8) * (W / 8) + x / 8;
+        auto at = [&](int bin) { return (static_cast<std::size_t>(c) * 9 + ((bin % 9) + 9) % 9) * (H / 8) * (W / 8) + cell; };
+        out[at(lower)] += magnitude * (1 - upper_share) / 64;
+        out[at(lower + 1)] += magnitude * upper_share / 64;
+      }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("HOG on the device matches a brute-force reference", "[trainer][hog]") {
+  torch::manual_seed(3);
+  // Noise plus a smooth ramp and an edge: every orientation and both bin halves get votes.
+  auto image = torch::rand({3, 32, 48}) * 0.3;
+  image += torch::linspace(0, 1, 48).reshape({1, 1, 48}) * torch::linspace(1, 0, 32).reshape({1, 32, 1});
+  image.slice(2, 20, 30) += 0.5;
+  const auto fast = trainer::hog_features(image.unsqueeze(0))[0].flatten();
+  const auto reference = brute_force_hog(image);
+  REQUIRE(fast.numel() == static_cast<long>(reference.size()));
+  double worst = 0, largest = 0;
+  for (std::size_t i = 0; i < reference.size(); ++i) {
+    worst = std::max(worst, std::abs(fast[i].item<double>() - reference[i]));
+    largest = std::max(largest, std::abs(reference[i]));
+  }
+  CHECK(largest > 0.1);
+  CHECK(worst < 1e-5 * largest + 1e-6);
+}
+
+TEST_CASE("HOG tokens hold 3 x 9 x 2 x 2 values of the tube's second frame", "[trainer][hog]") {
+  auto config = trainer::load_config("", {"model_preset=tiny"});
+  trainer::HogTarget hog(config);
+  REQUIRE(hog.channels() == 108);
+  torch::manual_seed(4);
+  trainer::TargetInput input;
+  input.frames = torch::rand({2, 3, 16, 64, 64});
+  const auto tokens = hog.compute(input);
+  REQUIRE(tokens.sizes() == torch::IntArrayRef({2, 8 * 4 * 4, 108}));
+  // Token (slice 3, row 1, col 2) of clip 1 is the HOG of frame 7's patch at rows 16..31, cols 32..47.
+  const auto features = trainer::hog_features(input.frames.select(2, 7));  // [B, 3, 9, 8, 8]
+  const auto expected = features[1].slice(2, 2, 4).slice(3, 4, 6).flatten();
+  CHECK(torch::allclose(tokens[1][3 * 16 + 1 * 4 + 2], expected));
+}
+
+TEST_CASE("per-patch trajectory standardisation matches a hand computation", "[trainer][trajectory]") {
+  // One token (16 px patch, 8 px cells: 2 x 2 points), L = 1. Points in (row, col) order.
+  auto traj = torch::zeros({1, 1, 2, 2, 1, 2});
+  const float xs[4] = {1, 2, 3, 6}, ys[4] = {5, 5, 5, 9};
+  for (int p = 0; p < 4; ++p) {
+    traj[0][0][p / 2][p % 2][0][0] = xs[p];
+    traj[0][0][p / 2][p % 2][0][1] = ys[p];
+  }
+  const auto tokens = trainer::trajectory_tokens(traj, 16, 8);
+  REQUIRE(tokens.sizes() == torch::IntArrayRef({1, 1, 4, 1, 2}));
+  const auto z = trainer::normalise_trajectories(tokens, "patch");
+  // x: mean 3, unbiased variance (4 + 1 + 0 + 9) / 3; y: mean 6, variance (1 + 1 + 1 + 9) / 3 = 4.
+  const double sx = std::sqrt(14.0 / 3) + 1e-6, sy = 2.0 + 1e-6;
+  for (int p = 0; p < 4; ++p) {
+    CHECK(z[0][0][p][0][0].item<double>() == Approx((xs[p] - 3) / sx).epsilon(1e-6));
+    CHECK(z[0][0][p][0][1].item<double>() == Approx((ys[p] - 6) / sy).epsilon(1e-6));
+  }
+  // A pure translation leaves nothing (the common motion is removed).
+  CHECK(trainer::normalise_trajectories(torch::full({1, 1, 4, 1, 2}, 7.0), "patch").abs().max().item<double>() < 1e-6);
+  CHECK(trainer::normalise_trajectories(tokens, "raw20")[0][0][3][0][0].item<double>() == Approx(6.0 / 20));
+  // iDT: divided by the sum of the point's step lengths (|(6, 9)| for the last point).
+  CHECK(trainer::normalise_trajectories(tokens, "magnitude")[0][0][3][0][1].item<double>() ==
+        Approx(9 / std::hypot(6.0, 9.0)));
+}
+
+TEST_CASE("trajectory tokens follow the model's token order and count only with a valid point", "[trainer][trajectory]") {
+  auto config = trainer::load_config("", {"model_preset=tiny", "targets.trajectory=1"});
+  trainer::TrajectoryTarget target(config);
+  REQUIRE(target.channels() == 4 * 4 * 2);
+  trainer::TargetInput input;
+  // Value = the point's grid column: token (slice, row, col) holds columns 2 col and 2 col + 1.
+  input.trajectory = torch::arange(8).to(torch::kFloat32).reshape({1, 1, 1, 8, 1, 1}).expand({2, 8, 8, 8, 4, 2}).contiguous();
+  input.valid = torch::ones({2, 8, 8, 8}, torch::kUInt8);
+  input.valid[1][2].slice(0, 2, 4).slice(1, 4, 6).zero_();  // token (slice 2, row 1, col 2) of clip 1
+  const auto weight = target.weight(input);
+  CHECK(weight.sum().item<double>() == 2 * 128 - 1);
+  CHECK(weight[1][2 * 16 + 1 * 4 + 2].item<double>() == 0);
+  input.valid[1][2][2][4] = 1;  // one valid point is enough
+  CHECK(target.weight(input)[1][2 * 16 + 1 * 4 + 2].item<double>() == 1);
+  const auto tokens = trainer::trajectory_tokens(input.trajectory, 16, 8);
+  CHECK(tokens[0][5].select(-1, 0).select(-1, 0).flatten().equal(torch::tensor({2.0f, 3.0f, 2.0f, 3.0f})));
+}
+
+TEST_CASE("pixel targets are each tube's channels normalised by their own mean and std", "[trainer][pixel]") {
+  auto config = trainer::load_config("", {"model_preset=tiny"});
+  trainer::PixelTarget target(config);
+  torch::manual_seed(5);
+  trainer::TargetInput input;
+  input.frames = torch::rand({1, 3, 16, 64, 64});
+  const auto tokens = target.compute(input);  // [1, 128, 1536]
+  REQUIRE(tokens.sizes() == torch::IntArrayRef({1, 128, 1536}));
+  // Token (slice 1, row 2, col 3): frames 2-3, rows 32..47, cols 48..63; green channel.
+  const auto tube = input.frames[0][1].slice(0, 2, 4).slice(1, 32, 48).slice(2, 48, 64).flatten();
+  const auto expected = (tube - tube.mean()) / (tube.std(/*unbiased=*/true) + 1e-6);
+  const auto got = tokens[0][16 + 2 * 4 + 3].reshape({512, 3}).select(1, 1);
+  CHECK(torch::allclose(got, expected, 1e-4, 1e-5));
+}
+
+TEST_CASE("the same crop and flip map the trajectory field like the frames", "[trainer][geometry]") {
+  // A uniform motion of (2, -1) px per step on a 40 x 30 seed grid (320 x 240 frame, 8 px cells).
+  const int gh = 30, gw = 40, L = 4;
+  std::vector<float> field(static_cast<std::size_t>(gh) * gw * L * 2);
+  for (std::size_t i = 0; i < field.size(); i += 2) {
+    field[i] = 2.0f;
+    field[i + 1] = -1.0f;
+  }
+  std::vector<std::uint8_t> valid(gh * gw, 1);
+  for (int i = 0; i < gh; ++i) valid[i * gw + gw - 1] = 0;  // the right-most seeds left the frame
+  const int S = 224, g = S / 8;
+  std::vector<float> out(static_cast<std::size_t>(g) * g * L * 2);
+  std::vector<std::uint8_t> out_valid(g * g);
+  for (bool flip : {false, true}) {
+    const trainer::CropBox crop{80, 48, 160, 192, flip};
+    trainer::crop_resize_trajectories(field.data(), valid.data(), gh, gw, L, 8, crop, S, out.data(), out_valid.data());
+    // Zoom 224/160 in x, 224/192 in y; the flip mirrors x.
+    CHECK(out[0] == Approx(2.0 * 224 / 160 * (flip ? -1 : 1)));
+    CHECK(out[1] == Approx(-1.0 * 224 / 192));
+  }
+  // A crop touching the right edge: the invalid column lands on the last output column, or on the
+  // first once flipped; every other seed stays valid.
+  for (bool flip : {false, true}) {
+    const trainer::CropBox crop{160, 0, 160, 240, flip};
+    trainer::crop_resize_trajectories(field.data(), valid.data(), gh, gw, L, 8, crop, S, out.data(), out_valid.data());
+    for (int i = 0; i < g; ++i)
+      for (int j = 0; j < g; ++j) CHECK(out_valid[i * g + j] == (j == (flip ? 0 : g - 1) ? 0 : 1));
+  }
+}
+
+TEST_CASE("multi-scale crops use VideoMAE's sizes and positions", "[trainer][geometry]") {
+  const std::vector<double> scales{1, 0.875, 0.75, 0.66};
+  std::set<int> widths;
+  int flipped = 0;
+  for (std::uint64_t i = 0; i < 400; ++i) {
+    auto rng = Rng::stream(11, 0, i);
+    const auto c = trainer::multi_scale_crop(320, 240, scales, 1, 224, true, rng);
+    REQUIRE(c.x0 >= 0);
+    REQUIRE(c.y0 >= 0);
+    REQUIRE(c.x0 + c.width <= 320);
+    REQUIRE(c.y0 + c.height <= 240);
+    widths.insert(c.width);
+    CHECK(std::set<int>{240, 210, 180, 158}.count(c.height));
+    CHECK(std::abs(static_cast<int>(std::set<int>{240, 210, 180, 158}.count(c.width)) - 1) == 0);
+    flipped += c.flip;
+  }
+  // Sides int(240 x scale); only a side within 3 px of 224 would snap to 224.
+  CHECK(widths == std::set<int>{240, 210, 180, 158});
+  CHECK(flipped > 150);
+  CHECK(flipped < 250);
+}
+
+TEST_CASE("frame indices are stride apart from a random start and clamp in short videos", "[trainer][geometry]") {
+  auto rng = Rng(1);
+  for (int i = 0; i < 50; ++i) {
+    const auto idx = trainer::sample_frame_indices(100, 16, 4, rng);
+    REQUIRE(idx.size() == 16);
+    CHECK(idx[0] >= 0);
+    CHECK(idx[0] <= 100 - 61);
+    for (int k = 1; k < 16; ++k) CHECK(idx[k] - idx[k - 1] == 4);
+  }
+  const auto short_clip = trainer::sample_frame_indices(36, 16, 4, rng);
+  CHECK(short_clip[0] == 0);
+  CHECK(short_clip[8] == 32);
+  CHECK(short_clip[15] == 35);
+}
+
+TEST_CASE("settings layer presets, recipes, files and overrides, and name unknown keys", "[trainer][config]") {
+  auto videomae = trainer::load_config("", {});
+  CHECK(videomae.model.dim == 768);
+  CHECK(videomae.mask.ratio == 0.9);
+  CHECK(videomae.uses("pixel"));
+  CHECK(videomae.tokens() == 1568);
+  auto mme = trainer::load_config("", {"recipe=mme", "model_preset=vit-b"});
+  CHECK(mme.mask.ratio == 0.7);
+  CHECK(mme.uses("trajectory"));
+  CHECK(mme.uses("hog"));
+  CHECK_FALSE(mme.uses("pixel"));
+  CHECK(mme.model.decoder_depth == 1);
+  CHECK(mme.model.decoder_dim == 192);
+  CHECK(mme.model.head == "mlp");
+  auto tuned = trainer::load_config("", {"recipe=mme", "optim.batch=64", "targets.pixel=0.5", "data.scales=[1,0.5]"});
+  CHECK(tuned.optim.batch == 64);
+  CHECK(tuned.lr() == Approx(1.5e-4 * 64 / 256));
+  CHECK(tuned.targets.at("pixel") == 0.5);
+  CHECK(tuned.data.scales == std::vector<double>{1, 0.5});
+  CHECK_THROWS_WITH(trainer::load_config("", {"optim.btach=64"}), Catch::Matchers::ContainsSubstring("unknown setting 'optim.btach'"));
+  CHECK_THROWS_WITH(trainer::load_config("", {"model_preset=huge"}), Catch::Matchers::ContainsSubstring("unknown model preset 'huge'"));
+  CHECK_THROWS_WITH(trainer::load_config("", {"model.patch=15"}), Catch::Matchers::ContainsSubstring("model.patch 15"));
+  CHECK_THROWS_WITH(trainer::load_config("", {"optim.batch"}), Catch::Matchers::ContainsSubstring("not key=value"));
+}
+
+TEST_CASE("the learning rate warms up linearly, then follows a half cosine", "[trainer][schedule]") {
+  const trainer::LrSchedule s{1e-3, 1e-5, 10, 110};
+  CHECK(s.at(0) == 0);
+  CHECK(s.at(5) == Approx(5e-4));
+  CHECK(s.at(10) == Approx(1e-3));
+  CHECK(s.at(60) == Approx(1e-5 + 0.5 * (1e-3 - 1e-5)));
+  CHECK(s.at(110) == Approx(1e-5));
+}
+
+TEST_CASE("the model predicts every target for the masked tokens only", "[trainer][model]") {
+  auto config = trainer::load_config("", {"model_preset=tiny"});
+  torch::manual_seed(0);
+  trainer::MaskedVideoModel model(config.model, std::map<std::string, int>{{"pixel", 1536}, {"hog", 108}});
+  auto mask = torch::zeros({2, 128}, torch::kBool);
+  mask.slice(1, 0, 100) = true;
+  const auto out = model->forward(torch::randn({2, 3, 16, 64, 64}), mask);
+  CHECK(out.at("pixel").sizes() == torch::IntArrayRef({2, 100, 1536}));
+  CHECK(out.at("hog").sizes() == torch::IntArrayRef({2, 100, 108}));
+  CHECK(model->encode(torch::randn({2, 3, 16, 64, 64}), mask).sizes() == torch::IntArrayRef({2, 28, 64}));
+  // VideoMAE's key names, for exchanging weights with it.
+  const auto params = model->named_parameters();
+  for (const char* key : {"encoder.patch_embed.proj.weight", "encoder.blocks.0.attn.qkv.weight", "encoder.blocks.0.attn.q_bias",
+                          "encoder.blocks.1.mlp.fc2.bias", "encoder.norm.weight", "encoder_to_decoder.weight", "mask_token"})
+    CHECK(params.contains(key));
+  // Sin-cos table: position p, channel 2i is sin(p / 10000^(2i/d)).
+  const auto table = trainer::sinusoid_table(10, 8);
+  CHECK(table[3][2].item<double>() == Approx(std::sin(3 / std::pow(10000.0, 2.0 / 8))));
+  CHECK(table[3][3].item<double>() == Approx(std::cos(3 / std::pow(10000.0, 2.0 / 8))));
+}
