@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
                "flowgen and trajgen shards.",
                "trainer"};
   app.require_subcommand(1);
+  app.fallthrough();  // -q, -v after the subcommand too
   auto* pretrain = app.add_subcommand(
       "pretrain",
       fmt::format("Pretrain a masked video autoencoder. Settings: defaults <- model_preset ({}) <- recipe ({}) <- "

@@ -78,6 +78,8 @@ ClipLoader::Pending& ClipLoader::pending_locked(long index) {
       b.valid = torch::empty({batch_, slices_, grid_, grid_}, opts.dtype(torch::kUInt8));
     }
     b.videos.assign(batch_, -1);
+    b.crops.resize(batch_);
+    b.frame_indices.resize(batch_);
     p->remaining = batch_;
   }
   return *p;
@@ -186,6 +188,8 @@ void ClipLoader::make_clip(long epoch, long slot, int video, Pending& pending, i
     b.labels.data_ptr<std::int64_t>()[position] = entry.label;
     std::lock_guard lock(mutex_);
     b.videos[position] = v;
+    b.crops[position] = crop;
+    b.frame_indices[position] = frames;
     if (attempt > 0) ++b.replaced;
     return;
   }

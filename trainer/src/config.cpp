@@ -90,7 +90,7 @@ nlohmann::json model_preset_json(const std::string& name) {
   // VideoMAE's shapes; "tiny" is for CPU tests and the demo.
   if (name == "tiny")
     return {{"img_size", 64}, {"dim", 64}, {"depth", 2}, {"heads", 2},
-            {"decoder_dim", 32}, {"decoder_depth", 1}, {"decoder_heads", 2}};
+            {"decoder_dim", 64}, {"decoder_depth", 1}, {"decoder_heads", 2}};
   if (name == "vit-s")
     return {{"dim", 384}, {"depth", 12}, {"heads", 6}, {"decoder_dim", 192}, {"decoder_depth", 4}, {"decoder_heads", 3}};
   if (name == "vit-b")

@@ -177,7 +177,9 @@ int pretrain(const TrainConfig& config) {
   const long batches_per_epoch = videos * config.data.repeats / config.optim.batch;
   const long accumulate = config.optim.accumulate;
   const long steps_per_epoch = std::max(1L, batches_per_epoch / accumulate);
-  LrSchedule schedule{config.lr(), config.optim.min_lr,
+  // min_lr is absolute, as in VideoMAE; with small batches it may exceed the peak: then the
+  // cosine ends at the peak instead of rising to it.
+  LrSchedule schedule{config.lr(), std::min(config.optim.min_lr, config.lr()),
                       static_cast<long>(std::llround(config.optim.warmup_epochs * steps_per_epoch)),
                       std::max(1L, static_cast<long>(std::llround(config.optim.epochs * steps_per_epoch)))};
 

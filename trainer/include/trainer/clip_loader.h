@@ -8,6 +8,7 @@
 // exactly what the uninterrupted run saw. Workers write straight into the batch tensors (pinned
 // when the run is on CUDA, for non-blocking copies) and stay at most data.prefetch batches ahead.
 #include <trainer/clip_dataset.h>
+#include <trainer/clip_geometry.h>
 #include <trainer/config.h>
 #include <trainer/mask_generator.h>
 
@@ -32,6 +33,8 @@ struct Batch {
   torch::Tensor valid;        // uint8 [B, slices, g, g], if used
   torch::Tensor labels;       // int64 [B] (-1 without labels)
   std::vector<int> videos;    // index into ClipDataset::videos() per clip
+  std::vector<CropBox> crops; // where each clip was cut from its video's frames
+  std::vector<std::vector<int>> frame_indices;  // the native frames of each clip
   int replaced = 0;           // clips taken from another video after a read error
 };
 

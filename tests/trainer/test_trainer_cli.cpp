@@ -1,0 +1,147 @@
+// `trainer pretrain` end to end on real shards: exact resume after a kill, refusal of targets made
+// for other settings, skipped videos, a diverging run stopped with its last good checkpoint.
+#include <torch/torch.h>  // the precompiled header of this executable; keeps torch ahead of Catch2
+
+#include <test_support.h>
+
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using Catch::Matchers::ContainsSubstring;
+
+namespace {
+
+fs::path shards() { return fs::path(MME_TRAINER_SHARDS); }
+
+std::string tiny_run(const fs::path& out, const std::string& extra = "") {
+  return std::string(TRAINER_BINARY) + " pretrain model_preset=tiny recipe=mme data.flow_dir=" +
+         (shards() / "real-flow").string() + " data.target_dir=" + (shards() / "real-traj").string() +
+         " run.out=" + out.string() + " optim.batch=2 optim.epochs=20 optim.warmup_epochs=1 optim.base_lr=0.05 " + extra;
+}
+
+std::vector<nlohmann::json> metrics(const fs::path& run) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(run / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+std::size_t line_count(const fs::path& file) {
+  std::ifstream in(file);
+  std::size_t n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a run killed mid-way resumes from its checkpoint and reproduces every loss bit for bit",
+          "[trainer][cli][resume]") {
+  mme::test::TempDir dir;
+  const auto whole = dir / "whole", killed = dir / "killed";
+  mme::test::run_checked(tiny_run(whole, "run.max_steps=24 run.checkpoint_every=5 data.workers=2") + " -q");
+
+  // The same run, SIGKILLed after some steps (between checkpoints), then run again with another
+  // number of loader threads.
+  const auto command = tiny_run(killed, "run.max_steps=24 run.checkpoint_every=5 data.workers=1") + " -q";
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (line_count(killed / "metrics.jsonl") < 12 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const bool was_running = kill(pid, 0) == 0 && waitpid(pid, nullptr, WNOHANG) == 0;
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(was_running);  // killed, not finished
+  REQUIRE(line_count(killed / "metrics.jsonl") < 24);
+  const auto resumed = mme::test::run_capture(tiny_run(killed, "run.max_steps=24 run.checkpoint_every=5 data.workers=3"));
+  INFO(resumed.output);
+  REQUIRE(resumed.rc == 0);
+  CHECK_THAT(resumed.output, ContainsSubstring("resuming at step"));
+
+  const auto a = metrics(whole), b = metrics(killed);
+  REQUIRE(a.size() == 24);
+  REQUIRE(b.size() == 24);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(b[i]["step"] == a[i]["step"]);
+    CHECK(b[i]["loss"].get<double>() == a[i]["loss"].get<double>());  // exactly
+    CHECK(b[i]["losses"] == a[i]["losses"]);
+    CHECK(b[i]["lr"].get<double>() == a[i]["lr"].get<double>());
+  }
+  // The weights too.
+  CHECK(mme::test::read_file(whole / "checkpoint.pt").size() > 0);
+  // Losses move: the run trains.
+  CHECK(a.back()["loss"].get<double>() != a.front()["loss"].get<double>());
+}
+
+TEST_CASE("targets made for other settings or another flow set are refused, naming both values",
+          "[trainer][cli][refusal]") {
+  mme::test::TempDir dir;
+  const auto steps = mme::test::run_capture(tiny_run(dir / "a", "run.max_steps=1 trajectory.steps=6"));
+  CHECK(steps.rc == 1);
+  CHECK_THAT(steps.output, ContainsSubstring("config.json"));
+  CHECK_THAT(steps.output, ContainsSubstring("traj_len = 4"));
+  CHECK_THAT(steps.output, ContainsSubstring("trajectory.steps = 6"));
+
+  const auto other = mme::test::run_capture(tiny_run(dir / "b", "run.max_steps=1 data.flow_dir=" +
+                                                                    (shards() / "pan-flow").string()));
+  CHECK(other.rc == 1);
+  CHECK_THAT(other.output, ContainsSubstring("another flow set"));
+  CHECK_THAT(other.output, ContainsSubstring("5 videos"));
+  CHECK_THAT(other.output, ContainsSubstring("1 videos"));
+
+  // A run directory keeps its settings: others are refused with the difference named.
+  mme::test::run_checked(tiny_run(dir / "c", "run.max_steps=1") + " -q");
+  const auto changed = mme::test::run_capture(tiny_run(dir / "c", "run.max_steps=2 mask.ratio=0.5"));
+  CHECK(changed.rc == 1);
+  CHECK_THAT(changed.output, ContainsSubstring("0.5"));
+  CHECK_THAT(changed.output, ContainsSubstring("mask"));
+}
+
+TEST_CASE("videos missing from the shards are skipped, counted and reported", "[trainer][cli][skipped]") {
+  mme::test::TempDir dir;
+  mme::test::write_file(dir / "list.txt",
+                        "opencv-doc/cup.mp4 0\nopencv-doc/vtest.avi 0\npython3-imageio/realshort.mp4 1\n"
+                        "kinetics/missing.mp4 2\n");
+  const auto r = mme::test::run_capture(tiny_run(dir / "run", "run.max_steps=2 data.list=" + (dir / "list.txt").string()));
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  CHECK_THAT(r.output, ContainsSubstring("1 video(s) skipped"));
+  CHECK_THAT(r.output, ContainsSubstring("kinetics/missing.mp4: not in the flow shards"));
+  CHECK_THAT(r.output, ContainsSubstring("3 videos"));
+  const auto skipped = nlohmann::json::parse(mme::test::read_file(dir / "run" / "skipped.json"));
+  CHECK(skipped.size() == 1);
+  CHECK(skipped.contains("kinetics/missing.mp4"));
+}
+
+TEST_CASE("a diverging run stops at the first non-finite loss and keeps its last good checkpoint",
+          "[trainer][cli][nan]") {
+  mme::test::TempDir dir;
+  // An absurd learning rate: AdamW moves every weight by ~lr per step.
+  const auto r = mme::test::run_capture(
+      tiny_run(dir / "run", "optim.base_lr=1e30 optim.warmup_epochs=0 run.checkpoint_every=1 run.max_steps=20"));
+  INFO(r.output);
+  CHECK(r.rc == 1);
+  CHECK_THAT(r.output, ContainsSubstring("the loss is not finite"));
+  CHECK_THAT(r.output, ContainsSubstring("last good checkpoint (step"));
+  REQUIRE(fs::exists(dir / "run" / "checkpoint.pt"));
+  const auto lines = metrics(dir / "run");
+  REQUIRE(!lines.empty());
+  for (const auto& line : lines) CHECK(std::isfinite(line["loss"].get<double>()));
+}
