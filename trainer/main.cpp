@@ -12,9 +12,10 @@
 #include <cstdio>
 
 int main(int argc, char** argv) {
-  CLI::App app{"Masked video pretraining (VideoMAE, MME) that streams sparse clips and dense motion targets from\n"
-               "flowgen and trajgen shards.",
-               "trainer"};
+  CLI::App app{
+      "Masked video pretraining (VideoMAE, MME) that streams sparse clips and dense motion targets from\n"
+      "flowgen and trajgen shards.",
+      "trainer"};
   app.require_subcommand(1);
   app.fallthrough();  // -q, -v after the subcommand too
   auto* pretrain = app.add_subcommand(
@@ -30,11 +31,12 @@ int main(int argc, char** argv) {
   pretrain->add_option("overrides", overrides, "key=value settings, e.g. optim.batch=64 targets.hog=0.5");
   pretrain->add_flag("--print-config", print_config, "Print the resolved settings as JSON and exit");
   mme::cli::setup(
-      app, {{"trainer pretrain --config mme-vitb.json", "a run from a settings file (resumes if RUNDIR has a checkpoint)"},
-            {"trainer pretrain model_preset=tiny recipe=mme data.flow_dir=flow data.target_dir=traj run.out=run",
-             "MME's recipe on a tiny model, settings on the command line"},
-            {"trainer pretrain --config run.json optim.batch=64 run.max_steps=1000", "override settings"},
-            {"trainer pretrain --config run.json --print-config", "show every setting with its value"}});
+      app,
+      {{"trainer pretrain --config mme-vitb.json", "a run from a settings file (resumes if RUNDIR has a checkpoint)"},
+       {"trainer pretrain model_preset=tiny recipe=mme data.flow_dir=flow data.target_dir=traj run.out=run",
+        "MME's recipe on a tiny model, settings on the command line"},
+       {"trainer pretrain --config run.json optim.batch=64 run.max_steps=1000", "override settings"},
+       {"trainer pretrain --config run.json --print-config", "show every setting with its value"}});
   if (int rc = mme::cli::parse(app, argc, argv); rc >= 0) return rc;
   trainer::TrainConfig config;
   try {

@@ -22,12 +22,15 @@ using Catch::Matchers::ContainsSubstring;
 
 namespace {
 
-fs::path shards() { return fs::path(MME_TRAINER_SHARDS); }
+fs::path shards() {
+  return fs::path(MME_TRAINER_SHARDS);
+}
 
 std::string tiny_run(const fs::path& out, const std::string& extra = "") {
-  return std::string(TRAINER_BINARY) + " pretrain model_preset=tiny recipe=mme data.flow_dir=" +
-         (shards() / "real-flow").string() + " data.target_dir=" + (shards() / "real-traj").string() +
-         " run.out=" + out.string() + " optim.batch=2 optim.epochs=20 optim.warmup_epochs=1 optim.base_lr=0.05 " + extra;
+  return std::string(TRAINER_BINARY) +
+         " pretrain model_preset=tiny recipe=mme data.flow_dir=" + (shards() / "real-flow").string() +
+         " data.target_dir=" + (shards() / "real-traj").string() + " run.out=" + out.string() +
+         " optim.batch=2 optim.epochs=20 optim.warmup_epochs=1 optim.base_lr=0.05 " + extra;
 }
 
 std::vector<nlohmann::json> metrics(const fs::path& run) {
@@ -70,7 +73,8 @@ TEST_CASE("a run killed mid-way resumes from its checkpoint and reproduces every
   waitpid(pid, &status, 0);
   REQUIRE(was_running);  // killed, not finished
   REQUIRE(line_count(killed / "metrics.jsonl") < 24);
-  const auto resumed = mme::test::run_capture(tiny_run(killed, "run.max_steps=24 run.checkpoint_every=5 data.workers=3"));
+  const auto resumed =
+      mme::test::run_capture(tiny_run(killed, "run.max_steps=24 run.checkpoint_every=5 data.workers=3"));
   INFO(resumed.output);
   REQUIRE(resumed.rc == 0);
   CHECK_THAT(resumed.output, ContainsSubstring("resuming at step"));
@@ -99,8 +103,8 @@ TEST_CASE("targets made for other settings or another flow set are refused, nami
   CHECK_THAT(steps.output, ContainsSubstring("traj_len = 4"));
   CHECK_THAT(steps.output, ContainsSubstring("trajectory.steps = 6"));
 
-  const auto other = mme::test::run_capture(tiny_run(dir / "b", "run.max_steps=1 data.flow_dir=" +
-                                                                    (shards() / "pan-flow").string()));
+  const auto other =
+      mme::test::run_capture(tiny_run(dir / "b", "run.max_steps=1 data.flow_dir=" + (shards() / "pan-flow").string()));
   CHECK(other.rc == 1);
   CHECK_THAT(other.output, ContainsSubstring("another flow set"));
   CHECK_THAT(other.output, ContainsSubstring("5 videos"));
@@ -119,7 +123,8 @@ TEST_CASE("videos missing from the shards are skipped, counted and reported", "[
   mme::test::write_file(dir / "list.txt",
                         "opencv-doc/cup.mp4 0\nopencv-doc/vtest.avi 0\npython3-imageio/realshort.mp4 1\n"
                         "kinetics/missing.mp4 2\n");
-  const auto r = mme::test::run_capture(tiny_run(dir / "run", "run.max_steps=2 data.list=" + (dir / "list.txt").string()));
+  const auto r =
+      mme::test::run_capture(tiny_run(dir / "run", "run.max_steps=2 data.list=" + (dir / "list.txt").string()));
   INFO(r.output);
   REQUIRE(r.rc == 0);
   CHECK_THAT(r.output, ContainsSubstring("1 video(s) skipped"));

@@ -17,7 +17,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path shards() { return fs::path(MME_TRAINER_SHARDS); }
+fs::path shards() {
+  return fs::path(MME_TRAINER_SHARDS);
+}
 
 trainer::TrainConfig tiny(const std::string& set, std::vector<std::string> extra = {}) {
   std::vector<std::string> o{"model_preset=tiny", "data.flow_dir=" + (shards() / (set + "-flow")).string(),
@@ -56,8 +58,8 @@ TEST_CASE("after crop, resize and flip the trajectory targets still describe the
   // are 4 native frames apart and the tube's trajectories run the same 4 steps: after the crop's
   // zoom and flip, their total displacement and the shift between the two frames must both be the
   // pan's.
-  auto config = tiny("pan", {"model.img_size=112", "data.flip=true", "optim.batch=12", "data.repeats=12",
-                             "targets.trajectory=1"});
+  auto config = tiny(
+      "pan", {"model.img_size=112", "data.flip=true", "optim.batch=12", "data.repeats=12", "targets.trajectory=1"});
   trainer::ClipDataset dataset(config, true);
   REQUIRE(dataset.videos().size() == 1);
   const auto masks = trainer::make_mask_generator(config.mask);
@@ -89,8 +91,8 @@ TEST_CASE("after crop, resize and flip the trajectory targets still describe the
 
 TEST_CASE("the loader gives the same batches for any number of threads and from any start", "[trainer][data]") {
   auto one = tiny("real", {"optim.batch=3", "data.workers=1", "targets.trajectory=1", "data.repeats=2"});
-  auto three = tiny("real", {"optim.batch=3", "data.workers=3", "targets.trajectory=1", "data.repeats=2",
-                             "data.prefetch=2"});
+  auto three =
+      tiny("real", {"optim.batch=3", "data.workers=3", "targets.trajectory=1", "data.repeats=2", "data.prefetch=2"});
   trainer::ClipDataset dataset(one, true);
   const auto masks = trainer::make_mask_generator(one.mask);
   trainer::ClipLoader a(dataset, one, *masks, 0, false);

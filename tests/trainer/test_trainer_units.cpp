@@ -83,7 +83,9 @@ std::vector<double> brute_force_hog(const torch::Tensor& image) {
         const int lower = static_cast<int>(std::floor(position));
         const double upper_share = position - lower;
         const int cell = (y / 8) * (W / 8) + x / 8;
-        auto at = [&](int bin) { return (static_cast<std::size_t>(c) * 9 + ((bin % 9) + 9) % 9) * (H / 8) * (W / 8) + cell; };
+        auto at = [&](int bin) {
+          return (static_cast<std::size_t>(c) * 9 + ((bin % 9) + 9) % 9) * (H / 8) * (W / 8) + cell;
+        };
         out[at(lower)] += magnitude * (1 - upper_share) / 64;
         out[at(lower + 1)] += magnitude * upper_share / 64;
       }
@@ -150,13 +152,15 @@ TEST_CASE("per-patch trajectory standardisation matches a hand computation", "[t
         Approx(9 / std::hypot(6.0, 9.0)));
 }
 
-TEST_CASE("trajectory tokens follow the model's token order and count only with a valid point", "[trainer][trajectory]") {
+TEST_CASE("trajectory tokens follow the model's token order and count only with a valid point",
+          "[trainer][trajectory]") {
   auto config = trainer::load_config("", {"model_preset=tiny", "targets.trajectory=1"});
   trainer::TrajectoryTarget target(config);
   REQUIRE(target.channels() == 4 * 4 * 2);
   trainer::TargetInput input;
   // Value = the point's grid column: token (slice, row, col) holds columns 2 col and 2 col + 1.
-  input.trajectory = torch::arange(8).to(torch::kFloat32).reshape({1, 1, 1, 8, 1, 1}).expand({2, 8, 8, 8, 4, 2}).contiguous();
+  input.trajectory =
+      torch::arange(8).to(torch::kFloat32).reshape({1, 1, 1, 8, 1, 1}).expand({2, 8, 8, 8, 4, 2}).contiguous();
   input.valid = torch::ones({2, 8, 8, 8}, torch::kUInt8);
   input.valid[1][2].slice(0, 2, 4).slice(1, 4, 6).zero_();  // token (slice 2, row 1, col 2) of clip 1
   const auto weight = target.weight(input);
@@ -269,8 +273,10 @@ TEST_CASE("settings layer presets, recipes, files and overrides, and name unknow
   CHECK(tuned.lr() == Approx(1.5e-4 * 64 / 256));
   CHECK(tuned.targets.at("pixel") == 0.5);
   CHECK(tuned.data.scales == std::vector<double>{1, 0.5});
-  CHECK_THROWS_WITH(trainer::load_config("", {"optim.btach=64"}), Catch::Matchers::ContainsSubstring("unknown setting 'optim.btach'"));
-  CHECK_THROWS_WITH(trainer::load_config("", {"model_preset=huge"}), Catch::Matchers::ContainsSubstring("unknown model preset 'huge'"));
+  CHECK_THROWS_WITH(trainer::load_config("", {"optim.btach=64"}),
+                    Catch::Matchers::ContainsSubstring("unknown setting 'optim.btach'"));
+  CHECK_THROWS_WITH(trainer::load_config("", {"model_preset=huge"}),
+                    Catch::Matchers::ContainsSubstring("unknown model preset 'huge'"));
   CHECK_THROWS_WITH(trainer::load_config("", {"model.patch=15"}), Catch::Matchers::ContainsSubstring("model.patch 15"));
   CHECK_THROWS_WITH(trainer::load_config("", {"optim.batch"}), Catch::Matchers::ContainsSubstring("not key=value"));
 }
@@ -296,8 +302,9 @@ TEST_CASE("the model predicts every target for the masked tokens only", "[traine
   CHECK(model->encode(torch::randn({2, 3, 16, 64, 64}), mask).sizes() == torch::IntArrayRef({2, 28, 64}));
   // VideoMAE's key names, for exchanging weights with it.
   const auto params = model->named_parameters();
-  for (const char* key : {"encoder.patch_embed.proj.weight", "encoder.blocks.0.attn.qkv.weight", "encoder.blocks.0.attn.q_bias",
-                          "encoder.blocks.1.mlp.fc2.bias", "encoder.norm.weight", "encoder_to_decoder.weight", "mask_token"})
+  for (const char* key :
+       {"encoder.patch_embed.proj.weight", "encoder.blocks.0.attn.qkv.weight", "encoder.blocks.0.attn.q_bias",
+        "encoder.blocks.1.mlp.fc2.bias", "encoder.norm.weight", "encoder_to_decoder.weight", "mask_token"})
     CHECK(params.contains(key));
   // Sin-cos table: position p, channel 2i is sin(p / 10000^(2i/d)).
   const auto table = trainer::sinusoid_table(10, 8);

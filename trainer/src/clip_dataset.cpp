@@ -41,13 +41,12 @@ void check_target_set(const fs::path& target_dir, const fs::path& flow_dir,
   const auto& theirs = config["flow"];
   if (theirs != flow)
     throw mme::FileError(
-        file, fmt::format("the targets were made from another flow set: theirs has {} videos (hash {}), "
-                          "data.flow_dir {} has {} videos (hash {}){}",
-                          theirs.value("videos", 0), theirs.value("hash", std::string("?")), flow_dir.string(),
-                          flow["videos"].get<std::size_t>(), flow["hash"].get<std::string>(),
-                          theirs.value("settings", nlohmann::json()) != flow["settings"]
-                              ? " and other flowgen settings"
-                              : ""));
+        file, fmt::format(
+                  "the targets were made from another flow set: theirs has {} videos (hash {}), "
+                  "data.flow_dir {} has {} videos (hash {}){}",
+                  theirs.value("videos", 0), theirs.value("hash", std::string("?")), flow_dir.string(),
+                  flow["videos"].get<std::size_t>(), flow["hash"].get<std::string>(),
+                  theirs.value("settings", nlohmann::json()) != flow["settings"] ? " and other flowgen settings" : ""));
 }
 
 ClipDataset::ClipDataset(const TrainConfig& config, bool need_trajectories)
@@ -118,9 +117,10 @@ ClipDataset::ClipDataset(const TrainConfig& config, bool need_trajectories)
     videos_.push_back(std::move(v));
   }
   if (videos_.empty())
-    throw mme::FileError(d.flow_dir, fmt::format("no usable videos ({} skipped{})", skipped_.size(),
-                                                 skipped_.empty() ? "" : ", e.g. " + skipped_.begin()->first + ": " +
-                                                                             skipped_.begin()->second));
+    throw mme::FileError(
+        d.flow_dir,
+        fmt::format("no usable videos ({} skipped{})", skipped_.size(),
+                    skipped_.empty() ? "" : ", e.g. " + skipped_.begin()->first + ": " + skipped_.begin()->second));
 }
 
 std::shared_ptr<mme::ShardReader> ClipDataset::open(const fs::path& file) const {
@@ -174,7 +174,8 @@ void ClipDataset::read(const VideoEntry& video, const std::vector<int>& frame_in
     const auto group = open(target_path)->video(video.id);
     const auto traj = group.dataset("traj");
     const auto valid = group.dataset("valid");
-    const std::uint64_t gh = video.grid_h, gw = video.grid_w, values = static_cast<std::uint64_t>(config_.trajectory.steps) * 2;
+    const std::uint64_t gh = video.grid_h, gw = video.grid_w,
+                        values = static_cast<std::uint64_t>(config_.trajectory.steps) * 2;
     for (std::size_t k = 0; k < traj_starts.size(); ++k) {
       const auto s = static_cast<std::uint64_t>(std::min(traj_starts[k], video.starts - 1));
       std::uint32_t mask = 0;

@@ -9,14 +9,15 @@ namespace trainer {
 
 std::vector<int> sample_frame_indices(int video_frames, int clip_frames, int stride, Rng& rng) {
   const int span = (clip_frames - 1) * stride + 1;
-  const int start = video_frames > span ? static_cast<int>(rng.uniform(static_cast<std::uint64_t>(video_frames - span + 1))) : 0;
+  const int start =
+      video_frames > span ? static_cast<int>(rng.uniform(static_cast<std::uint64_t>(video_frames - span + 1))) : 0;
   std::vector<int> indices(clip_frames);
   for (int k = 0; k < clip_frames; ++k) indices[k] = std::min(start + k * stride, video_frames - 1);
   return indices;
 }
 
-CropBox multi_scale_crop(int width, int height, const std::vector<double>& scales, int max_distort, int size,
-                         bool flip, Rng& rng) {
+CropBox multi_scale_crop(int width, int height, const std::vector<double>& scales, int max_distort, int size, bool flip,
+                         Rng& rng) {
   const int base = std::min(width, height);
   std::vector<int> sides;
   for (double s : scales) {
@@ -29,8 +30,8 @@ CropBox multi_scale_crop(int width, int height, const std::vector<double>& scale
       if (std::abs(static_cast<int>(i) - static_cast<int>(j)) <= max_distort) pairs.emplace_back(sides[j], sides[i]);
   const auto [w, h] = pairs[rng.uniform(pairs.size())];
   const int ws = (width - w) / 4, hs = (height - h) / 4;
-  const int positions[13][2] = {{0, 0},      {4, 0}, {0, 4}, {4, 4}, {2, 2}, {0, 2}, {4, 2},
-                                {2, 4},      {2, 0}, {1, 1}, {3, 1}, {1, 3}, {3, 3}};
+  const int positions[13][2] = {{0, 0}, {4, 0}, {0, 4}, {4, 4}, {2, 2}, {0, 2}, {4, 2},
+                                {2, 4}, {2, 0}, {1, 1}, {3, 1}, {1, 3}, {3, 3}};
   const auto& p = positions[rng.uniform(13)];
   CropBox crop{p[0] * ws, p[1] * hs, w, h, false};
   if (flip) crop.flip = rng.uniform(2) == 1;

@@ -97,7 +97,8 @@ void ClipLoader::work() {
       auto first_batch_of = [&](long visit) {
         return (visit / n) * batches_per_epoch_ + (visit % n) * repeats / batch_;
       };
-      work_cv_.wait(lock, [&] { return stop_ || fatal_ || first_batch_of(next_visit_) < consumed_ + config_.data.prefetch; });
+      work_cv_.wait(lock,
+                    [&] { return stop_ || fatal_ || first_batch_of(next_visit_) < consumed_ + config_.data.prefetch; });
       if (stop_ || fatal_) return;
       const long visit = next_visit_++;
       epoch = visit / n;

@@ -20,8 +20,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunConfig, out, seed, device, bf
                                                 checkpoint_every, log_every)
 
 nlohmann::json TrainConfig::to_json() const {
-  return {{"model_preset", model_preset}, {"recipe", recipe}, {"model", model}, {"data", data},
-          {"mask", mask},   {"targets", targets}, {"trajectory", trajectory}, {"optim", optim}, {"run", run}};
+  return {{"model_preset", model_preset}, {"recipe", recipe},         {"model", model}, {"data", data}, {"mask", mask},
+          {"targets", targets},           {"trajectory", trajectory}, {"optim", optim}, {"run", run}};
 }
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
@@ -52,8 +52,9 @@ void TrainConfig::validate() const {
   need(m.tubelet > 0 && m.frames % m.tubelet == 0,
        fmt::format("model.frames {} must be a multiple of model.tubelet {}", m.frames, m.tubelet));
   need(m.dim % m.heads == 0, fmt::format("model.dim {} must be a multiple of model.heads {}", m.dim, m.heads));
-  need(m.decoder_dim % m.decoder_heads == 0,
-       fmt::format("model.decoder_dim {} must be a multiple of model.decoder_heads {}", m.decoder_dim, m.decoder_heads));
+  need(
+      m.decoder_dim % m.decoder_heads == 0,
+      fmt::format("model.decoder_dim {} must be a multiple of model.decoder_heads {}", m.decoder_dim, m.decoder_heads));
   need(m.depth >= 1 && m.decoder_depth >= 0, "model.depth must be >= 1 and model.decoder_depth >= 0");
   need(m.head == "linear" || m.head == "mlp", fmt::format("model.head '{}' must be linear or mlp", m.head));
   need(data.stride >= 1, "data.stride must be >= 1");
@@ -81,32 +82,44 @@ void TrainConfig::validate() const {
   need(any, "no target has a weight > 0 (set e.g. targets.pixel=1)");
 }
 
-std::vector<std::string> model_presets() { return {"tiny", "vit-s", "vit-b"}; }
-std::vector<std::string> recipes() { return {"videomae", "mme"}; }
+std::vector<std::string> model_presets() {
+  return {"tiny", "vit-s", "vit-b"};
+}
+std::vector<std::string> recipes() {
+  return {"videomae", "mme"};
+}
 
 namespace {
 
 nlohmann::json model_preset_json(const std::string& name) {
   // VideoMAE's shapes; "tiny" is for CPU tests and the demo.
   if (name == "tiny")
-    return {{"img_size", 64}, {"dim", 64}, {"depth", 2}, {"heads", 2},
+    return {{"img_size", 64},    {"dim", 64},          {"depth", 2},        {"heads", 2},
             {"decoder_dim", 64}, {"decoder_depth", 1}, {"decoder_heads", 2}};
   if (name == "vit-s")
-    return {{"dim", 384}, {"depth", 12}, {"heads", 6}, {"decoder_dim", 192}, {"decoder_depth", 4}, {"decoder_heads", 3}};
+    return {{"dim", 384},         {"depth", 12},        {"heads", 6},
+            {"decoder_dim", 192}, {"decoder_depth", 4}, {"decoder_heads", 3}};
   if (name == "vit-b")
-    return {{"dim", 768}, {"depth", 12}, {"heads", 12}, {"decoder_dim", 384}, {"decoder_depth", 4}, {"decoder_heads", 6}};
-  throw std::invalid_argument(fmt::format("unknown model preset '{}' (known: {})", name, fmt::join(model_presets(), ", ")));
+    return {{"dim", 768},         {"depth", 12},        {"heads", 12},
+            {"decoder_dim", 384}, {"decoder_depth", 4}, {"decoder_heads", 6}};
+  throw std::invalid_argument(
+      fmt::format("unknown model preset '{}' (known: {})", name, fmt::join(model_presets(), ", ")));
 }
 
 nlohmann::json recipe_json(const std::string& name, const nlohmann::json& model) {
   if (name == "videomae")  // tube 0.9, normalised pixels, linear head
-    return {{"mask", {{"type", "tube"}, {"ratio", 0.9}}}, {"targets", {{"pixel", 1.0}}}, {"model", {{"head", "linear"}}}};
+    return {
+        {"mask", {{"type", "tube"}, {"ratio", 0.9}}}, {"targets", {{"pixel", 1.0}}}, {"model", {{"head", "linear"}}}};
   if (name == "mme") {
     // Public MME recipe: tube 0.7, trajectory + HOG, MLP heads, a 1-block decoder at most 192 wide.
     const int width = std::min(model.value("decoder_dim", 384), 192);
     return {{"mask", {{"type", "tube"}, {"ratio", 0.7}}},
             {"targets", {{"pixel", 0.0}, {"trajectory", 1.0}, {"hog", 1.0}}},
-            {"model", {{"head", "mlp"}, {"decoder_depth", 1}, {"decoder_dim", width}, {"decoder_heads", width / 64 > 0 ? width / 64 : model.value("decoder_heads", 1)}}}};
+            {"model",
+             {{"head", "mlp"},
+              {"decoder_depth", 1},
+              {"decoder_dim", width},
+              {"decoder_heads", width / 64 > 0 ? width / 64 : model.value("decoder_heads", 1)}}}};
   }
   throw std::invalid_argument(fmt::format("unknown recipe '{}' (known: {})", name, fmt::join(recipes(), ", ")));
 }

@@ -11,11 +11,12 @@ torch::Tensor hog_features(const torch::Tensor& images) {
   const auto x = images.to(torch::kFloat32);
   const auto N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const auto opts = x.options();
-  const auto gx_kernel = torch::tensor({-1.0f, 0.0f, 1.0f, -2.0f, 0.0f, 2.0f, -1.0f, 0.0f, 1.0f}, opts).reshape({1, 1, 3, 3});
+  const auto gx_kernel =
+      torch::tensor({-1.0f, 0.0f, 1.0f, -2.0f, 0.0f, 2.0f, -1.0f, 0.0f, 1.0f}, opts).reshape({1, 1, 3, 3});
   const auto gy_kernel = gx_kernel.transpose(2, 3).contiguous();
   const auto kernels = torch::cat({gx_kernel, gy_kernel}).repeat({C, 1, 1, 1});  // [2C, 1, 3, 3]
-  const auto padded = torch::nn::functional::pad(
-      x, torch::nn::functional::PadFuncOptions({1, 1, 1, 1}).mode(torch::kReflect));
+  const auto padded =
+      torch::nn::functional::pad(x, torch::nn::functional::PadFuncOptions({1, 1, 1, 1}).mode(torch::kReflect));
   const auto g = torch::nn::functional::conv2d(padded, kernels, torch::nn::functional::Conv2dFuncOptions().groups(C))
                      .reshape({N, C, 2, H, W});
   const auto gx = g.select(2, 0), gy = g.select(2, 1);
@@ -39,7 +40,8 @@ torch::Tensor hog_features(const torch::Tensor& images) {
 
 HogTarget::HogTarget(const TrainConfig& config) : tubelet_(config.model.tubelet), patch_(config.model.patch) {
   if (patch_ % kHogCell)
-    throw std::invalid_argument(fmt::format("the hog target needs model.patch ({}) to be a multiple of {}", patch_, kHogCell));
+    throw std::invalid_argument(
+        fmt::format("the hog target needs model.patch ({}) to be a multiple of {}", patch_, kHogCell));
 }
 
 torch::Tensor HogTarget::compute(const TargetInput& input) const {

@@ -1,7 +1,7 @@
 #include <trainer/jpeg.h>
 
-#include <cstdio>
 #include <jpeglib.h>
+#include <cstdio>
 
 #include <csetjmp>
 #include <stdexcept>

@@ -71,7 +71,8 @@ torch::Tensor sinusoid_table(int tokens, int dim) {
 
 PatchEmbedImpl::PatchEmbedImpl(int dim, int tubelet, int patch) {
   proj = register_module(
-      "proj", torch::nn::Conv3d(torch::nn::Conv3dOptions(3, dim, {tubelet, patch, patch}).stride({tubelet, patch, patch})));
+      "proj",
+      torch::nn::Conv3d(torch::nn::Conv3dOptions(3, dim, {tubelet, patch, patch}).stride({tubelet, patch, patch})));
 }
 
 EncoderImpl::EncoderImpl(const ModelConfig& c) {

@@ -228,10 +228,11 @@ int pretrain(const TrainConfig& config) {
     if (!std::isfinite(total)) {
       std::string detail;
       for (const auto& [name, value] : parts) detail += fmt::format(" {}={}", name, value);
-      mme::log::error("step {}: the loss is not finite (total={}{}); stopping without updating the weights. The last "
-                      "good checkpoint (step {}) is kept: {}. Lower optim.base_lr or set optim.clip_grad, then run "
-                      "again to resume from it.",
-                      step, total, detail, saved, fs::exists(checkpoint) ? checkpoint.string() : "none yet");
+      mme::log::error(
+          "step {}: the loss is not finite (total={}{}); stopping without updating the weights. The last "
+          "good checkpoint (step {}) is kept: {}. Lower optim.base_lr or set optim.clip_grad, then run "
+          "again to resume from it.",
+          step, total, detail, saved, fs::exists(checkpoint) ? checkpoint.string() : "none yet");
       return mme::cli::kFatal;
     }
     if (config.optim.clip_grad > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), config.optim.clip_grad);

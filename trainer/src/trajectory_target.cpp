@@ -30,7 +30,9 @@ torch::Tensor normalise_trajectories(const torch::Tensor& tokens, const std::str
 }
 
 TrajectoryTarget::TrajectoryTarget(const TrainConfig& config)
-    : patch_(config.model.patch), cell_(config.trajectory.cell), steps_(config.trajectory.steps),
+    : patch_(config.model.patch),
+      cell_(config.trajectory.cell),
+      steps_(config.trajectory.steps),
       norm_(config.trajectory.norm) {
   const int p = patch_ / cell_;
   points_ = p * p;

@@ -21,9 +21,9 @@ namespace trainer {
 
 struct VideoEntry {
   std::string id;
-  std::string flow_file;    // part file relative to data.flow_dir
-  std::string target_file;  // part file relative to data.target_dir ("" without targets)
-  int frames = 0;           // native frames stored
+  std::string flow_file;      // part file relative to data.flow_dir
+  std::string target_file;    // part file relative to data.target_dir ("" without targets)
+  int frames = 0;             // native frames stored
   int width = 0, height = 0;  // working size of frames and flow
   std::int64_t label = -1;
   // Trajectories (with targets): starts = frames - L seeds' start frames, on a grid_h x grid_w grid.

@@ -25,8 +25,8 @@ struct CropBox {
 // within 3 px), a (w, h) pair whose scale indices differ by at most `max_distort`, and one of the
 // 13 fixed positions (corners, centre, edge centres, quarter points). Flip with probability 1/2
 // when `flip`.
-CropBox multi_scale_crop(int width, int height, const std::vector<double>& scales, int max_distort, int size,
-                         bool flip, Rng& rng);
+CropBox multi_scale_crop(int width, int height, const std::vector<double>& scales, int max_distort, int size, bool flip,
+                         Rng& rng);
 
 // Bilinear crop + resize of an RGB image to size x size (pixel-centre aligned), flipped if asked.
 void crop_resize_rgb(const RgbImage& image, const CropBox& crop, int size, std::uint8_t* out);

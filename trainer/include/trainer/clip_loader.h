@@ -26,16 +26,16 @@
 namespace trainer {
 
 struct Batch {
-  long index = 0;             // micro-batch index in the run
-  torch::Tensor frames;       // uint8 [B, T, S, S, 3] (RGB)
-  torch::Tensor mask;         // bool [B, tokens], true = masked
-  torch::Tensor trajectory;   // float [B, slices, g, g, L, 2] input pixels (g = S / cell), if used
-  torch::Tensor valid;        // uint8 [B, slices, g, g], if used
-  torch::Tensor labels;       // int64 [B] (-1 without labels)
-  std::vector<int> videos;    // index into ClipDataset::videos() per clip
-  std::vector<CropBox> crops; // where each clip was cut from its video's frames
+  long index = 0;                               // micro-batch index in the run
+  torch::Tensor frames;                         // uint8 [B, T, S, S, 3] (RGB)
+  torch::Tensor mask;                           // bool [B, tokens], true = masked
+  torch::Tensor trajectory;                     // float [B, slices, g, g, L, 2] input pixels (g = S / cell), if used
+  torch::Tensor valid;                          // uint8 [B, slices, g, g], if used
+  torch::Tensor labels;                         // int64 [B] (-1 without labels)
+  std::vector<int> videos;                      // index into ClipDataset::videos() per clip
+  std::vector<CropBox> crops;                   // where each clip was cut from its video's frames
   std::vector<std::vector<int>> frame_indices;  // the native frames of each clip
-  int replaced = 0;           // clips taken from another video after a read error
+  int replaced = 0;                             // clips taken from another video after a read error
 };
 
 class ClipLoader {
@@ -72,8 +72,8 @@ class ClipLoader {
 
   mutable std::mutex mutex_;
   std::condition_variable work_cv_, done_cv_;
-  long next_visit_ = 0;     // global visit counter: epoch x videos + position
-  long consumed_ = 0;       // next batch to hand out
+  long next_visit_ = 0;  // global visit counter: epoch x videos + position
+  long consumed_ = 0;    // next batch to hand out
   std::map<long, std::unique_ptr<Pending>> pending_;
   std::map<long, std::vector<int>> orders_;  // epoch -> permutation, cached
   std::vector<std::string> errors_;

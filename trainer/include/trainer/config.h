@@ -15,9 +15,9 @@
 namespace trainer {
 
 struct ModelConfig {
-  int img_size = 224;   // input frames are img_size x img_size
-  int frames = 16;      // frames per clip
-  int tubelet = 2;      // tube = tubelet x patch x patch pixels
+  int img_size = 224;  // input frames are img_size x img_size
+  int frames = 16;     // frames per clip
+  int tubelet = 2;     // tube = tubelet x patch x patch pixels
   int patch = 16;
   int dim = 768, depth = 12, heads = 12;  // encoder (ViT-B)
   int decoder_dim = 384, decoder_depth = 4, decoder_heads = 6;
@@ -27,16 +27,16 @@ struct ModelConfig {
 };
 
 struct DataConfig {
-  std::filesystem::path flow_dir;    // flowgen output: JPEG frames
-  std::filesystem::path target_dir;  // trajgen output: trajectories, boxes, motion maps
-  std::filesystem::path list;        // optional dataset list: restricts the videos, gives labels
-  int stride = 4;                    // native frames between sampled frames (K400 4, SSv2 2)
-  int repeats = 1;                   // clips per loaded video (repeated sampling)
+  std::filesystem::path flow_dir;                      // flowgen output: JPEG frames
+  std::filesystem::path target_dir;                    // trajgen output: trajectories, boxes, motion maps
+  std::filesystem::path list;                          // optional dataset list: restricts the videos, gives labels
+  int stride = 4;                                      // native frames between sampled frames (K400 4, SSv2 2)
+  int repeats = 1;                                     // clips per loaded video (repeated sampling)
   std::vector<double> scales{1.0, 0.875, 0.75, 0.66};  // VideoMAE's GroupMultiScaleCrop
-  int max_distort = 1;               // GroupMultiScaleCrop: |scale index of w - of h| <= this
-  bool flip = false;                 // horizontal flip (off in pretraining, as in MME)
-  int workers = 2;                   // loader threads
-  int prefetch = 4;                  // batches decoded ahead
+  int max_distort = 1;                                 // GroupMultiScaleCrop: |scale index of w - of h| <= this
+  bool flip = false;                                   // horizontal flip (off in pretraining, as in MME)
+  int workers = 2;                                     // loader threads
+  int prefetch = 4;                                    // batches decoded ahead
 };
 
 struct MaskConfig {
@@ -51,24 +51,24 @@ struct TrajectoryConfig {
 };
 
 struct OptimConfig {
-  int batch = 32;              // clips per optimiser step (before accumulation)
-  int accumulate = 1;          // micro-batches per optimiser step
-  double base_lr = 1.5e-4;     // lr = base_lr x batch x accumulate / 256
-  double min_lr = 1e-5;        // end of the cosine
+  int batch = 32;           // clips per optimiser step (before accumulation)
+  int accumulate = 1;       // micro-batches per optimiser step
+  double base_lr = 1.5e-4;  // lr = base_lr x batch x accumulate / 256
+  double min_lr = 1e-5;     // end of the cosine
   double warmup_epochs = 40;
   double epochs = 800;
   double weight_decay = 0.05;  // not on biases, norms, position tables or mask tokens
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
-  double clip_grad = 0;        // max global grad norm; 0 = off
+  double clip_grad = 0;  // max global grad norm; 0 = off
 };
 
 struct RunConfig {
-  std::filesystem::path out;   // run directory: config.json, checkpoint.pt, metrics.jsonl
+  std::filesystem::path out;  // run directory: config.json, checkpoint.pt, metrics.jsonl
   std::uint64_t seed = 0;
   std::string device = "auto";  // "auto" (CUDA when present), "cpu", "cuda"
-  bool bf16 = true;            // bf16 autocast on CUDA
-  int threads = 1;             // torch intra-op threads on CPU
-  long max_steps = 0;          // stop after this many optimiser steps (0: the whole schedule)
+  bool bf16 = true;             // bf16 autocast on CUDA
+  int threads = 1;              // torch intra-op threads on CPU
+  long max_steps = 0;           // stop after this many optimiser steps (0: the whole schedule)
   long checkpoint_every = 100;
   long log_every = 1;
 };

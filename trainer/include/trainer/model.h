@@ -58,7 +58,7 @@ struct EncoderImpl : torch::nn::Module {
   // undefined: every token visible) -> visible tokens [B, visible, dim] after the final norm.
   torch::Tensor forward(const torch::Tensor& video, const torch::Tensor& mask);
   PatchEmbed patch_embed{nullptr};
-  torch::Tensor pos_embed;                 // buffer
+  torch::Tensor pos_embed;  // buffer
   torch::nn::ModuleList blocks;
   torch::nn::LayerNorm norm{nullptr};
 };

@@ -15,8 +15,8 @@
 namespace trainer {
 
 struct Losses {
-  torch::Tensor total;                          // weighted sum (what is minimised)
-  std::map<std::string, torch::Tensor> parts;   // per target, unweighted
+  torch::Tensor total;                         // weighted sum (what is minimised)
+  std::map<std::string, torch::Tensor> parts;  // per target, unweighted
 };
 
 // The targets a run trains on (weight > 0), in name order.
