@@ -1,7 +1,8 @@
 #include <trainer/jpeg.h>
 
+#include <cstdio>  // before jpeglib.h, which uses FILE without including it
+
 #include <jpeglib.h>
-#include <cstdio>
 
 #include <csetjmp>
 #include <stdexcept>
