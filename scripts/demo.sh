@@ -6,12 +6,12 @@
 #
 # The pipeline grows with the project: today it probes every sample video, computes dense flow for
 # all of them (flowgen), their trajectory targets, MOFO boxes and MGM maps (trajgen), and draws the
-# flow; the trainer joins when it lands.
+# flow, then pretrains a tiny masked video model with MME's recipe (trajectory + HOG targets) on them.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mkdir -p "${1:-$repo/demo-out}" && cd "${1:-$repo/demo-out}" && pwd)
 # A demo always starts from scratch (flowgen would otherwise resume into the old output).
-rm -rf "$out/flow" "$out/targets" "$out/pictures" "$out/probe.h5" "$out/probe.h5.report.json"
+rm -rf "$out/flow" "$out/targets" "$out/pictures" "$out/pretrain" "$out/probe.h5" "$out/probe.h5.report.json"
 cd "$repo"
 
 step() { printf '\n== %s\n' "$*" >&2; }
@@ -58,6 +58,12 @@ for video in opencv-doc/cup.mp4 opencv-doc/vtest.avi python3-mecavideo/balle-jba
     --out "$out/pictures/$(echo "$video" | tr '/' '_')-trajectories.png" >/dev/null
 done
 
+step "trainer: tiny ViT, MME recipe (tube mask 0.7, trajectory + HOG targets), 60 steps on CPU"
+build/release/trainer/trainer pretrain model_preset=tiny recipe=mme data.flow_dir="$out/flow" \
+  data.target_dir="$out/targets" run.out="$out/pretrain" optim.batch=4 optim.base_lr=0.05 \
+  optim.epochs=20 optim.warmup_epochs=2 run.max_steps=60 run.log_every=10
+/usr/bin/python3 scripts/plot-metrics.py "$out/pretrain" >/dev/null
+
 step "Summary"
 manifests=("$out"/flow/shard-*/manifest.jsonl)
 pairs=$(cat "${manifests[@]}" | grep -o '"pairs":[0-9]*' | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }')
@@ -73,4 +79,5 @@ echo "outputs in $out:"
 echo "  flow/          flow shards, manifest, index.json (docs/formats.md; HDF5_PLUGIN_PATH=$repo/build/release/common/plugin for h5py)"
 echo "  targets/       trajectory targets, MOFO boxes, MGM motion maps (docs/formats.md)"
 echo "  pictures/      colour-coded flow, frame|flow strips, trajectories with MOFO boxes (PNG)"
+echo "  pretrain/      checkpoint.pt, metrics.jsonl and metrics.png of the tiny pretraining run"
 echo "  probe.h5       stream facts of every sample video"

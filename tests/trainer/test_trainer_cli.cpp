@@ -133,6 +133,10 @@ TEST_CASE("videos missing from the shards are skipped, counted and reported", "[
   const auto skipped = nlohmann::json::parse(mme::test::read_file(dir / "run" / "skipped.json"));
   CHECK(skipped.size() == 1);
   CHECK(skipped.contains("kinetics/missing.mp4"));
+  // The metrics plot.
+  mme::test::run_checked(mme::test::system_python() + " " + (mme::test::source_dir() / "scripts/plot-metrics.py").string() +
+                         " " + (dir / "run").string());
+  CHECK(fs::file_size(dir / "run" / "metrics.png") > 10000);
 }
 
 TEST_CASE("a diverging run stops at the first non-finite loss and keeps its last good checkpoint",
