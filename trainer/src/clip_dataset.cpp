@@ -125,9 +125,15 @@ ClipDataset::ClipDataset(const TrainConfig& config, bool need_trajectories)
 
 std::shared_ptr<mme::ShardReader> ClipDataset::open(const fs::path& file) const {
   std::lock_guard lock(mutex_);
-  auto& r = readers_[file];
-  if (!r) r = std::make_shared<mme::ShardReader>(file);
-  return r;
+  for (auto it = readers_.begin(); it != readers_.end(); ++it)
+    if (it->first == file) {
+      readers_.splice(readers_.end(), readers_, it);
+      return readers_.back().second;
+    }
+  auto reader = std::make_shared<mme::ShardReader>(file);
+  readers_.emplace_back(file, reader);
+  if (readers_.size() > kOpenParts) readers_.pop_front();
+  return reader;
 }
 
 void ClipDataset::read(const VideoEntry& video, const std::vector<int>& frame_indices,

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -62,8 +63,12 @@ class ClipDataset {
   bool need_trajectories_;
   std::vector<VideoEntry> videos_;
   std::map<std::string, std::string> skipped_;
+  // Open part files, most recently used last: a Kinetics-size set has thousands of parts, more
+  // than a process may keep open, so at most kOpenParts stay open (a reader in use lives on in
+  // its shared_ptr until its read is done).
+  static constexpr std::size_t kOpenParts = 64;
   mutable std::mutex mutex_;
-  mutable std::map<std::filesystem::path, std::shared_ptr<mme::ShardReader>> readers_;
+  mutable std::list<std::pair<std::filesystem::path, std::shared_ptr<mme::ShardReader>>> readers_;
 };
 
 // Checks TARGETDIR/config.json against the run's settings and the flow set; throws mme::FileError
