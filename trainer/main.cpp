@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
         "MME's recipe on a tiny model, settings on the command line"},
        {"trainer pretrain --config run.json optim.batch=64 run.max_steps=1000", "override settings"},
        {"trainer pretrain --config run.json --print-config", "show every setting with its value"}});
+  pretrain->footer(app.get_footer());  // `trainer pretrain --help` shows the examples too
   if (int rc = mme::cli::parse(app, argc, argv); rc >= 0) return rc;
   trainer::TrainConfig config;
   try {

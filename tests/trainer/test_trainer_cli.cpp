@@ -94,6 +94,36 @@ TEST_CASE("a run killed mid-way resumes from its checkpoint and reproduces every
   CHECK(a.back()["loss"].get<double>() != a.front()["loss"].get<double>());
 }
 
+TEST_CASE("SIGINT stops a run after the current step with a checkpoint and exit code 130", "[trainer][cli][resume]") {
+  mme::test::TempDir dir;
+  const auto run = dir / "run";
+  const auto command = tiny_run(run, "run.max_steps=400 run.checkpoint_every=1000") + " -q";
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (line_count(run / "metrics.jsonl") < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  REQUIRE(fs::exists(run / "checkpoint.pt"));
+  const auto done = metrics(run).size();
+  CHECK(done >= 3);
+  CHECK(done < 400);
+  // The next run goes on from there.
+  const auto resumed = mme::test::run_capture(tiny_run(run, "run.max_steps=" + std::to_string(done + 2)));
+  INFO(resumed.output);
+  CHECK(resumed.rc == 0);
+  CHECK_THAT(resumed.output, ContainsSubstring("resuming at step " + std::to_string(done)));
+  CHECK(metrics(run).size() == done + 2);
+}
+
 TEST_CASE("targets made for other settings or another flow set are refused, naming both values",
           "[trainer][cli][refusal]") {
   mme::test::TempDir dir;
