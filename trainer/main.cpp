@@ -1,5 +1,6 @@
 // trainer: masked video pretraining on flowgen's frames and trajgen's targets (LibTorch).
 #include <trainer/config.h>
+#include <trainer/host_allocator.h>
 #include <trainer/mask_generator.h>
 #include <trainer/pretrain.h>
 #include <trainer/target.h>
@@ -12,6 +13,7 @@
 #include <cstdio>
 
 int main(int argc, char** argv) {
+  trainer::tune_host_allocator();
   CLI::App app{
       "Masked video pretraining (VideoMAE, MME) that streams sparse clips and dense motion targets from\n"
       "flowgen and trajgen shards.",

@@ -4,6 +4,7 @@
 //           targets, backward and AdamW, for each preset x batch asked for
 //   loader  clips/s of the loader alone (read, decode, crop, trajectories, mask) per thread count
 #include <trainer/clip_loader.h>
+#include <trainer/host_allocator.h>
 #include <trainer/pretrain.h>
 
 #include <mme/cli.h>
@@ -18,7 +19,9 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
@@ -53,8 +56,13 @@ trainer::DeviceBatch synthetic_batch(const trainer::TrainConfig& c, const traine
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Like the trainer, unless --default-allocator (for A/B measurements of the tuning).
+  bool default_allocator = false;
+  for (int i = 1; i < argc; ++i) default_allocator |= std::string(argv[i]) == "--default-allocator";
+  if (!default_allocator) trainer::tune_host_allocator();
   CLI::App app{"The trainer's speeds as Markdown tables.", "trainer-bench"};
-  std::string what = "steps", presets = "tiny", batches = "8", recipe = "videomae", device_name = "auto", workers = "1,2";
+  std::string what = "steps", presets = "tiny", batches = "8", recipe = "videomae", device_name = "auto",
+              workers = "1,2";
   int steps = 10, warmup = 3;
   std::vector<std::string> overrides;
   app.add_option("--what", what, "steps (clips already on the device) or loader")
@@ -67,18 +75,21 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "Timed steps (or batches for the loader)")->capture_default_str();
   app.add_option("--warmup", warmup, "Untimed steps first")->capture_default_str();
   app.add_option("--workers", workers, "Loader thread counts, comma-separated")->capture_default_str();
+  app.add_flag("--default-allocator", default_allocator, "Keep glibc's malloc settings (A/B of host_allocator.h)");
   app.add_option("overrides", overrides, "key=value settings (data.flow_dir=... for the loader)");
-  mme::cli::setup(app, {{"trainer-bench --presets vit-b --batches 32,64 --device cuda", "ANCHORS.md's measurement"},
-                        {"trainer-bench --what loader data.flow_dir=flow data.target_dir=traj recipe=mme",
-                         "loader speed"}});
+  mme::cli::setup(app,
+                  {{"trainer-bench --presets vit-b --batches 32,64 --device cuda", "ANCHORS.md's measurement"},
+                   {"trainer-bench --what loader data.flow_dir=flow data.target_dir=traj recipe=mme", "loader speed"}});
   if (int rc = mme::cli::parse(app, argc, argv); rc >= 0) return rc;
   try {
-    const auto device = device_name == "cpu" ? torch::Device(torch::kCPU)
+    const auto device = device_name == "cpu"                                   ? torch::Device(torch::kCPU)
                         : device_name == "cuda" || torch::cuda::is_available() ? torch::Device(torch::kCUDA)
-                                                                                : torch::Device(torch::kCPU);
+                                                                               : torch::Device(torch::kCPU);
     torch::set_num_threads(trainer::load_config("", overrides).run.threads);  // run.threads=N to change
     if (what == "steps") {
-      std::printf("| preset | recipe | batch | device | precision | attention | ms/step | clips/s |\n|---|---|---|---|---|---|---|---|\n");
+      std::printf(
+          "| preset | recipe | batch | device | precision | attention | ms/step | clips/s "
+          "|\n|---|---|---|---|---|---|---|---|\n");
       for (const auto& preset : split(presets))
         for (const auto& batch : split(batches)) {
           auto o = overrides;
@@ -107,8 +118,7 @@ int main(int argc, char** argv) {
           const double s = since(t0) / steps;
           std::printf("| %s | %s | %s | %s | %s | %s | %.1f | %.1f |\n", preset.c_str(), recipe.c_str(), batch.c_str(),
                       device.str().c_str(), bf16 ? "bf16 autocast" : "fp32",
-                      TORCH_VERSION_MAJOR >= 2 ? "scaled_dot_product" : "plain", 1000 * s,
-                      config.optim.batch / s);
+                      TORCH_VERSION_MAJOR >= 2 ? "scaled_dot_product" : "plain", 1000 * s, config.optim.batch / s);
           std::fflush(stdout);
         }
     } else {
