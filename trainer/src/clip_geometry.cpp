@@ -61,23 +61,33 @@ Tap tap(double x, int n) {
 }  // namespace
 
 void crop_resize_rgb(const RgbImage& image, const CropBox& crop, int size, std::uint8_t* out) {
-  std::vector<Tap> xs(size), ys(size);
+  // Fixed-point weights (11 bits per axis): exact integer arithmetic, the same result everywhere,
+  // and no float rounding call per value (which took half of the loader's time).
+  constexpr int kBits = 11;
+  constexpr std::uint32_t kOne = 1u << kBits;
+  struct FixedTap {
+    int i0, i1;
+    std::uint32_t w1;
+  };
+  auto fixed = [&](const Tap& t) { return FixedTap{t.i0, t.i1, static_cast<std::uint32_t>(std::lround(t.w1 * kOne))}; };
+  std::vector<FixedTap> xs(size), ys(size);
   for (int o = 0; o < size; ++o) {
-    xs[o] = tap(source_coordinate(o, size, crop.x0, crop.width, crop.flip), image.width);
-    ys[o] = tap(source_coordinate(o, size, crop.y0, crop.height, false), image.height);
+    xs[o] = fixed(tap(source_coordinate(o, size, crop.x0, crop.width, crop.flip), image.width));
+    ys[o] = fixed(tap(source_coordinate(o, size, crop.y0, crop.height, false), image.height));
   }
   const std::size_t stride = static_cast<std::size_t>(image.width) * 3;
   for (int v = 0; v < size; ++v) {
     const std::uint8_t* r0 = image.pixels.data() + ys[v].i0 * stride;
     const std::uint8_t* r1 = image.pixels.data() + ys[v].i1 * stride;
-    const float wy = ys[v].w1;
+    const std::uint32_t wy1 = ys[v].w1, wy0 = kOne - wy1;
+    std::uint8_t* o = out + static_cast<std::size_t>(v) * size * 3;
     for (int u = 0; u < size; ++u) {
-      const Tap& t = xs[u];
-      for (int c = 0; c < 3; ++c) {
-        const float top = r0[t.i0 * 3 + c] + (r0[t.i1 * 3 + c] - r0[t.i0 * 3 + c]) * t.w1;
-        const float bottom = r1[t.i0 * 3 + c] + (r1[t.i1 * 3 + c] - r1[t.i0 * 3 + c]) * t.w1;
-        out[(static_cast<std::size_t>(v) * size + u) * 3 + c] =
-            static_cast<std::uint8_t>(std::lround(top + (bottom - top) * wy));
+      const FixedTap& t = xs[u];
+      const std::uint32_t wx1 = t.w1, wx0 = kOne - wx1;
+      const std::uint8_t *a = r0 + t.i0 * 3, *b = r0 + t.i1 * 3, *c = r1 + t.i0 * 3, *d = r1 + t.i1 * 3;
+      for (int k = 0; k < 3; ++k) {
+        const std::uint32_t top = a[k] * wx0 + b[k] * wx1, bottom = c[k] * wx0 + d[k] * wx1;
+        o[u * 3 + k] = static_cast<std::uint8_t>((top * wy0 + bottom * wy1 + (1u << (2 * kBits - 1))) >> (2 * kBits));
       }
     }
   }
