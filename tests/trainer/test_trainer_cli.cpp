@@ -164,8 +164,8 @@ TEST_CASE("videos missing from the shards are skipped, counted and reported", "[
   CHECK(skipped.size() == 1);
   CHECK(skipped.contains("kinetics/missing.mp4"));
   // The metrics plot.
-  mme::test::run_checked(mme::test::system_python() + " " + (mme::test::source_dir() / "scripts/plot-metrics.py").string() +
-                         " " + (dir / "run").string());
+  mme::test::run_checked(mme::test::system_python() + " " +
+                         (mme::test::source_dir() / "scripts/plot-metrics.py").string() + " " + (dir / "run").string());
   CHECK(fs::file_size(dir / "run" / "metrics.png") > 10000);
 }
 

@@ -4,6 +4,7 @@
 #include <torch/torch.h>  // before Catch2: glog's CHECK must not replace Catch2's
 
 #include <trainer/clip_dataset.h>
+#include <trainer/clip_geometry.h>
 #include <trainer/clip_loader.h>
 #include <trainer/pretrain.h>
 
@@ -63,7 +64,7 @@ TEST_CASE("after crop, resize and flip the trajectory targets still describe the
   trainer::ClipDataset dataset(config, true);
   REQUIRE(dataset.videos().size() == 1);
   const auto masks = trainer::make_mask_generator(config.mask);
-  trainer::ClipLoader loader(dataset, config, *masks, 0, false);
+  trainer::ClipLoader loader(dataset, config, *masks, true, 0, false);
   const auto batch = loader.next();
   int flipped = 0;
   for (int c = 0; c < 12; ++c) {
@@ -89,14 +90,53 @@ TEST_CASE("after crop, resize and flip the trajectory targets still describe the
   CHECK(flipped < 12);
 }
 
+TEST_CASE("the MGM mask follows an ffmpeg-made moving object from slice to slice", "[trainer][data][mask]") {
+  // A 48 x 48 patch moves 3 px right per frame from (20, 96) over a still photograph. With a
+  // quarter of the positions masked, MGM must mask the object's positions in every slice; tube
+  // masking, the control, masks about a quarter of them.
+  auto object_tokens = [](const trainer::Batch& b, int clip, int slice) {
+    const int f = b.frame_indices[clip][2 * slice];
+    // Where the object is during the tube (its frames f and f + 2).
+    const auto box = trainer::crop_box({20.0f + 3 * f, 96, 68.0f + 3 * (f + 2), 144}, b.crops[clip], 224, 16);
+    std::vector<int> tokens;
+    for (int r = 0; r < 14; ++r)
+      for (int q = 0; q < 14; ++q)
+        if (q + 0.5f > box[0] && q + 0.5f < box[2] && r + 0.5f > box[1] && r + 0.5f < box[3])
+          tokens.push_back(r * 14 + q);
+    return tokens;
+  };
+  double share[2] = {0, 0};
+  int mask_index = 0;
+  for (const std::string type : {"mgm", "tube"}) {
+    auto config = tiny("object", {"model.img_size=224", "mask.type=" + type, "mask.ratio=0.25", "optim.batch=6",
+                                  "data.repeats=6", "data.stride=2", "data.scales=[1]"});
+    trainer::ClipDataset dataset(config, true);
+    const auto masks = trainer::make_mask_generator(config.mask);
+    trainer::ClipLoader loader(dataset, config, *masks, false, 0, false);
+    const auto batch = loader.next();
+    int hit = 0, total = 0;
+    for (int c = 0; c < 6; ++c)
+      for (int s = 0; s < 8; ++s) {
+        const auto tokens = object_tokens(batch, c, s);
+        REQUIRE(tokens.size() >= 2);
+        for (int t : tokens) hit += batch.mask[c][s * 196 + t].item<bool>();
+        total += static_cast<int>(tokens.size());
+      }
+    share[mask_index++] = static_cast<double>(hit) / total;
+  }
+  INFO("object positions masked: MGM " << share[0] << ", tube " << share[1]);
+  CHECK(share[0] > 0.9);
+  CHECK(share[1] < 0.5);
+}
+
 TEST_CASE("the loader gives the same batches for any number of threads and from any start", "[trainer][data]") {
   auto one = tiny("real", {"optim.batch=3", "data.workers=1", "targets.trajectory=1", "data.repeats=2"});
   auto three =
       tiny("real", {"optim.batch=3", "data.workers=3", "targets.trajectory=1", "data.repeats=2", "data.prefetch=2"});
   trainer::ClipDataset dataset(one, true);
   const auto masks = trainer::make_mask_generator(one.mask);
-  trainer::ClipLoader a(dataset, one, *masks, 0, false);
-  trainer::ClipLoader b(dataset, three, *masks, 0, false);
+  trainer::ClipLoader a(dataset, one, *masks, true, 0, false);
+  trainer::ClipLoader b(dataset, three, *masks, true, 0, false);
   REQUIRE(a.batches_per_epoch() == 3);  // 5 videos x 2 clips / 3
   std::vector<trainer::Batch> first;
   for (int i = 0; i < 7; ++i) {  // across two epoch boundaries
@@ -114,7 +154,7 @@ TEST_CASE("the loader gives the same batches for any number of threads and from 
   CHECK(first[0].videos[0] == first[0].videos[1]);
   CHECK_FALSE(first[0].frames[0].equal(first[0].frames[1]));
   // Resuming at batch 4 sees batch 4.
-  trainer::ClipLoader c(dataset, three, *masks, 4, false);
+  trainer::ClipLoader c(dataset, three, *masks, true, 4, false);
   const auto resumed = c.next();
   CHECK(resumed.index == 4);
   CHECK(resumed.frames.equal(first[4].frames));
@@ -138,7 +178,7 @@ TEST_CASE("the tiny model overfits one real batch for each target", "[trainer][o
     REQUIRE(targets.size() == 1);
     trainer::ClipDataset dataset(config, target == "trajectory");
     const auto masks = trainer::make_mask_generator(config.mask);
-    trainer::ClipLoader loader(dataset, config, *masks, 0, false);
+    trainer::ClipLoader loader(dataset, config, *masks, target == "trajectory", 0, false);
     const auto batch = trainer::to_device(loader.next(), torch::kCPU);
     torch::manual_seed(0);
     trainer::MaskedVideoModel model(config.model, std::map<std::string, int>{{target, targets[0].first->channels()}});

@@ -7,7 +7,9 @@
 #include <trainer/hog_target.h>
 #include <trainer/lr_schedule.h>
 #include <trainer/mask_generator.h>
+#include <trainer/mgm_mask.h>
 #include <trainer/model.h>
+#include <trainer/mofo_mask.h>
 #include <trainer/pixel_target.h>
 #include <trainer/trajectory_target.h>
 
@@ -54,6 +56,65 @@ TEST_CASE("random masks hit the ratio over all tokens and differ between slices"
   CHECK_FALSE(std::equal(mask.begin(), mask.begin() + 196, mask.begin() + 196));
   CHECK_THROWS_WITH(trainer::make_mask_generator(MaskConfig{"nope", 0.9}),
                     Catch::Matchers::ContainsSubstring("unknown mask.type 'nope'"));
+}
+
+TEST_CASE("MOFO masks exactly k = min(n, floor(0.75 x inside)) positions inside the box", "[trainer][mask]") {
+  const auto mofo = trainer::make_mask_generator(MaskConfig{"mofo", 0.9});
+  REQUIRE(mofo->needs_motion());
+  MaskContext c{8, 14, 14, {}, {}};
+  struct Case {
+    std::array<float, 4> box;
+    int inside, k;
+  };
+  // n = 176 of 196 per slice. A 7 x 7 box: k = floor(36.75) = 36. A box of 13 x 14 = 182: k =
+  // min(176, 136) = 136, but only 14 positions are outside, so 162 go inside. Fractional edges
+  // count positions by their centre: (5.4, 5.6)-(7.6, 7.5) holds the centres 5.5..7.5 in x and
+  // 6.5 in y, so 3 positions and k = 2.
+  for (const Case& t :
+       {Case{{2, 3, 9, 10}, 49, 36}, Case{{0, 0, 14, 13}, 182, 162}, Case{{5.4f, 5.6f, 7.6f, 7.5f}, 3, 2}}) {
+    c.box = t.box;
+    REQUIRE(static_cast<int>(trainer::MofoMask::inside(c).size()) == t.inside);
+    std::vector<std::uint8_t> inside(196, 0);
+    for (int p : trainer::MofoMask::inside(c)) inside[p] = 1;
+    for (std::uint64_t clip = 0; clip < 10; ++clip) {
+      auto rng = Rng::stream(3, 1, clip);
+      std::vector<std::uint8_t> mask(c.tokens());
+      mofo->generate(c, rng, mask.data());
+      int masked_inside = 0, masked = 0;
+      for (int p = 0; p < 196; ++p) {
+        masked += mask[p];
+        masked_inside += mask[p] && inside[p];
+      }
+      CHECK(masked == 176);
+      CHECK(masked_inside == t.k);
+      for (int s = 1; s < 8; ++s) CHECK(std::equal(mask.begin(), mask.begin() + 196, mask.begin() + s * 196));
+    }
+  }
+}
+
+TEST_CASE("MGM masks the positions with the most motion in each slice", "[trainer][mask]") {
+  const auto mgm = trainer::make_mask_generator(MaskConfig{"mgm", 0.25});
+  MaskContext c{8, 14, 14, {}, {}};
+  // A 3 x 3 blob of motion moving one token right per slice over small random motion.
+  c.motion.assign(c.tokens(), 0.0f);
+  auto noise = Rng(5);
+  for (auto& m : c.motion) m = static_cast<float>(0.2 * noise.uniform01());
+  for (int s = 0; s < 8; ++s)
+    for (int r = 5; r < 8; ++r)
+      for (int q = s + 2; q < s + 5; ++q) c.motion[s * 196 + r * 14 + q] = 3.0f;
+  auto rng = Rng(9);
+  std::vector<std::uint8_t> mask(c.tokens());
+  mgm->generate(c, rng, mask.data());
+  for (int s = 0; s < 8; ++s) {
+    CHECK(std::accumulate(mask.begin() + s * 196, mask.begin() + (s + 1) * 196, 0) == 49);
+    for (int r = 5; r < 8; ++r)
+      for (int q = s + 2; q < s + 5; ++q) CHECK(mask[s * 196 + r * 14 + q] == 1);
+  }
+  // No motion at all: random positions, still 49 per slice, different in each slice.
+  c.motion.assign(c.tokens(), 0.0f);
+  mgm->generate(c, rng, mask.data());
+  CHECK(std::accumulate(mask.begin(), mask.begin() + 196, 0) == 49);
+  CHECK_FALSE(std::equal(mask.begin(), mask.begin() + 196, mask.begin() + 196));
 }
 
 namespace {

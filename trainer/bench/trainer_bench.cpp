@@ -131,8 +131,8 @@ int main(int argc, char** argv) {
         const auto masks = trainer::make_mask_generator(config.mask);
         bool trajectories = false;
         for (const auto& [t, weight] : trainer::make_targets(config)) trajectories |= t->needs_trajectories();
-        trainer::ClipDataset dataset(config, trajectories);
-        trainer::ClipLoader loader(dataset, config, *masks, 0, false);
+        trainer::ClipDataset dataset(config, trajectories || masks->needs_motion());
+        trainer::ClipLoader loader(dataset, config, *masks, trajectories, 0, false);
         for (int i = 0; i < warmup; ++i) loader.next();
         const auto t0 = Clock::now();
         for (int i = 0; i < steps; ++i) loader.next();

@@ -49,15 +49,15 @@ void check_target_set(const fs::path& target_dir, const fs::path& flow_dir,
                   theirs.value("settings", nlohmann::json()) != flow["settings"] ? " and other flowgen settings" : ""));
 }
 
-ClipDataset::ClipDataset(const TrainConfig& config, bool need_trajectories)
-    : config_(config), need_trajectories_(need_trajectories) {
+ClipDataset::ClipDataset(const TrainConfig& config, bool need_targets) : config_(config), need_targets_(need_targets) {
   const auto& d = config.data;
-  if (need_trajectories && d.target_dir.empty())
-    throw std::invalid_argument("a trajectory target needs data.target_dir (trajgen's output)");
+  if (need_targets && d.target_dir.empty())
+    throw std::invalid_argument(
+        "the trajectory target and the mofo and mgm masks need data.target_dir (trajgen's output)");
   const auto flow_videos = mme::scan_videos(d.flow_dir);
   if (flow_videos.empty()) throw mme::FileError(d.flow_dir, "no flowgen shards with videos here");
   std::map<std::string, std::string> target_videos;
-  if (need_trajectories) {
+  if (need_targets) {
     check_target_set(d.target_dir, d.flow_dir, flow_videos, config.trajectory);
     target_videos = mme::scan_videos(d.target_dir);
   }
@@ -91,7 +91,7 @@ ClipDataset::ClipDataset(const TrainConfig& config, bool need_trajectories)
       v.width = static_cast<int>(group.get_int("width"));
       v.height = static_cast<int>(group.get_int("height"));
       if (v.label < 0 && group.has("label")) v.label = group.get_int("label");
-      if (need_trajectories) {
+      if (need_targets) {
         const auto target = target_videos.find(id);
         if (target == target_videos.end()) {
           skipped_[id] = "not in the target shards (data.target_dir)";
@@ -137,7 +137,7 @@ std::shared_ptr<mme::ShardReader> ClipDataset::open(const fs::path& file) const 
 }
 
 void ClipDataset::read(const VideoEntry& video, const std::vector<int>& frame_indices,
-                       const std::vector<int>& traj_starts, ClipSource& out) const {
+                       const std::vector<int>& traj_starts, bool motion, ClipSource& out) const {
   const auto flow_path = config_.data.flow_dir / video.flow_file;
   std::vector<std::vector<std::uint8_t>> jpegs(frame_indices.size());
   try {
@@ -174,7 +174,7 @@ void ClipDataset::read(const VideoEntry& video, const std::vector<int>& frame_in
 
   out.displacement.resize(traj_starts.size());
   out.valid.resize(traj_starts.size());
-  if (traj_starts.empty()) return;
+  if (traj_starts.empty() && !motion) return;
   const auto target_path = config_.data.target_dir / video.target_file;
   try {
     const auto group = open(target_path)->video(video.id);
@@ -195,6 +195,20 @@ void ClipDataset::read(const VideoEntry& video, const std::vector<int>& frame_in
       const auto scale = static_cast<float>(video.traj_scale);
       for (std::size_t i = 0; i < disp.size(); ++i) disp[i] = q[i] * scale;
       out.valid[k] = valid.read_slab<std::uint8_t>({s, 0, 0}, {1, gh, gw});
+    }
+    if (motion) {
+      const auto box = group.get_doubles("motion_box_union");
+      if (box.size() != 4) throw std::runtime_error("motion_box_union does not hold 4 values");
+      for (int i = 0; i < 4; ++i) out.motion_box[i] = static_cast<float>(box[i]);
+      // One read for the clip's span: the map is one compressed chunk per video.
+      const auto [lo, hi] = std::minmax_element(frame_indices.begin(), frame_indices.end());
+      const auto first = static_cast<std::uint64_t>(*lo), count = static_cast<std::uint64_t>(*hi - *lo + 1);
+      const auto span = group.dataset("motion").read_slab<float>({first, 0, 0}, {count, gh, gw});
+      out.motion.resize(frame_indices.size());
+      for (std::size_t k = 0; k < frame_indices.size(); ++k) {
+        const auto* f = span.data() + (static_cast<std::uint64_t>(frame_indices[k]) - first) * gh * gw;
+        out.motion[k].assign(f, f + gh * gw);
+      }
     }
   } catch (const mme::FileError&) {
     throw;

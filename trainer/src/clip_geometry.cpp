@@ -136,4 +136,38 @@ void crop_resize_trajectories(const float* displacement, const std::uint8_t* val
   }
 }
 
+void crop_resize_map(const float* map, int grid_h, int grid_w, int cell, const CropBox& crop, int size, int out_side,
+                     float* out) {
+  const double step = static_cast<double>(size) / out_side;
+  auto grid_coordinate = [&](int o, bool x) {
+    const int pixel = static_cast<int>(step * o + step / 2);
+    const double src = x ? source_coordinate(pixel, size, crop.x0, crop.width, crop.flip)
+                         : source_coordinate(pixel, size, crop.y0, crop.height, false);
+    return (src - cell / 2) / cell;
+  };
+  for (int i = 0; i < out_side; ++i) {
+    const Tap ty = tap(grid_coordinate(i, false), grid_h);
+    for (int j = 0; j < out_side; ++j) {
+      const Tap tx = tap(grid_coordinate(j, true), grid_w);
+      const float a = map[ty.i0 * grid_w + tx.i0], b = map[ty.i0 * grid_w + tx.i1];
+      const float c = map[ty.i1 * grid_w + tx.i0], d = map[ty.i1 * grid_w + tx.i1];
+      const float top = a + (b - a) * tx.w1, bottom = c + (d - c) * tx.w1;
+      out[i * out_side + j] = top + (bottom - top) * ty.w1;
+    }
+  }
+}
+
+std::array<float, 4> crop_box(const std::array<float, 4>& box, const CropBox& crop, int size, int unit) {
+  const float zx = static_cast<float>(size) / crop.width, zy = static_cast<float>(size) / crop.height;
+  float x0 = (box[0] - crop.x0) * zx, x1 = (box[2] - crop.x0) * zx;
+  const float y0 = (box[1] - crop.y0) * zy, y1 = (box[3] - crop.y0) * zy;
+  if (crop.flip) {
+    const float m0 = size - x1, m1 = size - x0;
+    x0 = m0;
+    x1 = m1;
+  }
+  auto clamp = [&](float v) { return std::clamp(v, 0.0f, static_cast<float>(size)) / unit; };
+  return {clamp(x0), clamp(y0), clamp(x1), clamp(y1)};
+}
+
 }  // namespace trainer

@@ -18,9 +18,10 @@ struct ClipLoader::Pending {
 };
 
 ClipLoader::ClipLoader(const ClipDataset& dataset, const TrainConfig& config, const MaskGenerator& masks,
-                       long first_batch, bool pin_memory)
+                       bool trajectories, long first_batch, bool pin_memory)
     : dataset_(dataset), config_(config), masks_(masks), pin_(pin_memory) {
   batch_ = config.optim.batch;
+  trajectories_ = trajectories;
   slices_ = config.tokens_t();
   grid_ = config.model.img_size / config.trajectory.cell;
   tokens_ = config.tokens();
@@ -72,7 +73,7 @@ ClipLoader::Pending& ClipLoader::pending_locked(long index) {
     b.frames = torch::empty({batch_, config_.model.frames, S, S, 3}, opts.dtype(torch::kUInt8));
     b.mask = torch::empty({batch_, tokens_}, opts.dtype(torch::kBool));
     b.labels = torch::empty({batch_}, opts.dtype(torch::kInt64));
-    if (dataset_.has_trajectories()) {
+    if (trajectories_) {
       b.trajectory =
           torch::empty({batch_, slices_, grid_, grid_, config_.trajectory.steps, 2}, opts.dtype(torch::kFloat32));
       b.valid = torch::empty({batch_, slices_, grid_, grid_}, opts.dtype(torch::kUInt8));
@@ -149,10 +150,10 @@ void ClipLoader::make_clip(long epoch, long slot, int video, Pending& pending, i
     const auto crop = multi_scale_crop(entry.width, entry.height, config_.data.scales, config_.data.max_distort, S,
                                        config_.data.flip, rng);
     std::vector<int> starts;
-    if (dataset_.has_trajectories())
+    if (trajectories_)
       for (int k = 0; k < slices_; ++k) starts.push_back(frames[k * m.tubelet]);
     try {
-      dataset_.read(entry, frames, starts, source);
+      dataset_.read(entry, frames, starts, masks_.needs_motion(), source);
       for (const auto& f : source.frames)
         if (f.width != entry.width || f.height != entry.height)
           throw mme::FileError(config_.data.flow_dir / entry.flow_file,
@@ -171,7 +172,7 @@ void ClipLoader::make_clip(long epoch, long slot, int video, Pending& pending, i
     const std::size_t frame_bytes = static_cast<std::size_t>(S) * S * 3;
     auto* out = b.frames.data_ptr<std::uint8_t>() + static_cast<std::size_t>(position) * m.frames * frame_bytes;
     for (int t = 0; t < m.frames; ++t) crop_resize_rgb(source.frames[t], crop, S, out + t * frame_bytes);
-    if (dataset_.has_trajectories()) {
+    if (trajectories_) {
       const std::size_t cells = static_cast<std::size_t>(grid_) * grid_;
       const std::size_t values = cells * config_.trajectory.steps * 2;
       float* traj = b.trajectory.data_ptr<float>() + static_cast<std::size_t>(position) * slices_ * values;
@@ -182,6 +183,20 @@ void ClipLoader::make_clip(long epoch, long slot, int video, Pending& pending, i
                                  valid + k * cells);
     }
     MaskContext context{slices_, S / m.patch, S / m.patch, {}, {}};
+    if (masks_.needs_motion()) {
+      context.box = crop_box(source.motion_box, crop, S, m.patch);
+      // Per slice: the mean of its frames' maps, resampled to the tokens, in input pixels.
+      const int side = S / m.patch;
+      const float zoom = 0.5f * (static_cast<float>(S) / crop.width + static_cast<float>(S) / crop.height);
+      context.motion.assign(static_cast<std::size_t>(slices_) * side * side, 0.0f);
+      std::vector<float> tokens(static_cast<std::size_t>(side) * side);
+      for (int k = 0; k < slices_; ++k)
+        for (int f = 0; f < m.tubelet; ++f) {
+          crop_resize_map(source.motion[k * m.tubelet + f].data(), entry.grid_h, entry.grid_w, config_.trajectory.cell,
+                          crop, S, side, tokens.data());
+          for (int i = 0; i < side * side; ++i) context.motion[k * side * side + i] += tokens[i] * zoom / m.tubelet;
+        }
+    }
     std::vector<std::uint8_t> mask(tokens_);
     masks_.generate(context, rng, mask.data());
     bool* mask_out = b.mask.data_ptr<bool>() + static_cast<std::size_t>(position) * tokens_;

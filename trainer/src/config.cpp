@@ -12,7 +12,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ModelConfig, img_size, frames, t
                                                 decoder_dim, decoder_depth, decoder_heads, mlp_ratio, head)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataConfig, flow_dir, target_dir, list, stride, repeats, scales,
                                                 max_distort, flip, workers, prefetch)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MaskConfig, type, ratio)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MaskConfig, type, ratio, mofo_inside, mgm_jitter)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrajectoryConfig, steps, cell, norm)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OptimConfig, batch, accumulate, base_lr, min_lr, warmup_epochs, epochs,
                                                 weight_decay, beta1, beta2, eps, clip_grad)
@@ -63,6 +63,9 @@ void TrainConfig::validate() const {
   for (double s : data.scales) need(s > 0 && s <= 1, fmt::format("data.scales: {} is not in (0, 1]", s));
   need(data.workers >= 1 && data.prefetch >= 1, "data.workers and data.prefetch must be >= 1");
   need(mask.ratio > 0 && mask.ratio < 1, fmt::format("mask.ratio {} must be in (0, 1)", mask.ratio));
+  need(mask.mofo_inside > 0 && mask.mofo_inside <= 1,
+       fmt::format("mask.mofo_inside {} must be in (0, 1]", mask.mofo_inside));
+  need(mask.mgm_jitter >= 0, fmt::format("mask.mgm_jitter {} must be >= 0", mask.mgm_jitter));
   need(trajectory.steps >= 1, "trajectory.steps must be >= 1");
   need(trajectory.cell >= 2 && m.patch % trajectory.cell == 0,
        fmt::format("trajectory.cell {} must divide model.patch {}", trajectory.cell, m.patch));

@@ -1,4 +1,6 @@
 #include <trainer/mask_generator.h>
+#include <trainer/mgm_mask.h>
+#include <trainer/mofo_mask.h>
 #include <trainer/random_mask.h>
 #include <trainer/tube_mask.h>
 
@@ -20,6 +22,8 @@ const std::map<std::string, Factory>& registry() {
   static const std::map<std::string, Factory> r{
       {"tube", [](const MaskConfig& c) { return std::make_unique<TubeMask>(c.ratio); }},
       {"random", [](const MaskConfig& c) { return std::make_unique<RandomMask>(c.ratio); }},
+      {"mofo", [](const MaskConfig& c) { return std::make_unique<MofoMask>(c.ratio, c.mofo_inside); }},
+      {"mgm", [](const MaskConfig& c) { return std::make_unique<MgmMask>(c.ratio, c.mgm_jitter); }},
   };
   return r;
 }

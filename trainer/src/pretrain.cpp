@@ -165,7 +165,7 @@ int pretrain(const TrainConfig& config) {
     need_trajectories = need_trajectories || target->needs_trajectories();
   }
   const auto masks = make_mask_generator(config.mask);
-  ClipDataset dataset(config, need_trajectories);
+  ClipDataset dataset(config, need_trajectories || masks->needs_motion());
   report_skipped(dataset, run.out);
 
   torch::manual_seed(run.seed);
@@ -198,7 +198,7 @@ int pretrain(const TrainConfig& config) {
                  batches_per_epoch * config.optim.batch, steps_per_epoch, step, last, schedule.total_steps,
                  device.str(), bf16 ? " (bf16 autocast)" : "");
 
-  ClipLoader loader(dataset, config, *masks, step * accumulate, device.is_cuda());
+  ClipLoader loader(dataset, config, *masks, need_trajectories, step * accumulate, device.is_cuda());
   MetricsLog metrics(run.out / "metrics.jsonl", step);
   mme::StopRequest stop;
   long saved = step;

@@ -9,6 +9,7 @@
 
 #include <mme/shard_store.h>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <list>
@@ -38,29 +39,35 @@ struct ClipSource {
   std::vector<RgbImage> frames;
   std::vector<std::vector<float>> displacement;
   std::vector<std::vector<std::uint8_t>> valid;
+  // With motion: the video's MOFO union box (x0, y0, x1, y1, working pixels) and the motion map
+  // [grid_h, grid_w] of each frame read (pixels per frame).
+  std::array<float, 4> motion_box{0, 0, 0, 0};
+  std::vector<std::vector<float>> motion;
 };
 
 class ClipDataset {
  public:
+  // `need_targets`: the run reads trajgen's shards (trajectories, or the motion a mask uses).
   // Throws std::invalid_argument (settings) or mme::FileError (a directory, a refused target set).
-  ClipDataset(const TrainConfig& config, bool need_trajectories);
+  ClipDataset(const TrainConfig& config, bool need_targets);
 
   const std::vector<VideoEntry>& videos() const { return videos_; }
   // Videos left out, with the reason: id -> reason.
   const std::map<std::string, std::string>& skipped() const { return skipped_; }
-  bool has_trajectories() const { return need_trajectories_; }
+  bool has_targets() const { return need_targets_; }
 
-  // Reads the frames at `frame_indices` and the trajectories starting at `traj_starts` (each
-  // clamped to the last start). Thread-safe: HDF5 reads are serialised, decoding runs in the
-  // calling thread. Throws mme::FileError naming the part file and the video.
+  // Reads the frames at `frame_indices`, the trajectories starting at `traj_starts` (each
+  // clamped to the last start) and, with `motion`, the motion box and the motion map of each frame
+  // read. Thread-safe: HDF5 reads are serialised, decoding runs in the calling thread. Throws
+  // mme::FileError naming the part file and the video.
   void read(const VideoEntry& video, const std::vector<int>& frame_indices, const std::vector<int>& traj_starts,
-            ClipSource& out) const;
+            bool motion, ClipSource& out) const;
 
  private:
   std::shared_ptr<mme::ShardReader> open(const std::filesystem::path& file) const;
 
   TrainConfig config_;
-  bool need_trajectories_;
+  bool need_targets_;
   std::vector<VideoEntry> videos_;
   std::map<std::string, std::string> skipped_;
   // Open part files, most recently used last: a Kinetics-size set has thousands of parts, more

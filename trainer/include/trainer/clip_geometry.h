@@ -6,6 +6,7 @@
 #include <trainer/jpeg.h>
 #include <trainer/rng.h>
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -40,5 +41,15 @@ void crop_resize_rgb(const RgbImage& image, const CropBox& crop, int size, std::
 void crop_resize_trajectories(const float* displacement, const std::uint8_t* valid, int grid_h, int grid_w, int steps,
                               int cell, const CropBox& crop, int size, float* out_displacement,
                               std::uint8_t* out_valid);
+
+// A per-cell scalar map [grid_h, grid_w] (seed/cell layout as above, e.g. trajgen's motion
+// magnitudes) sampled bilinearly at the centres of an out_side x out_side grid laid over the model's
+// input (the tokens when out_side = size / patch), after the same crop and flip.
+void crop_resize_map(const float* map, int grid_h, int grid_w, int cell, const CropBox& crop, int size, int out_side,
+                     float* out);
+
+// A box (x0, y0, x1, y1, working-frame pixels) in units of `unit` input pixels after the crop and
+// flip, clamped to the input.
+std::array<float, 4> crop_box(const std::array<float, 4>& box, const CropBox& crop, int size, int unit);
 
 }  // namespace trainer

@@ -40,8 +40,9 @@ struct Batch {
 
 class ClipLoader {
  public:
-  ClipLoader(const ClipDataset& dataset, const TrainConfig& config, const MaskGenerator& masks, long first_batch,
-             bool pin_memory);
+  // `trajectories`: the batches carry trajectory maps (a target uses them).
+  ClipLoader(const ClipDataset& dataset, const TrainConfig& config, const MaskGenerator& masks, bool trajectories,
+             long first_batch, bool pin_memory);
   ~ClipLoader();
   ClipLoader(const ClipLoader&) = delete;
   ClipLoader& operator=(const ClipLoader&) = delete;
@@ -66,6 +67,7 @@ class ClipLoader {
   TrainConfig config_;
   const MaskGenerator& masks_;
   bool pin_;
+  bool trajectories_ = false;
   int batch_ = 0, grid_ = 0, slices_ = 0, tokens_ = 0;
   long batches_per_epoch_ = 0;
   long slots_per_epoch_ = 0;  // used slots: batches_per_epoch x batch

@@ -40,8 +40,10 @@ struct DataConfig {
 };
 
 struct MaskConfig {
-  std::string type = "tube";  // a name in the mask registry (trainer/mask_generator.h)
+  std::string type = "tube";  // a name in the mask registry: tube, random, mofo, mgm
   double ratio = 0.9;
+  double mofo_inside = 0.75;  // MOFO: share of the box's positions masked (k = min(n, floor(share x inside)))
+  double mgm_jitter = 0.1;    // MGM: random tie-break, as a share of the clip's largest motion
 };
 
 struct TrajectoryConfig {

@@ -14,13 +14,15 @@
 
 namespace trainer {
 
-// What a strategy may look at: the token grid, and per time slice what the clip's targets say
-// about motion (filled by the loader when a strategy asks for it, see needs_motion()).
+// What a strategy may look at: the token grid and, when it asks (needs_motion()), what trajgen's
+// targets say about the clip's motion, carried through the clip's crop and flip.
 struct MaskContext {
   int slices = 0, rows = 0, cols = 0;  // token grid: tokens are (slice, row, col), row-major
-  // Motion box of each slice in token units (x0, y0, x1, y1), after crop and flip.
-  std::vector<std::array<float, 4>> boxes;
-  // Motion magnitude per token [slices, rows, cols].
+  // The video's MOFO motion box (trajgen's motion_box_union) in token units: x0, y0, x1, y1 with
+  // x in [0, cols], y in [0, rows].
+  std::array<float, 4> box{0, 0, 0, 0};
+  // Motion magnitude per token [slices, rows, cols] (trajgen's `motion`, MGM's map), input pixels
+  // per native frame, averaged over each tube's frames.
   std::vector<float> motion;
   int tokens() const { return slices * rows * cols; }
 };

@@ -1,0 +1,27 @@
+#pragma once
+// Motion-guided masking (MGM, METHOD.md section 4). MGM publishes no code; our rule: in every time
+// slice, the n = int(ratio x rows x cols) positions with the most motion are masked, motion being
+// trajgen's `motion` map (codec motion vectors when the video has them, else dense flow) averaged
+// over the slice's frames, after the clip's crop. Because each slice ranks its own motion, the
+// masked region sits where things move and travels with them from slice to slice. Ties and
+// near-ties are broken by a random jitter of `jitter` x the clip's largest motion (so still
+// clips, or still parts, are masked at random); jitter 0 ranks by motion alone.
+#include <trainer/mask_generator.h>
+
+namespace trainer {
+
+class MgmMask : public MaskGenerator {
+ public:
+  MgmMask(double ratio, double jitter) : ratio_(ratio), jitter_(jitter) {}
+  std::string name() const override { return "mgm"; }
+  int masked_count(const MaskContext& grid) const override {
+    return static_cast<int>(ratio_ * grid.rows * grid.cols) * grid.slices;
+  }
+  void generate(const MaskContext& context, Rng& rng, std::uint8_t* mask) const override;
+  bool needs_motion() const override { return true; }
+
+ private:
+  double ratio_, jitter_;
+};
+
+}  // namespace trainer
