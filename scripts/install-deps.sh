@@ -28,7 +28,7 @@ common_pkgs=(build-essential cmake ninja-build pkg-config git
   libhdf5-dev hdf5-tools libfmt-dev libcli11-dev nlohmann-json3-dev
   libjpeg-dev libturbojpeg0-dev
   libtorch-dev libopenblas0-pthread
-  python3-h5py python3-numpy python3-matplotlib)
+  python3-h5py python3-numpy python3-matplotlib python3-torch)
 video_pkgs=(libopencv-dev libopencv-contrib-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
   libtbb-dev hdf5-filter-plugin clang-format)

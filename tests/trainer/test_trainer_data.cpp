@@ -7,8 +7,13 @@
 #include <trainer/clip_geometry.h>
 #include <trainer/clip_loader.h>
 #include <trainer/pretrain.h>
+#include <trainer/videomae_io.h>
 
+#include <test_support.h>
+
+#include <fmt/format.h>
 #include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -194,4 +199,35 @@ TEST_CASE("the tiny model overfits one real batch for each target", "[trainer][o
     INFO(target << ": loss " << first << " -> " << last);
     CHECK(last < first / 10);
   }
+}
+
+TEST_CASE("PyTorch reads the exported encoder with VideoMAE's keys, and its re-save imports back",
+          "[trainer][export]") {
+  mme::test::TempDir dir;
+  auto config = tiny("real");
+  torch::manual_seed(3);
+  auto model = trainer::make_model(config);
+  trainer::export_encoder(model->encoder, dir / "ours.pth");
+  // In Python: load, check VideoMAE's names and a checksum, re-save as VideoMAE's fine-tuning
+  // checkpoints are laid out (no "encoder." prefix, extra entries beside "model").
+  const double checksum = model->encoder->blocks[1]->as<trainer::Block>()->mlp->fc1->weight.sum().item<double>();
+  mme::test::write_file(dir / "resave.py", R"(import sys, torch
+d = torch.load(sys.argv[1])
+m = d["model"]
+for k in ["encoder.patch_embed.proj.weight", "encoder.blocks.0.attn.qkv.weight", "encoder.blocks.0.attn.q_bias",
+          "encoder.blocks.0.attn.v_bias", "encoder.blocks.1.mlp.fc1.weight", "encoder.norm.weight"]:
+    assert k in m, k
+print("checksum %.6f" % float(m["encoder.blocks.1.mlp.fc1.weight"].sum()))
+torch.save({"model": {k[len("encoder."):]: v.clone() for k, v in m.items()}, "epoch": 799}, sys.argv[2])
+)");
+  const auto r = mme::test::run_capture(mme::test::system_python() + " " + (dir / "resave.py").string() + " " +
+                                        (dir / "ours.pth").string() + " " + (dir / "python.pth").string());
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  CHECK_THAT(r.output, Catch::Matchers::ContainsSubstring(fmt::format("checksum {:.6f}", checksum)));
+  torch::manual_seed(4);
+  auto other = trainer::make_model(config);
+  trainer::import_encoder(other->encoder, dir / "python.pth");
+  const auto video = torch::randn({1, 3, 16, 64, 64});
+  CHECK(model->encode(video, {}).equal(other->encode(video, {})));
 }

@@ -12,6 +12,9 @@
 #include <trainer/mofo_mask.h>
 #include <trainer/pixel_target.h>
 #include <trainer/trajectory_target.h>
+#include <trainer/videomae_io.h>
+
+#include <test_support.h>
 
 #include <catch2/catch_approx.hpp>
 #include <catch2/catch_test_macros.hpp>
@@ -371,4 +374,29 @@ TEST_CASE("the model predicts every target for the masked tokens only", "[traine
   const auto table = trainer::sinusoid_table(10, 8);
   CHECK(table[3][2].item<double>() == Approx(std::sin(3 / std::pow(10000.0, 2.0 / 8))));
   CHECK(table[3][3].item<double>() == Approx(std::cos(3 / std::pow(10000.0, 2.0 / 8))));
+}
+
+TEST_CASE("an exported encoder imports back with identical features", "[trainer][export]") {
+  mme::test::TempDir dir;
+  auto config = trainer::load_config("", {"model_preset=tiny"});
+  torch::manual_seed(1);
+  trainer::MaskedVideoModel a(config.model, std::map<std::string, int>{{"pixel", 1536}});
+  trainer::export_encoder(a->encoder, dir / "encoder.pth");
+  torch::manual_seed(2);  // other weights until the import
+  trainer::MaskedVideoModel b(config.model, std::map<std::string, int>{{"hog", 108}});
+  const auto video = torch::randn({2, 3, 16, 64, 64});
+  CHECK_FALSE(a->encode(video, {}).equal(b->encode(video, {})));
+  const auto report = trainer::import_encoder(b->encoder, dir / "encoder.pth");
+  CHECK(report.loaded == static_cast<int>(a->encoder->parameters().size()));
+  CHECK(report.unused.empty());
+  CHECK(a->encode(video, {}).equal(b->encode(video, {})));
+
+  // Another shape is refused, naming the keys, and changes nothing.
+  auto wide = trainer::load_config("", {"model_preset=tiny", "model.dim=128"});
+  trainer::MaskedVideoModel c(wide.model, std::map<std::string, int>{{"pixel", 1536}});
+  const auto before = c->encoder->blocks[0]->as<trainer::Block>()->attn->qkv->weight.clone();
+  CHECK_THROWS_WITH(
+      trainer::import_encoder(c->encoder, dir / "encoder.pth"),
+      Catch::Matchers::ContainsSubstring("blocks.0.attn.qkv.weight is [192, 64] in the file, [384, 128] here"));
+  CHECK(c->encoder->blocks[0]->as<trainer::Block>()->attn->qkv->weight.equal(before));
 }

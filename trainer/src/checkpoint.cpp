@@ -14,6 +14,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// LibTorch's errors carry a C++ backtrace in what(): users need only the message.
+std::string message(const std::exception& e) {
+  if (const auto* c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
+  return e.what();
+}
+
 void fsync_file(const fs::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) throw mme::FileError(path, "cannot reopen the checkpoint to sync it");
@@ -42,7 +48,7 @@ void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::opti
   } catch (const std::exception& e) {
     std::error_code ignored;
     fs::remove(temp, ignored);
-    throw mme::FileError(path, fmt::format("cannot write the checkpoint: {}", e.what()));
+    throw mme::FileError(path, fmt::format("cannot write the checkpoint: {}", message(e)));
   }
 }
 
@@ -68,9 +74,21 @@ CheckpointState load_checkpoint(const fs::path& path, torch::nn::Module& model, 
     std::lock_guard lock(generator.mutex());
     generator.set_state(rng);
   } catch (const std::exception& e) {
-    throw mme::FileError(path, fmt::format("cannot read the checkpoint: {}", e.what()));
+    throw mme::FileError(path, fmt::format("cannot read the checkpoint: {}", message(e)));
   }
   return state;
+}
+
+nlohmann::json checkpoint_settings(const fs::path& path) {
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path.string(), torch::kCPU);
+    c10::IValue identity;
+    archive.read("identity", identity);
+    return nlohmann::json::parse(identity.toStringRef());
+  } catch (const std::exception& e) {
+    throw mme::FileError(path, fmt::format("cannot read the checkpoint's settings: {}", message(e)));
+  }
 }
 
 void load_weights(const fs::path& path, torch::nn::Module& model, const torch::Device& device) {
@@ -80,7 +98,8 @@ void load_weights(const fs::path& path, torch::nn::Module& model, const torch::D
     archive.read("model", weights);
     model.load(weights);
   } catch (const std::exception& e) {
-    throw mme::FileError(path, fmt::format("cannot read the checkpoint's weights: {}", e.what()));
+    throw mme::FileError(path,
+                         fmt::format("cannot read the checkpoint's weights (other model settings?): {}", message(e)));
   }
 }
 

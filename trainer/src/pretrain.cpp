@@ -105,6 +105,12 @@ std::vector<std::pair<std::unique_ptr<Target>, double>> make_targets(const Train
   return targets;
 }
 
+MaskedVideoModel make_model(const TrainConfig& config) {
+  std::map<std::string, int> heads;
+  for (const auto& [target, weight] : make_targets(config)) heads[target->name()] = target->channels();
+  return MaskedVideoModel(config.model, heads);
+}
+
 DeviceBatch to_device(const Batch& batch, const torch::Device& device) {
   DeviceBatch d;
   const bool async = device.is_cuda();
@@ -158,18 +164,14 @@ int pretrain(const TrainConfig& config) {
   mme::claim_output_dir(run.out, "config.json", identity(config));
 
   auto targets = make_targets(config);
-  std::map<std::string, int> heads;
   bool need_trajectories = false;
-  for (const auto& [target, weight] : targets) {
-    heads[target->name()] = target->channels();
-    need_trajectories = need_trajectories || target->needs_trajectories();
-  }
+  for (const auto& [target, weight] : targets) need_trajectories = need_trajectories || target->needs_trajectories();
   const auto masks = make_mask_generator(config.mask);
   ClipDataset dataset(config, need_trajectories || masks->needs_motion());
   report_skipped(dataset, run.out);
 
   torch::manual_seed(run.seed);
-  MaskedVideoModel model(config.model, heads);
+  auto model = make_model(config);
   model->to(device);
   torch::optim::AdamW optimizer(param_groups(*model, config.optim), torch::optim::AdamWOptions(config.lr()));
 

@@ -5,6 +5,7 @@
 // fsynced and renamed: a file named checkpoint.pt is always whole, and a crash while writing keeps
 // the previous one.
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <optional>
@@ -25,7 +26,10 @@ void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& model
 CheckpointState load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model,
                                 torch::optim::Optimizer& optimizer, const torch::Device& device);
 
-// Weights only (for evaluation and export; part 2).
+// The settings a checkpoint was written with (its identity). Throws mme::FileError.
+nlohmann::json checkpoint_settings(const std::filesystem::path& path);
+
+// Weights only (for evaluation and export).
 void load_weights(const std::filesystem::path& path, torch::nn::Module& model, const torch::Device& device);
 
 }  // namespace trainer

@@ -22,6 +22,9 @@ struct Losses {
 // The targets a run trains on (weight > 0), in name order.
 std::vector<std::pair<std::unique_ptr<Target>, double>> make_targets(const TrainConfig& config);
 
+// The pretraining model for a run's settings: one head per target of weight > 0.
+MaskedVideoModel make_model(const TrainConfig& config);
+
 // Moves a batch to `device` (non-blocking from pinned memory) and returns the model input and
 // the targets' view of it.
 struct DeviceBatch {

@@ -1,0 +1,100 @@
+#include <trainer/videomae_io.h>
+
+#include <mme/error.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <fstream>
+#include <iterator>
+#include <map>
+
+namespace trainer {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kPrefix = "encoder.";
+
+// The encoder's weights by VideoMAE name (its buffers, the position table, are not weights).
+std::vector<std::pair<std::string, torch::Tensor>> weights(Encoder& encoder) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& p : encoder->named_parameters()) out.emplace_back(p.key(), p.value());
+  return out;
+}
+
+// The dict of tensors inside a loaded pickle: the state_dict, or the one under a usual key.
+c10::Dict<c10::IValue, c10::IValue> state_dict(const c10::IValue& root, const fs::path& file) {
+  if (!root.isGenericDict()) throw mme::FileError(file, "does not hold a dict (a state_dict)");
+  auto dict = root.toGenericDict();
+  for (const char* key : {"model", "module", "state_dict"}) {
+    const auto it = dict.find(c10::IValue(std::string(key)));
+    if (it != dict.end() && it->value().isGenericDict()) return it->value().toGenericDict();
+  }
+  return dict;
+}
+
+}  // namespace
+
+void export_encoder(Encoder& encoder, const fs::path& file) {
+  c10::Dict<std::string, torch::Tensor> tensors;
+  for (const auto& [name, tensor] : weights(encoder))
+    tensors.insert(kPrefix + name, tensor.detach().to(torch::kCPU).contiguous().clone());
+  c10::Dict<std::string, c10::Dict<std::string, torch::Tensor>> root;
+  root.insert("model", tensors);
+  const auto bytes = torch::pickle_save(c10::IValue(root));
+  const auto temp = fs::path(file.string() + ".tmp");
+  {
+    std::ofstream out(temp, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw mme::FileError(file, "cannot write the exported weights");
+  }
+  fs::rename(temp, file);
+}
+
+ImportReport import_encoder(Encoder& encoder, const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw mme::FileError(file, "cannot open the weights file");
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  c10::IValue root;
+  try {
+    root = torch::pickle_load(bytes);
+  } catch (const std::exception& e) {
+    throw mme::FileError(file, fmt::format("not a torch.save file of tensors ({}); re-save only the weights in Python: "
+                                           "torch.save({{\"model\": ckpt[\"model\"]}}, \"weights.pth\")",
+                                           dynamic_cast<const c10::Error*>(&e)
+                                               ? dynamic_cast<const c10::Error*>(&e)->what_without_backtrace()
+                                               : e.what()));
+  }
+  std::map<std::string, torch::Tensor> found;
+  ImportReport report;
+  for (const auto& item : state_dict(root, file)) {
+    if (!item.key().isString() || !item.value().isTensor()) continue;
+    auto key = item.key().toStringRef();
+    if (key.rfind(kPrefix, 0) == 0) key = key.substr(std::string(kPrefix).size());
+    found[key] = item.value().toTensor();
+  }
+  std::vector<std::string> problems;
+  const auto mine = weights(encoder);
+  for (const auto& [name, tensor] : mine) {
+    const auto it = found.find(name);
+    if (it == found.end())
+      problems.push_back(fmt::format("{} missing", name));
+    else if (it->second.sizes() != tensor.sizes())
+      problems.push_back(fmt::format("{} is {} in the file, {} here", name, it->second.sizes(), tensor.sizes()));
+  }
+  if (!problems.empty())
+    throw mme::FileError(
+        file, fmt::format("does not fit this encoder (check model_preset and model.*): {}", fmt::join(problems, "; ")));
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, tensor] : mine) {
+    tensor.copy_(found.at(name));
+    found.erase(name);
+    ++report.loaded;
+  }
+  for (const auto& [name, tensor] : found) report.unused.push_back(name);
+  return report;
+}
+
+}  // namespace trainer
