@@ -14,6 +14,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataConfig, flow_dir, target_dir
                                                 max_distort, flip, workers, prefetch)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MaskConfig, type, ratio, mofo_inside, mgm_jitter)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrajectoryConfig, steps, cell, norm)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FinetuneConfig, init, classes, pooling, layer_decay, label_smoothing,
+                                                test_clips, test_crops)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OptimConfig, batch, accumulate, base_lr, min_lr, warmup_epochs, epochs,
                                                 weight_decay, beta1, beta2, eps, clip_grad)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunConfig, out, seed, device, bf16, threads, max_steps,
@@ -27,6 +29,7 @@ nlohmann::json TrainConfig::to_json() const {
 TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   TrainConfig c;
   try {
+    c.mode = j.value("mode", c.mode);
     c.model_preset = j.value("model_preset", c.model_preset);
     c.recipe = j.value("recipe", c.recipe);
     if (j.contains("model")) c.model = j["model"].get<ModelConfig>();
@@ -34,6 +37,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
     if (j.contains("mask")) c.mask = j["mask"].get<MaskConfig>();
     if (j.contains("targets")) c.targets = j["targets"].get<std::map<std::string, double>>();
     if (j.contains("trajectory")) c.trajectory = j["trajectory"].get<TrajectoryConfig>();
+    if (j.contains("finetune")) c.finetune = j["finetune"].get<FinetuneConfig>();
     if (j.contains("optim")) c.optim = j["optim"].get<OptimConfig>();
     if (j.contains("run")) c.run = j["run"].get<RunConfig>();
   } catch (const nlohmann::json::exception& e) {
@@ -76,6 +80,14 @@ void TrainConfig::validate() const {
   need(run.device == "auto" || run.device == "cpu" || run.device == "cuda",
        fmt::format("run.device '{}' must be auto, cpu or cuda", run.device));
   need(run.threads >= 1, "run.threads must be >= 1");
+  need(mode == "pretrain" || mode == "finetune" || mode == "probe",
+       fmt::format("mode '{}' must be pretrain, finetune or probe", mode));
+  need(finetune.pooling == "mean" || finetune.pooling == "mofo",
+       fmt::format("finetune.pooling '{}' must be mean or mofo", finetune.pooling));
+  need(finetune.classes >= 0, "finetune.classes must be >= 0 (0: from the labels)");
+  need(finetune.layer_decay > 0 && finetune.layer_decay <= 1, "finetune.layer_decay must be in (0, 1]");
+  need(finetune.label_smoothing >= 0 && finetune.label_smoothing < 1, "finetune.label_smoothing must be in [0, 1)");
+  need(finetune.test_clips >= 1 && finetune.test_crops >= 1, "finetune.test_clips and test_crops must be >= 1");
   need(run.checkpoint_every >= 1 && run.log_every >= 1, "run.checkpoint_every and run.log_every must be >= 1");
   bool any = false;
   for (const auto& [name, weight] : targets) {
@@ -175,7 +187,25 @@ nlohmann::json overrides_json(const std::vector<std::string>& overrides) {
 
 }  // namespace
 
-TrainConfig load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides) {
+namespace {
+
+nlohmann::json mode_json(const std::string& mode) {
+  if (mode == "finetune")  // VideoMAE's fine-tuning recipe (without mixup, cutmix, RandAug, drop path)
+    return {{"mode", mode},
+            {"optim", {{"base_lr", 1e-3}, {"min_lr", 1e-6}, {"epochs", 75}, {"warmup_epochs", 5}}},
+            {"data", {{"flip", true}}}};
+  if (mode == "probe")  // a linear head on frozen features
+    return {
+        {"mode", mode},
+        {"optim", {{"base_lr", 1e-2}, {"min_lr", 0.0}, {"epochs", 90}, {"warmup_epochs", 10}, {"weight_decay", 0.0}}},
+        {"data", {{"flip", true}}}};
+  return {{"mode", mode}};
+}
+
+}  // namespace
+
+TrainConfig load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides,
+                        const std::string& mode) {
   nlohmann::json user = nlohmann::json::object();
   if (!file.empty()) {
     std::ifstream in(file);
@@ -196,7 +226,9 @@ TrainConfig load_config(const std::filesystem::path& file, const std::vector<std
   const auto recipe = user.value("recipe", std::string(defaults["recipe"]));
   merged["model"].merge_patch(model_preset_json(preset));
   merged.merge_patch(recipe_json(recipe, merged["model"]));
+  merged.merge_patch(mode_json(mode));
   merged.merge_patch(user);
+  merged["mode"] = mode;  // the subcommand decides
   auto config = TrainConfig::from_json(merged);
   config.validate();
   return config;

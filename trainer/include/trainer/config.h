@@ -52,6 +52,19 @@ struct TrajectoryConfig {
   std::string norm = "patch";  // "patch" (per-token standardisation), "raw20", "magnitude"
 };
 
+// Supervised runs: `trainer finetune`, `trainer probe` (frozen encoder, linear head), `trainer eval`.
+struct FinetuneConfig {
+  // Weights to start from: a trainer checkpoint (pretraining or fine-tuning) or a PyTorch file
+  // with VideoMAE's keys (videomae_io.h). Empty: from scratch.
+  std::filesystem::path init;
+  int classes = 0;               // 0: the largest label + 1
+  std::string pooling = "mean";  // "mean" (VideoMAE) or "mofo" (inside-box tokens query the rest)
+  double layer_decay = 0.75;     // lr x layer_decay^(depth + 1 - layer) (fine-tuning only)
+  double label_smoothing = 0.1;
+  int test_clips = 2;  // eval: temporal views per video
+  int test_crops = 3;  // eval: spatial views (along the long side)
+};
+
 struct OptimConfig {
   int batch = 32;           // clips per optimiser step (before accumulation)
   int accumulate = 1;       // micro-batches per optimiser step
@@ -76,6 +89,7 @@ struct RunConfig {
 };
 
 struct TrainConfig {
+  std::string mode = "pretrain";  // pretrain, finetune, probe (set by the subcommand)
   std::string model_preset = "vit-b";
   std::string recipe = "videomae";
   ModelConfig model;
@@ -83,6 +97,7 @@ struct TrainConfig {
   MaskConfig mask;
   std::map<std::string, double> targets{{"pixel", 1.0}};  // target name -> loss weight
   TrajectoryConfig trajectory;
+  FinetuneConfig finetune;
   OptimConfig optim;
   RunConfig run;
 
@@ -105,9 +120,12 @@ struct TrainConfig {
 std::vector<std::string> model_presets();
 std::vector<std::string> recipes();
 
-// Builds a run's settings from the layers above. `file` may be empty. Throws std::invalid_argument
-// naming the offending key or value.
-TrainConfig load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides);
+// Builds a run's settings from the layers above. `file` may be empty. `mode` (pretrain, finetune,
+// probe) adds its defaults after the recipe: fine-tuning follows VideoMAE's (lr 1e-3 x batch / 256,
+// 75 epochs, 5 warm-up, layer decay 0.75, flip), probing trains a linear head on a frozen encoder.
+// Throws std::invalid_argument naming the offending key or value.
+TrainConfig load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides,
+                        const std::string& mode = "pretrain");
 
 // The settings that decide what a run computes: all but the operational ones (run.max_steps,
 // run.checkpoint_every, run.log_every, data.workers, data.prefetch, run.threads, run.out), so a

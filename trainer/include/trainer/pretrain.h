@@ -6,6 +6,7 @@
 #include <trainer/config.h>
 #include <trainer/model.h>
 #include <trainer/target.h>
+#include <trainer/training_loop.h>
 
 #include <map>
 #include <memory>
@@ -13,11 +14,6 @@
 #include <vector>
 
 namespace trainer {
-
-struct Losses {
-  torch::Tensor total;                         // weighted sum (what is minimised)
-  std::map<std::string, torch::Tensor> parts;  // per target, unweighted
-};
 
 // The targets a run trains on (weight > 0), in name order.
 std::vector<std::pair<std::unique_ptr<Target>, double>> make_targets(const TrainConfig& config);

@@ -1,0 +1,47 @@
+#pragma once
+// The training loop every mode shares (pretrain, finetune, probe): resume from RUNDIR/checkpoint.pt,
+// the lr schedule (warm-up then cosine, per optimiser step, times each parameter group's scale),
+// gradient accumulation and clipping, metrics, checkpoints, SIGINT, and the stop on a non-finite
+// loss before the weights are touched. What a step computes comes from the mode.
+#include <trainer/clip_loader.h>
+#include <trainer/config.h>
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace trainer {
+
+struct Losses {
+  torch::Tensor total;                         // weighted sum (what is minimised)
+  std::map<std::string, torch::Tensor> parts;  // per target, unweighted, and other numbers to log
+};
+
+struct TrainingTask {
+  torch::nn::Module* model = nullptr;
+  torch::optim::AdamW* optimizer = nullptr;
+  std::vector<double> lr_scale;              // per parameter group (layer decay); empty: 1 for all
+  std::function<Losses(const Batch&)> step;  // forward and losses of one micro-batch
+  bool trajectories = false;                 // the batches carry trajectory maps
+};
+
+// VideoMAE's AdamW groups: weight decay except on biases, norms (1-D) and the mask token; `scale`
+// maps a parameter name to its lr scale (layer decay), nullptr: 1. Returns the groups and their
+// scales.
+std::pair<std::vector<torch::optim::OptimizerParamGroup>, std::vector<double>> adamw_groups(
+    torch::nn::Module& model, const OptimConfig& optim, const std::function<double(const std::string&)>& scale);
+
+// "auto" picks CUDA when LibTorch sees a GPU. Throws std::invalid_argument for "cuda" without one.
+torch::Device pick_device(const std::string& name);
+
+// Writes RUNDIR/skipped.json and logs the videos left out.
+void report_skipped(const ClipDataset& dataset, const std::filesystem::path& out);
+
+// Runs the task on the dataset until the schedule (or run.max_steps) ends. Returns the exit code.
+int train_loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenerator& masks, TrainingTask& task,
+               const torch::Device& device);
+
+}  // namespace trainer
