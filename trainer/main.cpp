@@ -1,6 +1,7 @@
 // trainer: masked video pretraining on flowgen's frames and trajgen's targets (LibTorch).
 #include <trainer/checkpoint.h>
 #include <trainer/config.h>
+#include <trainer/finetune.h>
 #include <trainer/host_allocator.h>
 #include <trainer/mask_generator.h>
 #include <trainer/pretrain.h>
@@ -22,18 +23,28 @@ int main(int argc, char** argv) {
       "trainer"};
   app.require_subcommand(1);
   app.fallthrough();  // -q, -v after the subcommand too
-  auto* pretrain = app.add_subcommand(
+  // pretrain, finetune, probe and eval all take settings the same way.
+  std::filesystem::path config_file;
+  std::vector<std::string> overrides;
+  bool print_config = false;
+  auto add_run = [&](const std::string& name, const std::string& what) {
+    auto* cmd = app.add_subcommand(name, what);
+    cmd->add_option("--config", config_file, "JSON settings file (see docs/usage.md)")->check(CLI::ExistingFile);
+    cmd->add_option("overrides", overrides, "key=value settings, e.g. optim.batch=64 targets.hog=0.5");
+    cmd->add_flag("--print-config", print_config, "Print the resolved settings as JSON and exit");
+    return cmd;
+  };
+  auto* pretrain = add_run(
       "pretrain",
       fmt::format("Pretrain a masked video autoencoder. Settings: defaults <- model_preset ({}) <- recipe ({}) <- "
                   "--config <- key=value overrides. Masks: {}. Targets: {}.",
                   fmt::join(trainer::model_presets(), ", "), fmt::join(trainer::recipes(), ", "),
                   fmt::join(trainer::mask_types(), ", "), fmt::join(trainer::target_names(), ", ")));
-  std::filesystem::path config_file;
-  std::vector<std::string> overrides;
-  bool print_config = false;
-  pretrain->add_option("--config", config_file, "JSON settings file (see docs/usage.md)")->check(CLI::ExistingFile);
-  pretrain->add_option("overrides", overrides, "key=value settings, e.g. optim.batch=64 targets.hog=0.5");
-  pretrain->add_flag("--print-config", print_config, "Print the resolved settings as JSON and exit");
+  auto* finetune = add_run(
+      "finetune", "Fine-tune on labelled videos from finetune.init (layer-wise lr decay, mean or MOFO pooling)");
+  auto* probe = add_run("probe", "Train a linear head on the frozen encoder of finetune.init");
+  auto* eval = add_run(
+      "eval", "Multi-view test of a finetune/probe run (run.out) on data.list: RUNDIR/eval.json, confusion.csv");
   auto* export_cmd = app.add_subcommand(
       "export", "Write a checkpoint's encoder as a PyTorch state_dict with VideoMAE's key names (torch.load reads it)");
   std::filesystem::path export_checkpoint, export_out;
@@ -45,15 +56,22 @@ int main(int argc, char** argv) {
        {"trainer pretrain model_preset=tiny recipe=mme data.flow_dir=flow data.target_dir=traj run.out=run",
         "MME's recipe on a tiny model, settings on the command line"},
        {"trainer pretrain --config run.json optim.batch=64 run.max_steps=1000", "override settings"},
-       {"trainer pretrain --config run.json --print-config", "show every setting with its value"}});
-  pretrain->footer(app.get_footer());  // `trainer pretrain --help` shows the examples too
+       {"trainer pretrain --config run.json --print-config", "show every setting with its value"},
+       {"trainer finetune --config ft.json finetune.init=runs/mme-vitb/checkpoint.pt data.list=train.txt",
+        "fine-tune the pretrained encoder on labelled videos"},
+       {"trainer probe finetune.init=runs/mme-vitb/checkpoint.pt data.flow_dir=flow data.list=train.txt run.out=probe",
+        "linear probing"},
+       {"trainer eval run.out=probe data.flow_dir=flow data.list=val.txt", "top-1/top-5 and a confusion matrix"},
+       {"trainer export runs/mme-vitb/checkpoint.pt --out mme-vitb.pth", "the encoder for PyTorch"}});
+  for (auto* cmd : {pretrain, finetune, probe, eval, export_cmd})
+    cmd->footer(app.get_footer());  // `trainer <command> --help` shows the examples too
   if (int rc = mme::cli::parse(app, argc, argv); rc >= 0) return rc;
   if (*export_cmd) {
     try {
       const auto config = trainer::TrainConfig::from_json(trainer::checkpoint_settings(export_checkpoint));
-      auto model = trainer::make_model(config);
-      trainer::load_weights(export_checkpoint, *model, torch::kCPU);
-      trainer::export_encoder(model->encoder, export_out);
+      trainer::Encoder encoder(config.model);
+      trainer::load_encoder(encoder, export_checkpoint);
+      trainer::export_encoder(encoder, export_out);
       std::printf("%s\n", export_out.c_str());
       return mme::cli::kOk;
     } catch (const std::exception& e) {
@@ -63,7 +81,8 @@ int main(int argc, char** argv) {
   }
   trainer::TrainConfig config;
   try {
-    config = trainer::load_config(config_file, overrides);
+    const std::string mode = *finetune ? "finetune" : *probe ? "probe" : "pretrain";
+    config = trainer::load_config(config_file, overrides, mode);
   } catch (const std::exception& e) {
     mme::log::error("{}", e.what());
     return mme::cli::kUsage;
@@ -73,7 +92,12 @@ int main(int argc, char** argv) {
     return mme::cli::kOk;
   }
   try {
-    return trainer::pretrain(config);
+    if (*eval) {
+      const auto result = trainer::evaluate(config);
+      std::printf("%s\n", result.dump().c_str());
+      return mme::cli::kOk;
+    }
+    return *pretrain ? trainer::pretrain(config) : trainer::finetune(config);
   } catch (const std::exception& e) {
     mme::log::error("{}", e.what());
     return mme::cli::kFatal;

@@ -184,3 +184,41 @@ TEST_CASE("a diverging run stops at the first non-finite loss and keeps its last
   REQUIRE(!lines.empty());
   for (const auto& line : lines) CHECK(std::isfinite(line["loss"].get<double>()));
 }
+
+TEST_CASE("fine-tuning learns labelled videos and eval reproduces its accuracy from the checkpoint",
+          "[trainer][cli][finetune]") {
+  mme::test::TempDir dir;
+  const std::string data = "model_preset=tiny data.flow_dir=" + (shards() / "real-flow").string() +
+                           " data.list=" + (shards() / "real.txt").string();
+  // Five real videos of three sources, 4 clips each per epoch; from scratch, no smoothing.
+  mme::test::run_checked(std::string(TRAINER_BINARY) + " -q finetune " + data + " run.out=" + (dir / "ft").string() +
+                         " optim.batch=5 data.repeats=4 optim.epochs=40 optim.base_lr=0.3 optim.warmup_epochs=2"
+                         " finetune.label_smoothing=0");
+  const auto last = metrics(dir / "ft").back();
+  CHECK(last["losses"]["top1"].get<double>() == 1.0);
+  CHECK(last["loss"].get<double>() < 0.05);
+  const std::string eval = std::string(TRAINER_BINARY) + " eval " + data + " run.out=" + (dir / "ft").string();
+  const auto first = mme::test::run_capture(eval);
+  INFO(first.output);
+  REQUIRE(first.rc == 0);
+  const auto a = nlohmann::json::parse(mme::test::read_file(dir / "ft" / "eval.json"));
+  const auto confusion = mme::test::read_file(dir / "ft" / "confusion.csv");
+  CHECK(a["top1"].get<double>() == 1.0);
+  CHECK(a["videos"] == 5);
+  CHECK(a["views_per_video"] == 6);
+  CHECK(confusion == "true\\predicted,0,1,2\n0,2,0,0\n1,0,2,0\n2,0,0,1\n");
+  // Again, in a new process: the same numbers.
+  REQUIRE(mme::test::run_capture(eval).rc == 0);
+  CHECK(nlohmann::json::parse(mme::test::read_file(dir / "ft" / "eval.json")) == a);
+  CHECK(mme::test::read_file(dir / "ft" / "confusion.csv") == confusion);
+
+  // Probing starts from a pretraining checkpoint and trains only the head.
+  mme::test::run_checked(tiny_run(dir / "pre", "run.max_steps=4") + " -q");
+  const auto probe = mme::test::run_capture(
+      std::string(TRAINER_BINARY) + " probe " + data + " run.out=" + (dir / "probe").string() +
+      " finetune.init=" + (dir / "pre" / "checkpoint.pt").string() + " optim.batch=5 run.max_steps=3");
+  INFO(probe.output);
+  CHECK(probe.rc == 0);
+  CHECK_THAT(probe.output, ContainsSubstring("the encoder of a pretrain run loaded"));
+  CHECK_THAT(probe.output, ContainsSubstring("frozen encoder"));
+}

@@ -2,6 +2,7 @@
 // normalisation, crop geometry, settings.
 #include <torch/torch.h>  // before Catch2: glog's CHECK must not replace Catch2's
 
+#include <trainer/classifier.h>
 #include <trainer/clip_geometry.h>
 #include <trainer/config.h>
 #include <trainer/hog_target.h>
@@ -399,4 +400,43 @@ TEST_CASE("an exported encoder imports back with identical features", "[trainer]
       trainer::import_encoder(c->encoder, dir / "encoder.pth"),
       Catch::Matchers::ContainsSubstring("blocks.0.attn.qkv.weight is [192, 64] in the file, [384, 128] here"));
   CHECK(c->encoder->blocks[0]->as<trainer::Block>()->attn->qkv->weight.equal(before));
+}
+
+TEST_CASE("MOFO pooling averages the inside tokens after they attend to the outside ones", "[trainer][classifier]") {
+  torch::manual_seed(6);
+  trainer::MofoPooling pool(8, 2);
+  const auto x = torch::randn({2, 6, 8});
+  auto inside = torch::zeros({2, 6}, torch::kBool);
+  inside[0].slice(0, 1, 3) = true;  // clip 0: tokens 1, 2 inside
+  // clip 1: nothing inside -> all tokens pooled
+  const auto out = pool->forward(x, inside);
+  REQUIRE(out.sizes() == torch::IntArrayRef({2, 8}));
+  // Moving an outside token changes clip 0's result (it is a key), a token's own value too.
+  auto moved = x.clone();
+  moved[0][4] += torch::randn({8});  // (a constant shift would vanish in the LayerNorm)
+  CHECK_FALSE(torch::allclose(pool->forward(moved, inside)[0], out[0]));
+  // Without the attention's output the result is the plain mean of the inside tokens.
+  {
+    torch::NoGradGuard no_grad;
+    pool->proj->weight.zero_();
+    pool->proj->bias.zero_();
+  }
+  const auto plain = pool->forward(x, inside);
+  CHECK(torch::allclose(plain[0], x[0].slice(0, 1, 3).mean(0)));
+  CHECK(torch::allclose(plain[1], x[1].mean(0)));
+}
+
+TEST_CASE("tokens inside a box are those whose centre it holds, in every slice", "[trainer][classifier]") {
+  const auto inside = trainer::tokens_inside(torch::tensor({{1.0f, 0.4f, 3.0f, 2.6f}}), 2, 4, 4);
+  REQUIRE(inside.sizes() == torch::IntArrayRef({1, 32}));
+  // Columns 1, 2 (centres 1.5, 2.5), rows 0, 1, 2 (centres 0.5, 1.5, 2.5).
+  for (int s = 0; s < 2; ++s)
+    for (int r = 0; r < 4; ++r)
+      for (int c = 0; c < 4; ++c) CHECK(inside[0][s * 16 + r * 4 + c].item<bool>() == (r <= 2 && (c == 1 || c == 2)));
+  auto config = trainer::load_config("", {"model_preset=tiny"});
+  trainer::VideoClassifier model(config.model, 5, "mean");
+  CHECK(model->layer_of("encoder.patch_embed.proj.weight") == 0);
+  CHECK(model->layer_of("encoder.blocks.1.attn.qkv.weight") == 2);
+  CHECK(model->layer_of("head.weight") == 3);
+  CHECK(model->forward(torch::randn({2, 3, 16, 64, 64}), {}).sizes() == torch::IntArrayRef({2, 5}));
 }

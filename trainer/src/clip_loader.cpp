@@ -73,6 +73,7 @@ ClipLoader::Pending& ClipLoader::pending_locked(long index) {
     b.frames = torch::empty({batch_, config_.model.frames, S, S, 3}, opts.dtype(torch::kUInt8));
     b.mask = torch::empty({batch_, tokens_}, opts.dtype(torch::kBool));
     b.labels = torch::empty({batch_}, opts.dtype(torch::kInt64));
+    b.boxes = torch::zeros({batch_, 4}, opts.dtype(torch::kFloat32));
     if (trajectories_) {
       b.trajectory =
           torch::empty({batch_, slices_, grid_, grid_, config_.trajectory.steps, 2}, opts.dtype(torch::kFloat32));
@@ -185,6 +186,7 @@ void ClipLoader::make_clip(long epoch, long slot, int video, Pending& pending, i
     MaskContext context{slices_, S / m.patch, S / m.patch, {}, {}};
     if (masks_.needs_motion()) {
       context.box = crop_box(source.motion_box, crop, S, m.patch);
+      std::copy(context.box.begin(), context.box.end(), b.boxes.data_ptr<float>() + position * 4);
       // Per slice: the mean of its frames' maps, resampled to the tokens, in input pixels.
       const int side = S / m.patch;
       const float zoom = 0.5f * (static_cast<float>(S) / crop.width + static_cast<float>(S) / crop.height);

@@ -22,8 +22,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunConfig, out, seed, device, bf
                                                 checkpoint_every, log_every)
 
 nlohmann::json TrainConfig::to_json() const {
-  return {{"model_preset", model_preset}, {"recipe", recipe},         {"model", model}, {"data", data}, {"mask", mask},
-          {"targets", targets},           {"trajectory", trajectory}, {"optim", optim}, {"run", run}};
+  return {{"mode", mode},       {"model_preset", model_preset}, {"recipe", recipe},
+          {"model", model},     {"data", data},                 {"mask", mask},
+          {"targets", targets}, {"trajectory", trajectory},     {"finetune", finetune},
+          {"optim", optim},     {"run", run}};
 }
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& j) {

@@ -32,6 +32,7 @@ struct Batch {
   torch::Tensor trajectory;                     // float [B, slices, g, g, L, 2] input pixels (g = S / cell), if used
   torch::Tensor valid;                          // uint8 [B, slices, g, g], if used
   torch::Tensor labels;                         // int64 [B] (-1 without labels)
+  torch::Tensor boxes;  // float [B, 4]: the video's motion box in token units (when the mask reads motion)
   std::vector<int> videos;                      // index into ClipDataset::videos() per clip
   std::vector<CropBox> crops;                   // where each clip was cut from its video's frames
   std::vector<std::vector<int>> frame_indices;  // the native frames of each clip

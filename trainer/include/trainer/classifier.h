@@ -1,0 +1,53 @@
+#pragma once
+// The supervised model of fine-tuning and probing: the pretrained encoder on all tokens, pooling,
+// LayerNorm and a linear head (VideoMAE's fine-tuning model). Pooling is VideoMAE's mean over the
+// tokens, or MOFO's: the tokens inside the motion box query the tokens outside through one
+// cross-attention block, and the mean of the updated inside tokens feeds the head.
+#include <trainer/config.h>
+#include <trainer/model.h>
+
+#include <torch/torch.h>
+
+#include <string>
+
+namespace trainer {
+
+// MOFO's fine-tuning block: pre-norm cross-attention from inside tokens to outside tokens, with a
+// residual, then the mean of the inside tokens. A clip without inside tokens pools all tokens; a
+// clip without outside tokens skips the attention.
+struct MofoPoolingImpl : torch::nn::Module {
+  MofoPoolingImpl(int dim, int heads);
+  // tokens [B, N, D], inside bool [B, N] -> [B, D]
+  torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& inside);
+  int heads;
+  torch::nn::LayerNorm norm_q{nullptr}, norm_kv{nullptr};
+  torch::nn::Linear q{nullptr}, kv{nullptr}, proj{nullptr};
+};
+TORCH_MODULE(MofoPooling);
+
+class VideoClassifierImpl : public torch::nn::Module {
+ public:
+  VideoClassifierImpl(const ModelConfig& config, int classes, const std::string& pooling);
+  // Pooled, normalised features [B, D]; `inside` (bool [B, tokens]) is used by MOFO pooling.
+  torch::Tensor features(const torch::Tensor& video, const torch::Tensor& inside);
+  torch::Tensor forward(const torch::Tensor& video, const torch::Tensor& inside) {
+    return head(features(video, inside));
+  }
+  // Layer index for layer-wise lr decay: 0 for the patch embedding, i + 1 for block i, depth + 1
+  // for everything after the blocks.
+  int layer_of(const std::string& parameter) const;
+
+  Encoder encoder{nullptr};
+  MofoPooling mofo{nullptr};
+  torch::nn::LayerNorm fc_norm{nullptr};
+  torch::nn::Linear head{nullptr};
+  bool frozen_encoder = false;  // probing: the encoder runs without gradients, in eval mode
+  int depth = 0;
+};
+TORCH_MODULE(VideoClassifier);
+
+// Tokens whose centre lies inside each clip's box: boxes [B, 4] (x0, y0, x1, y1 in token units)
+// -> bool [B, slices x rows x cols], the same in every slice.
+torch::Tensor tokens_inside(const torch::Tensor& boxes, int slices, int rows, int cols);
+
+}  // namespace trainer

@@ -1,0 +1,258 @@
+#include <trainer/autocast.h>
+#include <trainer/checkpoint.h>
+#include <trainer/clip_dataset.h>
+#include <trainer/clip_geometry.h>
+#include <trainer/finetune.h>
+#include <trainer/mofo_mask.h>
+#include <trainer/pretrain.h>
+#include <trainer/training_loop.h>
+#include <trainer/tube_mask.h>
+#include <trainer/videomae_io.h>
+
+#include <mme/cli.h>
+#include <mme/error.h>
+#include <mme/log.h>
+#include <mme/part_store.h>
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <fstream>
+
+namespace trainer {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The classes of a run: finetune.classes, or the largest label + 1. Every video needs a label.
+int class_count(const TrainConfig& config, const ClipDataset& dataset) {
+  std::int64_t largest = -1;
+  for (const auto& v : dataset.videos()) {
+    if (v.label < 0)
+      throw mme::FileError(v.id,
+                           "has no label: give data.list with labels (`path label` per line) or label the "
+                           "flowgen list");
+    largest = std::max(largest, v.label);
+  }
+  const int classes = config.finetune.classes > 0 ? config.finetune.classes : static_cast<int>(largest + 1);
+  if (largest >= classes)
+    throw std::invalid_argument(fmt::format("a label is {} but finetune.classes is {}", largest, classes));
+  return classes;
+}
+
+// The mask generator only matters for MOFO pooling, which needs the loader to carry the box.
+std::unique_ptr<MaskGenerator> box_reader(const TrainConfig& config) {
+  if (config.finetune.pooling == "mofo") return std::make_unique<MofoMask>(config.mask.ratio, config.mask.mofo_inside);
+  return std::make_unique<TubeMask>(config.mask.ratio);
+}
+
+// The classes a finetune/probe checkpoint's head was trained with.
+int head_classes(const fs::path& checkpoint) {
+  try {
+    torch::serialize::InputArchive archive, weights, head;
+    archive.load_from(checkpoint.string(), torch::kCPU);
+    archive.read("model", weights);
+    weights.read("head", head);  // one nested archive per submodule
+    torch::Tensor bias;
+    head.read("bias", bias);
+    return static_cast<int>(bias.size(0));
+  } catch (const std::exception&) {
+    throw mme::FileError(checkpoint, "has no classification head (head.bias)");
+  }
+}
+
+// A trainer checkpoint's model, loaded on the CPU; its encoder is what callers take.
+std::shared_ptr<torch::nn::Module> load_any(const fs::path& file, const TrainConfig& source, Encoder& encoder_out) {
+  if (source.mode == "pretrain") {
+    auto model = make_model(source);
+    load_weights(file, *model, torch::kCPU);
+    encoder_out = model->encoder;
+    return model.ptr();
+  }
+  VideoClassifier model(source.model, head_classes(file), source.finetune.pooling);
+  load_weights(file, *model, torch::kCPU);
+  encoder_out = model->encoder;
+  return model.ptr();
+}
+
+}  // namespace
+
+void load_encoder(Encoder& encoder, const fs::path& file) {
+  nlohmann::json settings;
+  bool ours = true;
+  try {
+    settings = checkpoint_settings(file);
+  } catch (const mme::FileError&) {
+    ours = false;  // not a trainer checkpoint: a PyTorch file
+  }
+  if (!ours) {
+    const auto report = import_encoder(encoder, file);
+    mme::log::info("{}: {} encoder tensors imported ({} other entries ignored)", file.string(), report.loaded,
+                   report.unused.size());
+    return;
+  }
+  const auto source = TrainConfig::from_json(settings);
+  Encoder source_encoder{nullptr};
+  const auto keep_alive = load_any(file, source, source_encoder);
+  torch::NoGradGuard no_grad;
+  const auto from = source_encoder->named_parameters();
+  for (auto& p : encoder->named_parameters()) {
+    const auto* src = from.find(p.key());
+    if (!src || src->sizes() != p.value().sizes())
+      throw mme::FileError(
+          file, fmt::format("its encoder does not fit this model at {} (check model_preset and model.*)", p.key()));
+    p.value().copy_(*src);
+  }
+  mme::log::info("{}: the encoder of a {} run loaded", file.string(), source.mode);
+}
+
+int finetune(const TrainConfig& config) {
+  const auto& run = config.run;
+  if (run.out.empty()) throw std::invalid_argument("run.out (the run directory) is not set");
+  if (config.data.flow_dir.empty()) throw std::invalid_argument("data.flow_dir (flowgen's output) is not set");
+  torch::set_num_threads(run.threads);
+  const auto device = pick_device(run.device);
+  const bool bf16 = run.bf16 && device.is_cuda();
+  fs::create_directories(run.out);
+  mme::claim_output_dir(run.out, "config.json", identity(config));
+
+  const auto masks = box_reader(config);
+  ClipDataset dataset(config, masks->needs_motion());
+  report_skipped(dataset, run.out);
+  const int classes = class_count(config, dataset);
+
+  torch::manual_seed(run.seed);
+  VideoClassifier model(config.model, classes, config.finetune.pooling);
+  if (!config.finetune.init.empty()) load_encoder(model->encoder, config.finetune.init);
+  const bool probe = config.mode == "probe";
+  if (probe) {
+    model->frozen_encoder = true;
+    for (auto& p : model->encoder->parameters()) p.set_requires_grad(false);
+  }
+  model->to(device);
+  const double decay = probe ? 1.0 : config.finetune.layer_decay;
+  auto [groups, scales] = adamw_groups(*model, config.optim, [&](const std::string& name) {
+    return std::pow(decay, model->depth + 1 - model->layer_of(name));
+  });
+  torch::optim::AdamW optimizer(std::move(groups), torch::optim::AdamWOptions(config.lr()));
+
+  const int slices = config.tokens_t(), side = config.tokens_side();
+  TrainingTask task;
+  task.model = model.get();
+  task.optimizer = &optimizer;
+  task.lr_scale = scales;
+  task.step = [&](const Batch& batch) {
+    const auto d = to_device(batch, device);
+    const auto labels = batch.labels.to(device);
+    const auto inside = tokens_inside(batch.boxes.to(device), slices, side, side);
+    torch::Tensor logits;
+    {
+      Autocast autocast(bf16);
+      logits = model->forward(d.video, inside);
+    }
+    logits = logits.to(torch::kFloat32);
+    Losses losses;
+    losses.total = torch::nn::functional::cross_entropy(
+        logits, labels,
+        torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config.finetune.label_smoothing));
+    losses.parts["cross_entropy"] = losses.total.detach();
+    losses.parts["top1"] = logits.argmax(1).eq(labels).to(torch::kFloat32).mean();
+    return losses;
+  };
+  mme::log::info("{} classes, {} pooling{}", classes, config.finetune.pooling, probe ? ", frozen encoder" : "");
+  return train_loop(config, dataset, *masks, task, device);
+}
+
+nlohmann::json evaluate(const TrainConfig& config) {
+  const auto& run = config.run;
+  if (run.out.empty()) throw std::invalid_argument("run.out (the finetune or probe run directory) is not set");
+  torch::set_num_threads(run.threads);
+  const auto device = pick_device(run.device);
+  const auto checkpoint = run.out / "checkpoint.pt";
+  const auto trained = TrainConfig::from_json(checkpoint_settings(checkpoint));
+  if (trained.mode != "finetune" && trained.mode != "probe")
+    throw mme::FileError(checkpoint,
+                         fmt::format("is a {} checkpoint; eval needs a finetune or probe run", trained.mode));
+
+  // The videos come from this command's data settings, the model from the checkpoint's.
+  auto settings = config;
+  settings.model = trained.model;
+  settings.finetune.pooling = trained.finetune.pooling;
+  settings.trajectory = trained.trajectory;
+  const bool mofo = trained.finetune.pooling == "mofo";
+  ClipDataset dataset(settings, mofo);
+  const int classes = head_classes(checkpoint);
+  VideoClassifier model(trained.model, classes, trained.finetune.pooling);
+  load_weights(checkpoint, *model, torch::kCPU);
+  model->to(device);
+  model->eval();
+  torch::NoGradGuard no_grad;
+
+  const auto& m = settings.model;
+  const int S = m.img_size, T = config.finetune.test_clips, C = config.finetune.test_crops;
+  const int slices = settings.tokens_t(), side = settings.tokens_side();
+  std::vector<std::vector<std::int64_t>> confusion(classes, std::vector<std::int64_t>(classes, 0));
+  long top1 = 0, top5 = 0, counted = 0;
+  ClipSource source;
+  for (const auto& video : dataset.videos()) {
+    if (video.label < 0 || video.label >= classes) {
+      mme::log::warn("{}: label {} is not one of the {} classes; not counted", video.id, video.label, classes);
+      continue;
+    }
+    const int span = (m.frames - 1) * settings.data.stride + 1;
+    const int room = std::max(0, video.frames - span);
+    const int base = std::min(video.width, video.height);
+    const auto frames = torch::empty({T * C, m.frames, S, S, 3}, torch::kUInt8);
+    auto boxes = torch::zeros({T * C, 4});
+    for (int t = 0; t < T; ++t) {
+      const int start = T == 1 ? room / 2 : static_cast<int>(std::lround(static_cast<double>(room) * t / (T - 1)));
+      std::vector<int> indices(m.frames);
+      for (int k = 0; k < m.frames; ++k) indices[k] = std::min(start + k * settings.data.stride, video.frames - 1);
+      dataset.read(video, indices, {}, mofo, source);
+      for (int c = 0; c < C; ++c) {
+        const int along = C == 1 ? 1 : c;  // left, centre, right (top, centre, bottom)
+        const int slack_x = video.width - base, slack_y = video.height - base;
+        const int divisions = C == 1 ? 2 : C - 1;
+        const CropBox crop{slack_x * along / divisions, slack_y * along / divisions, base, base, false};
+        const int view = t * C + c;
+        auto* out = frames.data_ptr<std::uint8_t>() + static_cast<std::size_t>(view) * m.frames * S * S * 3;
+        for (int k = 0; k < m.frames; ++k)
+          crop_resize_rgb(source.frames[k], crop, S, out + static_cast<std::size_t>(k) * S * S * 3);
+        if (mofo) {
+          const auto b = crop_box(source.motion_box, crop, S, m.patch);
+          for (int i = 0; i < 4; ++i) boxes[view][i] = b[i];
+        }
+      }
+    }
+    const auto video_in = imagenet_normalise(frames_to_video(frames.to(device)));
+    const auto inside = tokens_inside(boxes.to(device), slices, side, side);
+    const auto scores = torch::softmax(model->forward(video_in, inside).to(torch::kFloat32), 1).mean(0).cpu();
+    const auto predicted = scores.argmax().item<std::int64_t>();
+    const auto ranked = std::get<1>(scores.topk(std::min(5, classes)));
+    top1 += predicted == video.label;
+    top5 += ranked.eq(video.label).any().item<bool>();
+    ++confusion[video.label][predicted];
+    ++counted;
+  }
+  if (counted == 0) throw std::invalid_argument("eval: no labelled video to evaluate");
+  nlohmann::json result{{"top1", static_cast<double>(top1) / counted},
+                        {"top5", static_cast<double>(top5) / counted},
+                        {"videos", counted},
+                        {"views_per_video", T * C},
+                        {"classes", classes},
+                        {"checkpoint", checkpoint.string()}};
+  std::ofstream(run.out / "eval.json") << result.dump(1) << '\n';
+  std::ofstream csv(run.out / "confusion.csv");
+  csv << "true\\predicted";
+  for (int c = 0; c < classes; ++c) csv << ',' << c;
+  csv << '\n';
+  for (int r = 0; r < classes; ++r) {
+    csv << r;
+    for (int c = 0; c < classes; ++c) csv << ',' << confusion[r][c];
+    csv << '\n';
+  }
+  return result;
+}
+
+}  // namespace trainer
