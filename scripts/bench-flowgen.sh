@@ -11,7 +11,6 @@ bench="$repo/build/release/flowgen/flowgen-bench"
 # Farneback and TV-L1 are 10-200x slower than DIS: they run on the three shortest samples.
 slow=$(mktemp)
 printf '%s\n' python3-mecavideo/g1.avi python3-mecavideo/g2.avi python3-imageio/realshort.mp4 >"$slow"
-doc="$repo/docs/benchmarks.md"
 out=$(mktemp)
 {
   echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d)."
@@ -21,9 +20,5 @@ out=$(mktemp)
   "$bench" --list "$samples/list.txt" --root "$samples" --slow-list "$slow" --short-side 256 --threads 1,2
 } >"$out"
 # Replace the section between the markers.
-awk -v table="$out" '
-  /<!-- flowgen:begin -->/ { print; while ((getline line < table) > 0) print line; skip = 1; next }
-  /<!-- flowgen:end -->/ { skip = 0 }
-  !skip { print }' "$doc" >"$doc.tmp" && mv "$doc.tmp" "$doc"
+"$repo/scripts/update-benchmark-section.sh" flowgen "$out"
 rm -f "$slow" "$out"
-echo "updated $doc"

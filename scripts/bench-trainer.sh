@@ -37,9 +37,4 @@ out="$work/table.md"
   "$bench" --what loader --presets vit-b --recipe mme --batches 8 --steps 20 --warmup 2 --workers 1,2 \
     data.flow_dir="$work/flow" data.target_dir="$work/traj"
 } >"$out"
-doc="$repo/docs/benchmarks.md"
-awk -v table="$out" '
-  /<!-- trainer:begin -->/ { print; while ((getline line < table) > 0) print line; skip = 1; next }
-  /<!-- trainer:end -->/ { skip = 0 }
-  !skip { print }' "$doc" >"$doc.tmp" && mv "$doc.tmp" "$doc"
-echo "updated $doc"
+"$repo/scripts/update-benchmark-section.sh" trainer "$out"

@@ -21,9 +21,4 @@ out="$work/table.md"
   echo
   "$build/trajgen/trajgen-bench" --flow "$work/flow" --flowgen-seconds "$flowgen_seconds" --threads 1,2 --work "$work/t"
 } >"$out"
-doc="$repo/docs/benchmarks.md"
-awk -v table="$out" '
-  /<!-- trajgen:begin -->/ { print; while ((getline line < table) > 0) print line; skip = 1; next }
-  /<!-- trajgen:end -->/ { skip = 0 }
-  !skip { print }' "$doc" >"$doc.tmp" && mv "$doc.tmp" "$doc"
-echo "updated $doc"
+"$repo/scripts/update-benchmark-section.sh" trajgen "$out"

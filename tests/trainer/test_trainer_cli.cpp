@@ -47,6 +47,21 @@ std::size_t line_count(const fs::path& file) {
   return n;
 }
 
+// Starts `command` in the background and returns once `file` has `lines` lines (or after a
+// minute): the caller then signals the returned process.
+pid_t start_until(const std::string& command, const fs::path& file, std::size_t lines) {
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (line_count(file) < lines && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  return pid;
+}
+
 }  // namespace
 
 TEST_CASE("a run killed mid-way resumes from its checkpoint and reproduces every loss bit for bit",
@@ -57,16 +72,8 @@ TEST_CASE("a run killed mid-way resumes from its checkpoint and reproduces every
 
   // The same run, SIGKILLed after some steps (between checkpoints), then run again with another
   // number of loader threads.
-  const auto command = tiny_run(killed, "run.max_steps=24 run.checkpoint_every=5 data.workers=1") + " -q";
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (line_count(killed / "metrics.jsonl") < 12 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const pid_t pid = start_until(tiny_run(killed, "run.max_steps=24 run.checkpoint_every=5 data.workers=1") + " -q",
+                                killed / "metrics.jsonl", 12);
   const bool was_running = kill(pid, 0) == 0 && waitpid(pid, nullptr, WNOHANG) == 0;
   kill(pid, SIGKILL);
   int status = 0;
@@ -97,16 +104,8 @@ TEST_CASE("a run killed mid-way resumes from its checkpoint and reproduces every
 TEST_CASE("SIGINT stops a run after the current step with a checkpoint and exit code 130", "[trainer][cli][resume]") {
   mme::test::TempDir dir;
   const auto run = dir / "run";
-  const auto command = tiny_run(run, "run.max_steps=400 run.checkpoint_every=1000") + " -q";
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (line_count(run / "metrics.jsonl") < 3 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const pid_t pid =
+      start_until(tiny_run(run, "run.max_steps=400 run.checkpoint_every=1000") + " -q", run / "metrics.jsonl", 3);
   kill(pid, SIGINT);
   int status = 0;
   waitpid(pid, &status, 0);

@@ -22,10 +22,17 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunConfig, out, seed, device, bf
                                                 checkpoint_every, log_every)
 
 nlohmann::json TrainConfig::to_json() const {
-  return {{"mode", mode},       {"model_preset", model_preset}, {"recipe", recipe},
-          {"model", model},     {"data", data},                 {"mask", mask},
-          {"targets", targets}, {"trajectory", trajectory},     {"finetune", finetune},
-          {"optim", optim},     {"run", run}};
+  return {{"mode", mode},
+          {"model_preset", model_preset},
+          {"recipe", recipe},
+          {"model", model},
+          {"data", data},
+          {"mask", mask},
+          {"targets", targets},
+          {"trajectory", trajectory},
+          {"finetune", finetune},
+          {"optim", optim},
+          {"run", run}};
 }
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& j) {

@@ -109,13 +109,8 @@ void load_encoder(Encoder& encoder, const fs::path& file) {
 
 int finetune(const TrainConfig& config) {
   const auto& run = config.run;
-  if (run.out.empty()) throw std::invalid_argument("run.out (the run directory) is not set");
-  if (config.data.flow_dir.empty()) throw std::invalid_argument("data.flow_dir (flowgen's output) is not set");
-  torch::set_num_threads(run.threads);
-  const auto device = pick_device(run.device);
+  const auto device = start_run(config);
   const bool bf16 = run.bf16 && device.is_cuda();
-  fs::create_directories(run.out);
-  mme::claim_output_dir(run.out, "config.json", identity(config));
 
   const auto masks = box_reader(config);
   ClipDataset dataset(config, masks->needs_motion());

@@ -78,13 +78,8 @@ Losses masked_losses(MaskedVideoModel& model, const std::vector<std::pair<std::u
 
 int pretrain(const TrainConfig& config) {
   const auto& run = config.run;
-  if (run.out.empty()) throw std::invalid_argument("run.out (the run directory) is not set");
-  if (config.data.flow_dir.empty()) throw std::invalid_argument("data.flow_dir (flowgen's output) is not set");
-  torch::set_num_threads(run.threads);
-  const auto device = pick_device(run.device);
+  const auto device = start_run(config);
   const bool bf16 = run.bf16 && device.is_cuda();
-  fs::create_directories(run.out);
-  mme::claim_output_dir(run.out, "config.json", identity(config));
 
   auto targets = make_targets(config);
   bool need_trajectories = false;

@@ -55,6 +55,17 @@ torch::Device pick_device(const std::string& name) {
   return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
 }
 
+torch::Device start_run(const TrainConfig& config) {
+  const auto& run = config.run;
+  if (run.out.empty()) throw std::invalid_argument("run.out (the run directory) is not set");
+  if (config.data.flow_dir.empty()) throw std::invalid_argument("data.flow_dir (flowgen's output) is not set");
+  torch::set_num_threads(run.threads);
+  const auto device = pick_device(run.device);
+  fs::create_directories(run.out);
+  mme::claim_output_dir(run.out, "config.json", identity(config));
+  return device;
+}
+
 void report_skipped(const ClipDataset& dataset, const fs::path& out) {
   const auto& skipped = dataset.skipped();
   nlohmann::json j = skipped;

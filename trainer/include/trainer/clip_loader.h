@@ -26,15 +26,15 @@
 namespace trainer {
 
 struct Batch {
-  long index = 0;                               // micro-batch index in the run
-  torch::Tensor frames;                         // uint8 [B, T, S, S, 3] (RGB)
-  torch::Tensor mask;                           // bool [B, tokens], true = masked
-  torch::Tensor trajectory;                     // float [B, slices, g, g, L, 2] input pixels (g = S / cell), if used
-  torch::Tensor valid;                          // uint8 [B, slices, g, g], if used
-  torch::Tensor labels;                         // int64 [B] (-1 without labels)
-  torch::Tensor boxes;  // float [B, 4]: the video's motion box in token units (when the mask reads motion)
-  std::vector<int> videos;                      // index into ClipDataset::videos() per clip
-  std::vector<CropBox> crops;                   // where each clip was cut from its video's frames
+  long index = 0;              // micro-batch index in the run
+  torch::Tensor frames;        // uint8 [B, T, S, S, 3] (RGB)
+  torch::Tensor mask;          // bool [B, tokens], true = masked
+  torch::Tensor trajectory;    // float [B, slices, g, g, L, 2] input pixels (g = S / cell), if used
+  torch::Tensor valid;         // uint8 [B, slices, g, g], if used
+  torch::Tensor labels;        // int64 [B] (-1 without labels)
+  torch::Tensor boxes;         // float [B, 4]: the video's motion box in token units (when the mask reads motion)
+  std::vector<int> videos;     // index into ClipDataset::videos() per clip
+  std::vector<CropBox> crops;  // where each clip was cut from its video's frames
   std::vector<std::vector<int>> frame_indices;  // the native frames of each clip
   int replaced = 0;                             // clips taken from another video after a read error
 };

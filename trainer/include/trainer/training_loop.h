@@ -37,6 +37,11 @@ std::pair<std::vector<torch::optim::OptimizerParamGroup>, std::vector<double>> a
 // "auto" picks CUDA when LibTorch sees a GPU. Throws std::invalid_argument for "cuda" without one.
 torch::Device pick_device(const std::string& name);
 
+// What every training mode does first: checks run.out and data.flow_dir, sets torch's threads,
+// picks the device and claims RUNDIR for the run's settings (config.json; other settings are
+// refused with each difference named). Returns the device.
+torch::Device start_run(const TrainConfig& config);
+
 // Writes RUNDIR/skipped.json and logs the videos left out.
 void report_skipped(const ClipDataset& dataset, const std::filesystem::path& out);
 
