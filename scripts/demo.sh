@@ -63,6 +63,9 @@ build/release/trainer/trainer pretrain model_preset=tiny recipe=mme data.flow_di
   data.target_dir="$out/targets" run.out="$out/pretrain" optim.batch=4 optim.base_lr=0.05 \
   optim.epochs=20 optim.warmup_epochs=2 run.max_steps=60 run.log_every=10
 /usr/bin/python3 scripts/plot-metrics.py "$out/pretrain" >/dev/null
+cp "$out/pretrain/metrics.png" "$out/pictures/loss-curves.png"
+build/release/trainer/trainer -q masks model_preset=vit-b data.flow_dir="$out/flow" data.target_dir="$out/targets" \
+  data.list="$samples/list.txt" mask.ratio=0.75 --out "$out/pictures/masks.png" >/dev/null
 
 step "Summary"
 manifests=("$out"/flow/shard-*/manifest.jsonl)
@@ -78,6 +81,7 @@ echo
 echo "outputs in $out:"
 echo "  flow/          flow shards, manifest, index.json (docs/formats.md; HDF5_PLUGIN_PATH=$repo/build/release/common/plugin for h5py)"
 echo "  targets/       trajectory targets, MOFO boxes, MGM motion maps (docs/formats.md)"
-echo "  pictures/      colour-coded flow, frame|flow strips, trajectories with MOFO boxes (PNG)"
+echo "  pictures/      colour-coded flow, frame|flow strips, trajectories with MOFO boxes, one clip under"
+echo "                 the tube, MGM, MOFO and random masks (masks.png), the loss curves (PNG)"
 echo "  pretrain/      checkpoint.pt, metrics.jsonl and metrics.png of the tiny pretraining run"
 echo "  probe.h5       stream facts of every sample video"

@@ -4,6 +4,7 @@
 #include <trainer/finetune.h>
 #include <trainer/host_allocator.h>
 #include <trainer/mask_generator.h>
+#include <trainer/mask_picture.h>
 #include <trainer/pretrain.h>
 #include <trainer/target.h>
 #include <trainer/videomae_io.h>
@@ -45,6 +46,9 @@ int main(int argc, char** argv) {
   auto* probe = add_run("probe", "Train a linear head on the frozen encoder of finetune.init");
   auto* eval = add_run(
       "eval", "Multi-view test of a finetune/probe run (run.out) on data.list: RUNDIR/eval.json, confusion.csv");
+  auto* masks_cmd = add_run("masks", "Draw one clip through every masking strategy (PNG; --out)");
+  std::filesystem::path masks_png = "masks.png";
+  masks_cmd->add_option("--out", masks_png, "PNG file to write")->capture_default_str();
   auto* export_cmd = app.add_subcommand(
       "export", "Write a checkpoint's encoder as a PyTorch state_dict with VideoMAE's key names (torch.load reads it)");
   std::filesystem::path export_checkpoint, export_out;
@@ -62,8 +66,10 @@ int main(int argc, char** argv) {
        {"trainer probe finetune.init=runs/mme-vitb/checkpoint.pt data.flow_dir=flow data.list=train.txt run.out=probe",
         "linear probing"},
        {"trainer eval run.out=probe data.flow_dir=flow data.list=val.txt", "top-1/top-5 and a confusion matrix"},
+       {"trainer masks data.flow_dir=flow data.target_dir=traj model_preset=vit-b --out masks.png",
+        "one clip through tube, random, MOFO and MGM masks"},
        {"trainer export runs/mme-vitb/checkpoint.pt --out mme-vitb.pth", "the encoder for PyTorch"}});
-  for (auto* cmd : {pretrain, finetune, probe, eval, export_cmd})
+  for (auto* cmd : {pretrain, finetune, probe, eval, masks_cmd, export_cmd})
     cmd->footer(app.get_footer());  // `trainer <command> --help` shows the examples too
   if (int rc = mme::cli::parse(app, argc, argv); rc >= 0) return rc;
   if (*export_cmd) {
@@ -92,6 +98,12 @@ int main(int argc, char** argv) {
     return mme::cli::kOk;
   }
   try {
+    if (*masks_cmd) {
+      const auto types = trainer::write_mask_picture(config, masks_png);
+      std::printf("%s\n", masks_png.c_str());
+      mme::log::info("rows: {}", fmt::join(types, ", "));
+      return mme::cli::kOk;
+    }
     if (*eval) {
       const auto result = trainer::evaluate(config);
       std::printf("%s\n", result.dump().c_str());

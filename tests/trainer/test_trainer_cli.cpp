@@ -221,3 +221,26 @@ TEST_CASE("fine-tuning learns labelled videos and eval reproduces its accuracy f
   CHECK_THAT(probe.output, ContainsSubstring("the encoder of a pretrain run loaded"));
   CHECK_THAT(probe.output, ContainsSubstring("frozen encoder"));
 }
+
+TEST_CASE("trainer masks draws one clip through every masking strategy", "[trainer][cli][masks]") {
+  mme::test::TempDir dir;
+  const auto r = mme::test::run_capture(
+      std::string(TRAINER_BINARY) + " masks model_preset=tiny data.flow_dir=" + (shards() / "object-flow").string() +
+      " data.target_dir=" + (shards() / "object-traj").string() + " --out " + (dir / "m.png").string());
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  CHECK_THAT(r.output, ContainsSubstring("rows: tube, mgm, mofo, random"));
+  const auto png = mme::test::read_file(dir / "m.png");
+  REQUIRE(png.size() > 1000);
+  CHECK(png.substr(1, 3) == "PNG");
+  // 8 slices of 64 + 4 px wide, 4 rows of 64 + 4 px high (IHDR width and height, big-endian).
+  auto be32 = [&](std::size_t at) {
+    return (static_cast<unsigned char>(png[at]) << 24) | (static_cast<unsigned char>(png[at + 1]) << 16) |
+           (static_cast<unsigned char>(png[at + 2]) << 8) | static_cast<unsigned char>(png[at + 3]);
+  };
+  CHECK(be32(16) == 8 * 68);
+  CHECK(be32(20) == 4 * 68);
+  // Python reads it back (matplotlib's PNG reader).
+  mme::test::run_checked(mme::test::system_python() + " -c \"import matplotlib.image as m, sys; a = m.imread('" +
+                         (dir / "m.png").string() + "'); assert a.shape == (272, 544, 3), a.shape\"");
+}
