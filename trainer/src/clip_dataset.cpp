@@ -70,6 +70,9 @@ ClipDataset::ClipDataset(const TrainConfig& config, bool need_targets) : config_
     for (const auto& [id, file] : flow_videos) wanted[id] = -1;
   }
 
+  // Two passes, each visiting the videos part by part: a Kinetics-size set has thousands of
+  // part files, and visiting them in id order would reopen a part for almost every video.
+  std::vector<VideoEntry> candidates;
   for (const auto& [id, label] : wanted) {
     const auto flow = flow_videos.find(id);
     if (flow == flow_videos.end()) {
@@ -80,42 +83,65 @@ ClipDataset::ClipDataset(const TrainConfig& config, bool need_targets) : config_
     v.id = id;
     v.flow_file = flow->second;
     v.label = label;
+    if (need_targets) {
+      const auto target = target_videos.find(id);
+      if (target == target_videos.end()) {
+        skipped_[id] = "not in the target shards (data.target_dir)";
+        continue;
+      }
+      v.target_file = target->second;
+    }
+    candidates.push_back(std::move(v));
+  }
+  std::vector<char> usable(candidates.size(), 1);
+  auto by_part = [&](std::string VideoEntry::*file) {
+    std::vector<std::size_t> order(candidates.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t x, std::size_t y) { return candidates[x].*file < candidates[y].*file; });
+    return order;
+  };
+  for (const std::size_t i : by_part(&VideoEntry::flow_file)) {
+    auto& v = candidates[i];
     try {
-      const auto reader = open(d.flow_dir / v.flow_file);
-      const auto group = reader->video(id);
+      const auto group = open(d.flow_dir / v.flow_file)->video(v.id);
       if (!group.has_dataset("frames")) {
-        skipped_[id] = fmt::format("{}: no frames stored (flowgen --frames none)", v.flow_file);
+        skipped_[v.id] = fmt::format("{}: no frames stored (flowgen --frames none)", v.flow_file);
+        usable[i] = 0;
         continue;
       }
       v.frames = static_cast<int>(group.get_int("frames"));
       v.width = static_cast<int>(group.get_int("width"));
       v.height = static_cast<int>(group.get_int("height"));
       if (v.label < 0 && group.has("label")) v.label = group.get_int("label");
-      if (need_targets) {
-        const auto target = target_videos.find(id);
-        if (target == target_videos.end()) {
-          skipped_[id] = "not in the target shards (data.target_dir)";
-          continue;
-        }
-        v.target_file = target->second;
-        const auto tg = open(d.target_dir / v.target_file)->video(id);
-        const auto traj = tg.dataset("traj");
+    } catch (const std::exception& e) {
+      skipped_[v.id] = e.what();
+      usable[i] = 0;
+    }
+  }
+  if (need_targets)
+    for (const std::size_t i : by_part(&VideoEntry::target_file)) {
+      auto& v = candidates[i];
+      if (!usable[i]) continue;
+      try {
+        const auto traj = open(d.target_dir / v.target_file)->video(v.id).dataset("traj");
         const auto& shape = traj.info().shape;
         if (shape.size() != 5 || shape[0] == 0) {
-          skipped_[id] = fmt::format("{}: no trajectories (only {} frames)", v.target_file, v.frames);
+          skipped_[v.id] = fmt::format("{}: no trajectories (only {} frames)", v.target_file, v.frames);
+          usable[i] = 0;
           continue;
         }
         v.starts = static_cast<int>(shape[0]);
         v.grid_h = static_cast<int>(shape[1]);
         v.grid_w = static_cast<int>(shape[2]);
         v.traj_scale = traj.get_double("scale");
+      } catch (const std::exception& e) {
+        skipped_[v.id] = e.what();
+        usable[i] = 0;
       }
-    } catch (const std::exception& e) {
-      skipped_[id] = e.what();
-      continue;
     }
-    videos_.push_back(std::move(v));
-  }
+  for (std::size_t i = 0; i < candidates.size(); ++i)  // still in id order
+    if (usable[i]) videos_.push_back(std::move(candidates[i]));
   if (videos_.empty())
     throw mme::FileError(
         d.flow_dir,
