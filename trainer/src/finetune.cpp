@@ -165,6 +165,8 @@ nlohmann::json evaluate(const TrainConfig& config) {
   torch::set_num_threads(run.threads);
   const auto device = pick_device(run.device);
   const auto checkpoint = run.out / "checkpoint.pt";
+  if (!fs::exists(checkpoint))
+    throw mme::FileError(checkpoint, "does not exist: run.out must be the directory of a finetune or probe run");
   const auto trained = TrainConfig::from_json(checkpoint_settings(checkpoint));
   if (trained.mode != "finetune" && trained.mode != "probe")
     throw mme::FileError(checkpoint,
