@@ -1,4 +1,5 @@
 #include <trainer/checkpoint.h>
+#include <trainer/torch_error.h>
 
 #include <mme/error.h>
 
@@ -13,12 +14,6 @@ namespace trainer {
 namespace fs = std::filesystem;
 
 namespace {
-
-// LibTorch's errors carry a C++ backtrace in what(): users need only the message.
-std::string message(const std::exception& e) {
-  if (const auto* c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
-  return e.what();
-}
 
 void fsync_file(const fs::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY);
@@ -48,7 +43,7 @@ void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::opti
   } catch (const std::exception& e) {
     std::error_code ignored;
     fs::remove(temp, ignored);
-    throw mme::FileError(path, fmt::format("cannot write the checkpoint: {}", message(e)));
+    throw mme::FileError(path, fmt::format("cannot write the checkpoint: {}", error_message(e)));
   }
 }
 
@@ -74,7 +69,7 @@ CheckpointState load_checkpoint(const fs::path& path, torch::nn::Module& model, 
     std::lock_guard lock(generator.mutex());
     generator.set_state(rng);
   } catch (const std::exception& e) {
-    throw mme::FileError(path, fmt::format("cannot read the checkpoint: {}", message(e)));
+    throw mme::FileError(path, fmt::format("cannot read the checkpoint: {}", error_message(e)));
   }
   return state;
 }
@@ -87,7 +82,7 @@ nlohmann::json checkpoint_settings(const fs::path& path) {
     archive.read("identity", identity);
     return nlohmann::json::parse(identity.toStringRef());
   } catch (const std::exception& e) {
-    throw mme::FileError(path, fmt::format("cannot read the checkpoint's settings: {}", message(e)));
+    throw mme::FileError(path, fmt::format("cannot read the checkpoint's settings: {}", error_message(e)));
   }
 }
 
@@ -98,8 +93,8 @@ void load_weights(const fs::path& path, torch::nn::Module& model, const torch::D
     archive.read("model", weights);
     model.load(weights);
   } catch (const std::exception& e) {
-    throw mme::FileError(path,
-                         fmt::format("cannot read the checkpoint's weights (other model settings?): {}", message(e)));
+    throw mme::FileError(
+        path, fmt::format("cannot read the checkpoint's weights (other model settings?): {}", error_message(e)));
   }
 }
 

@@ -62,18 +62,16 @@ int head_classes(const fs::path& checkpoint) {
   }
 }
 
-// A trainer checkpoint's model, loaded on the CPU; its encoder is what callers take.
-std::shared_ptr<torch::nn::Module> load_any(const fs::path& file, const TrainConfig& source, Encoder& encoder_out) {
+// The encoder of a trainer checkpoint of any mode, loaded on the CPU.
+Encoder checkpoint_encoder(const fs::path& file, const TrainConfig& source) {
   if (source.mode == "pretrain") {
     auto model = make_model(source);
     load_weights(file, *model, torch::kCPU);
-    encoder_out = model->encoder;
-    return model.ptr();
+    return model->encoder;
   }
   VideoClassifier model(source.model, head_classes(file), source.finetune.pooling);
   load_weights(file, *model, torch::kCPU);
-  encoder_out = model->encoder;
-  return model.ptr();
+  return model->encoder;
 }
 
 }  // namespace
@@ -93,17 +91,9 @@ void load_encoder(Encoder& encoder, const fs::path& file) {
     return;
   }
   const auto source = TrainConfig::from_json(settings);
-  Encoder source_encoder{nullptr};
-  const auto keep_alive = load_any(file, source, source_encoder);
-  torch::NoGradGuard no_grad;
-  const auto from = source_encoder->named_parameters();
-  for (auto& p : encoder->named_parameters()) {
-    const auto* src = from.find(p.key());
-    if (!src || src->sizes() != p.value().sizes())
-      throw mme::FileError(
-          file, fmt::format("its encoder does not fit this model at {} (check model_preset and model.*)", p.key()));
-    p.value().copy_(*src);
-  }
+  std::map<std::string, torch::Tensor> tensors;
+  for (const auto& p : checkpoint_encoder(file, source)->named_parameters()) tensors[p.key()] = p.value();
+  set_encoder_weights(encoder, tensors, file);
   mme::log::info("{}: the encoder of a {} run loaded", file.string(), source.mode);
 }
 

@@ -3,21 +3,7 @@
 #include <trainer/pretrain.h>
 #include <trainer/training_loop.h>
 
-#include <mme/batch.h>
-#include <mme/cli.h>
-#include <mme/error.h>
-#include <mme/log.h>
-#include <mme/part_store.h>
-
-#include <fmt/format.h>
-
-#include <chrono>
-#include <cmath>
-#include <fstream>
-
 namespace trainer {
-
-namespace fs = std::filesystem;
 
 std::vector<std::pair<std::unique_ptr<Target>, double>> make_targets(const TrainConfig& config) {
   std::vector<std::pair<std::unique_ptr<Target>, double>> targets;

@@ -1,3 +1,4 @@
+#include <trainer/torch_error.h>
 #include <trainer/videomae_io.h>
 
 #include <mme/error.h>
@@ -53,6 +54,24 @@ void export_encoder(Encoder& encoder, const fs::path& file) {
   fs::rename(temp, file);
 }
 
+int set_encoder_weights(Encoder& encoder, const std::map<std::string, torch::Tensor>& tensors, const fs::path& file) {
+  std::vector<std::string> problems;
+  const auto mine = weights(encoder);
+  for (const auto& [name, tensor] : mine) {
+    const auto it = tensors.find(name);
+    if (it == tensors.end())
+      problems.push_back(fmt::format("{} missing", name));
+    else if (it->second.sizes() != tensor.sizes())
+      problems.push_back(fmt::format("{} is {} in the file, {} here", name, it->second.sizes(), tensor.sizes()));
+  }
+  if (!problems.empty())
+    throw mme::FileError(
+        file, fmt::format("does not fit this encoder (check model_preset and model.*): {}", fmt::join(problems, "; ")));
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, tensor] : mine) tensor.copy_(tensors.at(name));
+  return static_cast<int>(mine.size());
+}
+
 ImportReport import_encoder(Encoder& encoder, const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw mme::FileError(file, "cannot open the weights file");
@@ -63,9 +82,7 @@ ImportReport import_encoder(Encoder& encoder, const fs::path& file) {
   } catch (const std::exception& e) {
     throw mme::FileError(file, fmt::format("not a torch.save file of tensors ({}); re-save only the weights in Python: "
                                            "torch.save({{\"model\": ckpt[\"model\"]}}, \"weights.pth\")",
-                                           dynamic_cast<const c10::Error*>(&e)
-                                               ? dynamic_cast<const c10::Error*>(&e)->what_without_backtrace()
-                                               : e.what()));
+                                           error_message(e)));
   }
   std::map<std::string, torch::Tensor> found;
   ImportReport report;
@@ -75,25 +92,10 @@ ImportReport import_encoder(Encoder& encoder, const fs::path& file) {
     if (key.rfind(kPrefix, 0) == 0) key = key.substr(std::string(kPrefix).size());
     found[key] = item.value().toTensor();
   }
-  std::vector<std::string> problems;
-  const auto mine = weights(encoder);
-  for (const auto& [name, tensor] : mine) {
-    const auto it = found.find(name);
-    if (it == found.end())
-      problems.push_back(fmt::format("{} missing", name));
-    else if (it->second.sizes() != tensor.sizes())
-      problems.push_back(fmt::format("{} is {} in the file, {} here", name, it->second.sizes(), tensor.sizes()));
-  }
-  if (!problems.empty())
-    throw mme::FileError(
-        file, fmt::format("does not fit this encoder (check model_preset and model.*): {}", fmt::join(problems, "; ")));
-  torch::NoGradGuard no_grad;
-  for (const auto& [name, tensor] : mine) {
-    tensor.copy_(found.at(name));
-    found.erase(name);
-    ++report.loaded;
-  }
-  for (const auto& [name, tensor] : found) report.unused.push_back(name);
+  report.loaded = set_encoder_weights(encoder, found, file);
+  const auto mine = encoder->named_parameters();
+  for (const auto& [name, tensor] : found)
+    if (!mine.contains(name)) report.unused.push_back(name);
   return report;
 }
 

@@ -14,6 +14,7 @@
 #include <trainer/model.h>
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,12 @@ struct ImportReport {
   int loaded = 0;                   // encoder tensors set from the file
   std::vector<std::string> unused;  // keys of the file that are not encoder weights (decoder, heads)
 };
+
+// Sets every encoder weight from `tensors` (VideoMAE names without "encoder."), which came from
+// `file`. Throws mme::FileError naming the file and each missing key or shape mismatch (nothing is
+// changed then). Returns the number of weights set.
+int set_encoder_weights(Encoder& encoder, const std::map<std::string, torch::Tensor>& tensors,
+                        const std::filesystem::path& file);
 
 // Sets every encoder weight from the file. Throws mme::FileError naming the file and each missing
 // key or shape mismatch (nothing is changed then).
