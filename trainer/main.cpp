@@ -2,7 +2,6 @@
 #include <trainer/checkpoint.h>
 #include <trainer/config.h>
 #include <trainer/finetune.h>
-#include <trainer/host_allocator.h>
 #include <trainer/mask_generator.h>
 #include <trainer/mask_picture.h>
 #include <trainer/pretrain.h>
@@ -10,6 +9,7 @@
 #include <trainer/videomae_io.h>
 
 #include <mme/cli.h>
+#include <mme/host_allocator.h>
 #include <mme/log.h>
 
 #include <fmt/ranges.h>
@@ -17,7 +17,7 @@
 #include <cstdio>
 
 int main(int argc, char** argv) {
-  trainer::tune_host_allocator();
+  mme::keep_freed_memory();
   CLI::App app{
       "Masked video pretraining (VideoMAE, MME) that streams sparse clips and dense motion targets from\n"
       "flowgen and trajgen shards.",

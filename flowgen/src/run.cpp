@@ -3,11 +3,11 @@
 #include <mme/batch.h>
 #include <mme/cli.h>
 #include <mme/error.h>
+#include <mme/host_allocator.h>
 #include <mme/log.h>
 #include <mme/progress.h>
 #include <mme/version.h>
 
-#include <malloc.h>
 #include <tbb/global_control.h>
 #include <tbb/parallel_for_each.h>
 
@@ -55,10 +55,7 @@ int run_flowgen(const RunOptions& o) {
   // OpenCV's own threads would fight ours (and make timings erratic): our parallelism is per
   // video and per pair, OpenCV runs single-threaded inside each task.
   cv::setNumThreads(1);
-  // Every pair allocates a few buffers of ~350 KB; above glibc's default threshold (128 KB) each
-  // would be a fresh mmap whose pages fault in again (11% of the time in a profile). Keep them.
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mme::keep_freed_memory();  // every pair allocates a few ~350 KB buffers again
   mme::StopRequest stop;
 
   const BackendInfo& backend = flow_backend(o.settings.algo);

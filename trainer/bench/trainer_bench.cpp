@@ -4,10 +4,10 @@
 //           targets, backward and AdamW, for each preset x batch asked for
 //   loader  clips/s of the loader alone (read, decode, crop, trajectories, mask) per thread count
 #include <trainer/clip_loader.h>
-#include <trainer/host_allocator.h>
 #include <trainer/pretrain.h>
 
 #include <mme/cli.h>
+#include <mme/host_allocator.h>
 #include <mme/log.h>
 
 #include <fmt/format.h>
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   // Like the trainer, unless --default-allocator (for A/B measurements of the tuning).
   bool default_allocator = false;
   for (int i = 1; i < argc; ++i) default_allocator |= std::string(argv[i]) == "--default-allocator";
-  if (!default_allocator) trainer::tune_host_allocator();
+  if (!default_allocator) mme::keep_freed_memory();
   CLI::App app{"The trainer's speeds as Markdown tables.", "trainer-bench"};
   std::string what = "steps", presets = "tiny", batches = "8", recipe = "videomae", device_name = "auto",
               workers = "1,2";
@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "Timed steps (or batches for the loader)")->capture_default_str();
   app.add_option("--warmup", warmup, "Untimed steps first")->capture_default_str();
   app.add_option("--workers", workers, "Loader thread counts, comma-separated")->capture_default_str();
-  app.add_flag("--default-allocator", default_allocator, "Keep glibc's malloc settings (A/B of host_allocator.h)");
+  app.add_flag("--default-allocator", default_allocator, "Keep glibc's malloc settings (A/B of mme/host_allocator.h)");
   app.add_option("overrides", overrides, "key=value settings (data.flow_dir=... for the loader)");
   mme::cli::setup(app,
                   {{"trainer-bench --presets vit-b --batches 32,64 --device cuda", "ANCHORS.md's measurement"},
