@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     try {
       const auto config = trainer::TrainConfig::from_json(trainer::checkpoint_settings(export_checkpoint));
       trainer::Encoder encoder(config.model);
-      trainer::load_encoder(encoder, export_checkpoint);
+      trainer::load_encoder(encoder, config.model, export_checkpoint);
       trainer::export_encoder(encoder, export_out);
       std::printf("%s\n", export_out.c_str());
       return mme::cli::kOk;

@@ -76,7 +76,7 @@ Encoder checkpoint_encoder(const fs::path& file, const TrainConfig& source) {
 
 }  // namespace
 
-void load_encoder(Encoder& encoder, const fs::path& file) {
+void load_encoder(Encoder& encoder, const ModelConfig& model, const fs::path& file) {
   nlohmann::json settings;
   bool ours = true;
   try {
@@ -91,6 +91,18 @@ void load_encoder(Encoder& encoder, const fs::path& file) {
     return;
   }
   const auto source = TrainConfig::from_json(settings);
+  // The usual slip: a probe or fine-tuning run on the default preset of a tiny or ViT-S checkpoint.
+  // Only the settings that shape the encoder's weights count (frames and img_size do not: the
+  // position embedding is fixed sin-cos).
+  auto shape = [](const ModelConfig& m) {
+    return nlohmann::json{{"dim", m.dim},     {"depth", m.depth}, {"heads", m.heads},
+                          {"patch", m.patch}, {"tubelet", m.tubelet}, {"mlp_ratio", m.mlp_ratio}};
+  };
+  const auto wanted = shape(source.model), here = shape(model);
+  if (wanted != here)
+    throw mme::FileError(file, fmt::format("holds an encoder with model settings {} (model_preset {}), this run builds {}: "
+                                           "give the same model_preset / model.* settings",
+                                           wanted.dump(), source.model_preset, here.dump()));
   std::map<std::string, torch::Tensor> tensors;
   for (const auto& p : checkpoint_encoder(file, source)->named_parameters()) tensors[p.key()] = p.value();
   set_encoder_weights(encoder, tensors, file);
@@ -109,7 +121,10 @@ int finetune(const TrainConfig& config) {
 
   torch::manual_seed(run.seed);
   VideoClassifier model(config.model, classes, config.finetune.pooling);
-  if (!config.finetune.init.empty()) load_encoder(model->encoder, config.finetune.init);
+  if (config.finetune.init.empty())
+    mme::log::info("finetune.init is not set: the encoder starts from random weights");
+  else
+    load_encoder(model->encoder, config.model, config.finetune.init);
   const bool probe = config.mode == "probe";
   if (probe) {
     model->frozen_encoder = true;

@@ -64,9 +64,14 @@ int set_encoder_weights(Encoder& encoder, const std::map<std::string, torch::Ten
     else if (it->second.sizes() != tensor.sizes())
       problems.push_back(fmt::format("{} is {} in the file, {} here", name, it->second.sizes(), tensor.sizes()));
   }
-  if (!problems.empty())
-    throw mme::FileError(
-        file, fmt::format("does not fit this encoder (check model_preset and model.*): {}", fmt::join(problems, "; ")));
+  if (!problems.empty()) {
+    // The first few differences say what is wrong; a whole ViT's list would bury it.
+    constexpr std::size_t shown = 4;
+    const auto more = problems.size() > shown ? fmt::format("; and {} more", problems.size() - shown) : "";
+    problems.resize(std::min(problems.size(), shown));
+    throw mme::FileError(file, fmt::format("does not fit this encoder (check model_preset and model.*): {}{}",
+                                           fmt::join(problems, "; "), more));
+  }
   torch::NoGradGuard no_grad;
   for (const auto& [name, tensor] : mine) tensor.copy_(tensors.at(name));
   return static_cast<int>(mine.size());

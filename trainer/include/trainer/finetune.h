@@ -19,7 +19,7 @@ int finetune(const TrainConfig& config);
 
 // Loads finetune.init's encoder weights into `encoder` (a trainer checkpoint of any mode, or a
 // PyTorch file, see videomae_io.h). Throws mme::FileError.
-void load_encoder(Encoder& encoder, const std::filesystem::path& file);
+void load_encoder(Encoder& encoder, const ModelConfig& model, const std::filesystem::path& file);
 
 // Evaluates RUNDIR/checkpoint.pt (a finetune or probe run; its model settings come from the
 // checkpoint) on the videos of `config.data` with `config.finetune`'s views. Returns the
