@@ -95,14 +95,15 @@ void load_encoder(Encoder& encoder, const ModelConfig& model, const fs::path& fi
   // Only the settings that shape the encoder's weights count (frames and img_size do not: the
   // position embedding is fixed sin-cos).
   auto shape = [](const ModelConfig& m) {
-    return nlohmann::json{{"dim", m.dim},     {"depth", m.depth}, {"heads", m.heads},
+    return nlohmann::json{{"dim", m.dim},     {"depth", m.depth},     {"heads", m.heads},
                           {"patch", m.patch}, {"tubelet", m.tubelet}, {"mlp_ratio", m.mlp_ratio}};
   };
   const auto wanted = shape(source.model), here = shape(model);
   if (wanted != here)
-    throw mme::FileError(file, fmt::format("holds an encoder with model settings {} (model_preset {}), this run builds {}: "
-                                           "give the same model_preset / model.* settings",
-                                           wanted.dump(), source.model_preset, here.dump()));
+    throw mme::FileError(file,
+                         fmt::format("holds an encoder with model settings {} (model_preset {}), this run builds {}: "
+                                     "give the same model_preset / model.* settings",
+                                     wanted.dump(), source.model_preset, here.dump()));
   std::map<std::string, torch::Tensor> tensors;
   for (const auto& p : checkpoint_encoder(file, source)->named_parameters()) tensors[p.key()] = p.value();
   set_encoder_weights(encoder, tensors, file);
