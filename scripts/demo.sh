@@ -95,9 +95,9 @@ cat "$dirs/train.txt" "$dirs/test.txt" >"$dirs/all.txt"
 # clips whatever the set's size; sampling stride 2 (the clips are 32 frames long).
 train_clips=$(wc -l <"$dirs/train.txt")
 epochs=$(((840 * 16 + train_clips - 1) / train_clips))
-data="data.flow_dir=$dirs/flow data.stride=2"
+data=(data.flow_dir="$dirs/flow" data.stride=2)
 step "trainer pretrain: tiny ViT, MME recipe (trajectory + HOG targets), $epochs epochs of $train_clips clips on CPU"
-"$build/trainer/trainer" pretrain model_preset=tiny recipe=mme $data data.target_dir="$dirs/targets" \
+"$build/trainer/trainer" pretrain model_preset=tiny recipe=mme "${data[@]}" data.target_dir="$dirs/targets" \
   data.list="$dirs/train.txt" trajectory.norm=raw20 mask.ratio=0.5 optim.batch=16 optim.base_lr=0.016 \
   optim.epochs="$epochs" optim.warmup_epochs=5 run.log_every=40 run.out="$out/pretrain"
 /usr/bin/python3 scripts/plot-metrics.py "$out/pretrain" >/dev/null
@@ -105,13 +105,13 @@ cp "$out/pretrain/metrics.png" "$out/pictures/loss-curves.png"
 
 # A linear head on the frozen encoder; no flips (a mirrored clip would change its label).
 probe_epochs=$(((400 * 16 + train_clips - 1) / train_clips))  # ~400 steps
-probe="model_preset=tiny $data data.flip=false optim.batch=16 optim.base_lr=1.0 optim.epochs=$probe_epochs run.log_every=1000"
+probe=(model_preset=tiny "${data[@]}" data.flip=false optim.batch=16 optim.base_lr=1.0 optim.epochs="$probe_epochs" run.log_every=1000)
 for run in probe probe-untrained; do
   init=$out/pretrain/checkpoint.pt
   [[ $run == probe-untrained ]] && init=""
   step "trainer $run: linear probe of the ${init:+pretrained}${init:-untrained} encoder, tested on the held-out videos"
-  "$build/trainer/trainer" probe $probe finetune.init="$init" data.list="$dirs/train.txt" run.out="$out/$run"
-  "$build/trainer/trainer" -q eval $data data.list="$dirs/test.txt" run.out="$out/$run" >/dev/null
+  "$build/trainer/trainer" probe "${probe[@]}" finetune.init="$init" data.list="$dirs/train.txt" run.out="$out/$run"
+  "$build/trainer/trainer" -q eval "${data[@]}" data.list="$dirs/test.txt" run.out="$out/$run" >/dev/null
 done
 
 step "Summary"
