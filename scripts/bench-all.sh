@@ -2,7 +2,7 @@
 # Reruns every benchmark and rewrites docs/benchmarks.md: the flowgen, trajgen and trainer sections
 # (scripts/bench-*.sh), the demo's table (scripts/demo.sh --skip-setup on all sample videos), and
 # the summary at the top (machine, date, commit, each part's wall time). Builds the release preset
-# first when it is missing. About 30 minutes on 2 cores; compare only figures from one run.
+# first when it is missing. About 10 minutes on 2 cores; compare only figures from one run.
 #   scripts/bench-all.sh [SAMPLES_DIR]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
