@@ -222,9 +222,9 @@ TEST_CASE("fine-tuning learns labelled videos and eval reproduces its accuracy f
   CHECK_THAT(probe.output, ContainsSubstring("frozen encoder"));
 
   // The usual slip, the default preset (ViT-B) on a tiny checkpoint: one short line that says so.
-  const auto wrong = mme::test::run_capture(std::string(TRAINER_BINARY) + " probe data.flow_dir=" +
-                                            (shards() / "real-flow").string() + " run.out=" + (dir / "wrong").string() +
-                                            " finetune.init=" + (dir / "pre" / "checkpoint.pt").string());
+  const auto wrong = mme::test::run_capture(
+      std::string(TRAINER_BINARY) + " probe data.flow_dir=" + (shards() / "real-flow").string() +
+      " run.out=" + (dir / "wrong").string() + " finetune.init=" + (dir / "pre" / "checkpoint.pt").string());
   INFO(wrong.output);
   CHECK(wrong.rc == 1);
   CHECK_THAT(wrong.output, ContainsSubstring("(model_preset tiny), this run builds {\"depth\":12,\"dim\":768"));
