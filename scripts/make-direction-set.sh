@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# A small labelled set made from real footage: camera pans in four directions. A SIZE x SIZE window
-# slides over a playing sample video at SPEED px per frame, left (label 0), right (1), up (2) or
-# down (3), so the content is real (people walking, a bouncing ball, a cockatoo...) and only the
-# direction of the pan tells the classes apart. Each (video, time, place) gives one clip per
+# A small labelled set made from real footage: camera pans in four directions. A window slides over
+# a playing sample video so that its content moves left (label 0), right (1), up (2) or down (3):
+# the content is real (people walking, an animated film, bouncing balls, a tree in the wind) and
+# only the direction of the pan tells the classes apart. Each (video, time, place) gives one clip per
 # direction, so appearance carries no label information.
 #
 #   scripts/make-direction-set.sh SAMPLES_DIR OUT [PLACES_PER_VIDEO] [TRAIN_VIDEOS] [TEST_VIDEOS]
 #
 # Writes OUT/clips/*.mp4 and the dataset lists OUT/train.txt and OUT/test.txt. Train and test clips
 # come from different videos (TRAIN_VIDEOS and TEST_VIDEOS, space-separated paths relative to
-# SAMPLES_DIR), so the test measures motion, not memorised scenes.
+# SAMPLES_DIR), so the test measures motion, not memorised scenes. DIRECTION_SIZE (96 px window),
+# DIRECTION_SPEED (3 px per frame) and DIRECTION_FRAMES (32) change the clips.
 set -euo pipefail
+if [[ $# -lt 2 ]]; then
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+fi
 samples=$1 out=$2 places=${3:-6}
 train_videos=${4:-"opencv-doc/vtest.avi opencv-doc/Megamind.avi python3-mecavideo/balle-jbart.mp4"}
 test_videos=${5:-"opencv-doc/cup.mp4 opencv-doc/tree.avi python3-mecavideo/balle1-vp9.avi"}
@@ -26,8 +31,10 @@ mkdir -p "$out/clips"
 make_clips() {  # video list-file
   local video=$1 list=$2 name w h duration
   name=$(basename "${video%.*}")
+  [[ -f "$samples/$video" ]] || { echo "make-direction-set: $samples/$video: no such video" >&2; exit 1; }
   IFS=, read -r w h < <(ffprobe -v error -select_streams v:0 \
-    -show_entries stream=width,height -of csv=p=0 "$samples/$video")
+    -show_entries stream=width,height -of csv=p=0 "$samples/$video") ||
+    { echo "make-direction-set: $samples/$video: ffprobe finds no video stream" >&2; exit 1; }
   duration=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$samples/$video")
   # Scale videos smaller than the span up; larger ones are used at their native size.
   local scale=1
