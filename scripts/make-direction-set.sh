@@ -13,7 +13,7 @@
 # DIRECTION_SPEED (3 px per frame) and DIRECTION_FRAMES (32) change the clips.
 set -euo pipefail
 if [[ $# -lt 2 ]]; then
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 samples=$1 out=$2 places=${3:-6}
