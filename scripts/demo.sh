@@ -43,9 +43,9 @@ tolerate_failures() {
 if ((setup)); then
   step "Installing dependencies (Debian packages)"
   scripts/install-deps.sh
-  step "Building (release)"
+  step "Building (release: the tools the demo runs; the tests build with the second README command)"
   cmake --preset release >/dev/null
-  cmake --build --preset release -j"$(nproc)"
+  cmake --build --preset release -j"$(nproc)" --target mme-probe flowgen trajgen trainer h5z_mme_loco
 fi
 for tool in common/mme-probe flowgen/flowgen trajgen/trajgen trainer/trainer; do
   [[ -x "$build/$tool" ]] || { echo "demo.sh: $build/$tool is missing: build first (or drop --skip-setup)" >&2; exit 1; }
