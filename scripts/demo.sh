@@ -107,9 +107,9 @@ cp "$out/pretrain/metrics.png" "$out/pictures/loss-curves.png"
 probe_epochs=$(((400 * 16 + train_clips - 1) / train_clips))  # ~400 steps
 probe=(model_preset=tiny "${data[@]}" data.flip=false optim.batch=16 optim.base_lr=1.0 optim.epochs="$probe_epochs" run.log_every=1000)
 for run in probe probe-untrained; do
-  init=$out/pretrain/checkpoint.pt
-  [[ $run == probe-untrained ]] && init=""
-  step "trainer $run: linear probe of the ${init:+pretrained}${init:-untrained} encoder, tested on the held-out videos"
+  init=$out/pretrain/checkpoint.pt which=pretrained
+  [[ $run == probe-untrained ]] && init="" which=untrained
+  step "trainer $run: linear probe of the $which encoder, tested on the held-out videos"
   "$build/trainer/trainer" probe "${probe[@]}" finetune.init="$init" data.list="$dirs/train.txt" run.out="$out/$run"
   "$build/trainer/trainer" -q eval "${data[@]}" data.list="$dirs/test.txt" run.out="$out/$run" >/dev/null
 done
