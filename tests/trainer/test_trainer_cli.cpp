@@ -178,6 +178,8 @@ TEST_CASE("a diverging run stops at the first non-finite loss and keeps its last
   CHECK(r.rc == 1);
   CHECK_THAT(r.output, ContainsSubstring("the loss is not finite"));
   CHECK_THAT(r.output, ContainsSubstring("last good checkpoint (step"));
+  // ...and it was warned about before the first step, with the scaling spelt out.
+  CHECK_THAT(r.output, ContainsSubstring("lr = optim.base_lr 1e+30 x batch 2 x accumulate 1 / 256 = 7.81e+27: high"));
   REQUIRE(fs::exists(dir / "run" / "checkpoint.pt"));
   const auto lines = metrics(dir / "run");
   REQUIRE(!lines.empty());

@@ -108,6 +108,14 @@ int train_loop(const TrainConfig& config, const ClipDataset& dataset, const Mask
   mme::log::info("{}: {} videos, {} clips per epoch, {} steps per epoch, steps {}..{} of {} on {}{}", config.mode,
                  videos, batches_per_epoch * config.optim.batch, steps_per_epoch, step, last, schedule.total_steps,
                  device.str(), run.bf16 && device.is_cuda() ? " (bf16 autocast)" : "");
+  // VideoMAE scales base_lr by batch / 256, so a base_lr typed as if it were the lr itself (0.1)
+  // lands far above what AdamW trains a ViT with (VideoMAE and MME: 1.5e-4 to 1e-3 after scaling).
+  // A linear probe's head takes larger rates, so probing is not warned about.
+  if (config.mode != "probe" && config.lr() > 5e-3)
+    mme::log::warn(
+        "lr = optim.base_lr {} x batch {} x accumulate {} / 256 = {:.3g}: high for AdamW on a ViT "
+        "(VideoMAE: 1.5e-4 to 1e-3 after scaling); lower optim.base_lr if the loss stalls or diverges",
+        config.optim.base_lr, config.optim.batch, config.optim.accumulate, config.lr());
 
   ClipLoader loader(dataset, config, masks, task.trajectories, step * accumulate, device.is_cuda());
   MetricsLog metrics(run.out / "metrics.jsonl", step);
