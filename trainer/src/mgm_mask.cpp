@@ -7,7 +7,7 @@ namespace trainer {
 
 void MgmMask::generate(const MaskContext& context, Rng& rng, std::uint8_t* mask) const {
   const int area = context.rows * context.cols;
-  const int n = static_cast<int>(ratio_ * area);
+  const int n = masked_per_slice(ratio_, context);
   const bool has_motion = static_cast<int>(context.motion.size()) == context.tokens();
   float peak = 0;
   if (has_motion) peak = *std::max_element(context.motion.begin(), context.motion.end());

@@ -6,7 +6,7 @@
 namespace trainer {
 
 int MofoMask::masked_count(const MaskContext& grid) const {
-  return static_cast<int>(ratio_ * grid.rows * grid.cols) * grid.slices;
+  return masked_per_slice(ratio_, grid) * grid.slices;
 }
 
 std::vector<int> MofoMask::inside(const MaskContext& c) {
@@ -20,7 +20,7 @@ std::vector<int> MofoMask::inside(const MaskContext& c) {
 
 void MofoMask::generate(const MaskContext& context, Rng& rng, std::uint8_t* mask) const {
   const int area = context.rows * context.cols;
-  const int n = static_cast<int>(ratio_ * area);
+  const int n = masked_per_slice(ratio_, context);
   auto in = inside(context);
   std::vector<std::uint8_t> is_inside(area, 0);
   for (int p : in) is_inside[p] = 1;
@@ -34,7 +34,7 @@ void MofoMask::generate(const MaskContext& context, Rng& rng, std::uint8_t* mask
   std::vector<std::uint8_t> spatial(area, 0);
   for (int i = 0; i < k; ++i) spatial[in[i]] = 1;
   for (int i = 0; i < n - k; ++i) spatial[out[i]] = 1;
-  for (int t = 0; t < context.slices; ++t) std::copy(spatial.begin(), spatial.end(), mask + t * area);
+  repeat_over_slices(spatial, context, mask);
 }
 
 }  // namespace trainer

@@ -6,6 +6,7 @@
 #include <trainer/config.h>
 #include <trainer/rng.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -41,6 +42,17 @@ class MaskGenerator {
 // Throws std::invalid_argument naming the unknown type and the known ones.
 std::unique_ptr<MaskGenerator> make_mask_generator(const MaskConfig& config);
 std::vector<std::string> mask_types();
+
+// Masked positions per time slice of the slice-wise strategies (tube, MOFO, MGM): int(ratio x
+// rows x cols). One expression for masked_count() and generate(), so the two never round apart.
+inline int masked_per_slice(double ratio, const MaskContext& grid) {
+  return static_cast<int>(ratio * (grid.rows * grid.cols));
+}
+
+// Writes one slice's pattern (rows x cols) into every slice: a tube-shaped mask.
+inline void repeat_over_slices(const std::vector<std::uint8_t>& spatial, const MaskContext& grid, std::uint8_t* mask) {
+  for (int t = 0; t < grid.slices; ++t) std::copy(spatial.begin(), spatial.end(), mask + t * spatial.size());
+}
 
 // Fisher-Yates shuffle with the clip's stream (the same on every platform).
 template <typename T>

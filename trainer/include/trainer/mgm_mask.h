@@ -14,9 +14,7 @@ class MgmMask : public MaskGenerator {
  public:
   MgmMask(double ratio, double jitter) : ratio_(ratio), jitter_(jitter) {}
   std::string name() const override { return "mgm"; }
-  int masked_count(const MaskContext& grid) const override {
-    return static_cast<int>(ratio_ * grid.rows * grid.cols) * grid.slices;
-  }
+  int masked_count(const MaskContext& grid) const override { return masked_per_slice(ratio_, grid) * grid.slices; }
   void generate(const MaskContext& context, Rng& rng, std::uint8_t* mask) const override;
   bool needs_motion() const override { return true; }
 
