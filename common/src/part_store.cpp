@@ -1,3 +1,4 @@
+#include <mme/atomic_file.h>
 #include <mme/error.h>
 #include <mme/log.h>
 #include <mme/part_store.h>
@@ -100,19 +101,6 @@ void scan_part(const fs::path& part, const fs::path& out_dir, std::map<std::stri
   for (const auto& id : reader.video_ids()) records[id] = record_from_group(reader.video(id), rel);
 }
 
-void write_atomically(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + fmt::format(".tmp-{}", ::getpid());
-  {
-    std::ofstream out(tmp);
-    out << text;
-    out.flush();
-    if (!out) throw mme::FileError(tmp, "cannot write");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw mme::FileError(path, "cannot publish: " + ec.message());
-}
-
 }  // namespace
 
 PartStore::PartStore(fs::path out_dir, mme::ShardSpec shard, mme::Provenance provenance, int videos_per_part)
@@ -198,7 +186,7 @@ void PartStore::commit_locked(Part& part) {
 void PartStore::write_manifest_locked() {
   std::string text;
   for (const auto& [id, r] : records_) text += r.to_json().dump() + "\n";
-  write_atomically(shard_dir_ / "manifest.jsonl", text);
+  mme::write_atomically(shard_dir_ / "manifest.jsonl", text);
 }
 
 void PartStore::close() {
@@ -256,7 +244,7 @@ std::size_t merge_index(const fs::path& out_dir, const std::string& settings_fil
   }
   index["videos"] = videos;
   index["failed"] = failed;
-  write_atomically(out_dir / "index.json", index.dump(1) + "\n");
+  mme::write_atomically(out_dir / "index.json", index.dump(1) + "\n");
   return videos.size();
 }
 

@@ -9,6 +9,7 @@
 #include <trainer/tube_mask.h>
 #include <trainer/videomae_io.h>
 
+#include <mme/atomic_file.h>
 #include <mme/cli.h>
 #include <mme/error.h>
 #include <mme/log.h>
@@ -17,7 +18,6 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <fstream>
 
 namespace trainer {
 
@@ -245,16 +245,16 @@ nlohmann::json evaluate(const TrainConfig& config) {
                         {"views_per_video", T * C},
                         {"classes", classes},
                         {"checkpoint", checkpoint.string()}};
-  std::ofstream(run.out / "eval.json") << result.dump(1) << '\n';
-  std::ofstream csv(run.out / "confusion.csv");
-  csv << "true\\predicted";
-  for (int c = 0; c < classes; ++c) csv << ',' << c;
-  csv << '\n';
+  mme::write_atomically(run.out / "eval.json", result.dump(1) + "\n");
+  std::string csv = "true\\predicted";
+  for (int c = 0; c < classes; ++c) csv += fmt::format(",{}", c);
+  csv += '\n';
   for (int r = 0; r < classes; ++r) {
-    csv << r;
-    for (int c = 0; c < classes; ++c) csv << ',' << confusion[r][c];
-    csv << '\n';
+    csv += std::to_string(r);
+    for (int c = 0; c < classes; ++c) csv += fmt::format(",{}", confusion[r][c]);
+    csv += '\n';
   }
+  mme::write_atomically(run.out / "confusion.csv", csv);
   return result;
 }
 

@@ -1,10 +1,10 @@
 #include <trainer/png.h>
 
+#include <mme/atomic_file.h>
 #include <mme/error.h>
 
 #include <zlib.h>
 
-#include <fstream>
 #include <string>
 
 namespace trainer {
@@ -48,9 +48,7 @@ void write_png(const std::filesystem::path& file, int width, int height, const s
   chunk(png, "IHDR", header);
   chunk(png, "IDAT", packed);
   chunk(png, "IEND", "");
-  std::ofstream out(file, std::ios::binary);
-  out.write(png.data(), static_cast<std::streamsize>(png.size()));
-  if (!out) throw mme::FileError(file, "cannot write the picture");
+  mme::write_atomically(file, png);
 }
 
 }  // namespace trainer

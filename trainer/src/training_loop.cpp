@@ -3,6 +3,7 @@
 #include <trainer/metrics_log.h>
 #include <trainer/training_loop.h>
 
+#include <mme/atomic_file.h>
 #include <mme/batch.h>
 #include <mme/cli.h>
 #include <mme/error.h>
@@ -13,7 +14,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <fstream>
 
 namespace trainer {
 
@@ -69,7 +69,7 @@ torch::Device start_run(const TrainConfig& config) {
 void report_skipped(const ClipDataset& dataset, const fs::path& out) {
   const auto& skipped = dataset.skipped();
   nlohmann::json j = skipped;
-  std::ofstream(out / "skipped.json") << j.dump(1) << '\n';
+  mme::write_atomically(out / "skipped.json", j.dump(1) + "\n");
   if (skipped.empty()) return;
   mme::log::warn("{} video(s) skipped (all listed in {}):", skipped.size(), (out / "skipped.json").string());
   int shown = 0;

@@ -1,6 +1,7 @@
 #include <trainer/torch_error.h>
 #include <trainer/videomae_io.h>
 
+#include <mme/atomic_file.h>
 #include <mme/error.h>
 
 #include <fmt/format.h>
@@ -45,13 +46,7 @@ void export_encoder(Encoder& encoder, const fs::path& file) {
   c10::Dict<std::string, c10::Dict<std::string, torch::Tensor>> root;
   root.insert("model", tensors);
   const auto bytes = torch::pickle_save(c10::IValue(root));
-  const auto temp = fs::path(file.string() + ".tmp");
-  {
-    std::ofstream out(temp, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw mme::FileError(file, "cannot write the exported weights");
-  }
-  fs::rename(temp, file);
+  mme::write_atomically(file, std::string_view(bytes.data(), bytes.size()));
 }
 
 int set_encoder_weights(Encoder& encoder, const std::map<std::string, torch::Tensor>& tensors, const fs::path& file) {
