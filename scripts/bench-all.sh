@@ -27,15 +27,13 @@ timed "scripts/bench-trajgen.sh" scripts/bench-trajgen.sh "$samples"
 timed "scripts/bench-trainer.sh" scripts/bench-trainer.sh "$samples"
 timed "scripts/demo.sh --skip-setup" env MME_SAMPLES_DIR="$samples" scripts/demo.sh --skip-setup "$work/demo" >"$work/demo.log"
 {
-  echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d)."
   echo "The pipeline on every sample video, then the tiny MME pretraining and the probes on the pan set:"
   echo
   grep -A2 '^| sample videos' "$work/demo.log"
 } >"$work/demo.md"
 scripts/update-benchmark-section.sh demo "$work/demo.md"
 {
-  echo "Last full run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"
-  echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)')."
+  echo "Last full run at $(date -u '+%H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)')."
   echo
   echo "| part | wall seconds |"
   echo "|---|---|"

@@ -13,7 +13,6 @@ slow=$(mktemp)
 printf '%s\n' python3-mecavideo/g1.avi python3-mecavideo/g2.avi python3-imageio/realshort.mp4 >"$slow"
 out=$(mktemp)
 {
-  echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d)."
   echo "Samples: every video of fetch-samples.sh's list.txt (DIS), g1.avi + g2.avi + realshort.mp4 (Farneback, TV-L1);"
   echo "working size: short side 256 (340x256 on 4:3 video)."
   echo

@@ -15,7 +15,6 @@ trap 'rm -rf "$work"' EXIT
 bench="$build/trainer/trainer-bench"
 out="$work/table.md"
 {
-  echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d)."
   echo
   echo "Training steps on clips already on the device (forward, targets, backward, AdamW):"
   echo

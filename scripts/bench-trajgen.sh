@@ -15,7 +15,6 @@ start=$(date +%s%N)
 flowgen_seconds=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
 out="$work/table.md"
 {
-  echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d)."
   echo "Flow: flowgen defaults (dis-fast, native size up to a short side of 320) + --mv on every sample video,"
   echo "${flowgen_seconds} s of flowgen wall time ($(nproc) threads). trajgen: defaults (L = 4, C = 8, bilinear)."
   echo
