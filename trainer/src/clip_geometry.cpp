@@ -145,10 +145,12 @@ void crop_resize_map(const float* map, int grid_h, int grid_w, int cell, const C
                          : source_coordinate(pixel, size, crop.y0, crop.height, false);
     return (src - cell / 2) / cell;
   };
+  std::vector<Tap> xs(out_side);  // the same columns for every row
+  for (int j = 0; j < out_side; ++j) xs[j] = tap(grid_coordinate(j, true), grid_w);
   for (int i = 0; i < out_side; ++i) {
     const Tap ty = tap(grid_coordinate(i, false), grid_h);
     for (int j = 0; j < out_side; ++j) {
-      const Tap tx = tap(grid_coordinate(j, true), grid_w);
+      const Tap& tx = xs[j];
       const float a = map[ty.i0 * grid_w + tx.i0], b = map[ty.i0 * grid_w + tx.i1];
       const float c = map[ty.i1 * grid_w + tx.i0], d = map[ty.i1 * grid_w + tx.i1];
       const float top = a + (b - a) * tx.w1, bottom = c + (d - c) * tx.w1;
