@@ -1,4 +1,5 @@
 #include <mme/loco_filter.h>
+#include <mme/loco_rice.h>
 #include <mme/loco_transform.h>
 #include <mme/shard_store.h>
 
@@ -10,8 +11,28 @@
 namespace mme {
 namespace {
 
-// cd_values: {format version, rows, cols, channels, reserved}
+// cd_values: {format version, rows, cols, channels, coder}. The coder slot was 0 ("reserved")
+// before the Rice coder existed, so older files read as range-coded, as they are.
 constexpr unsigned kFormat = 1;
+
+void encode_with(LocoCoder coder, const std::int16_t* in, const loco::Geometry& g, std::vector<std::uint8_t>& out) {
+  if (coder == LocoCoder::rice)
+    loco::rice_encode(in, g, out);
+  else
+    loco::encode(in, g, out);
+}
+
+bool decode_with(LocoCoder coder, const std::uint8_t* data, std::size_t bytes, const loco::Geometry& g,
+                 std::int16_t* out) {
+  return coder == LocoCoder::rice ? loco::rice_decode(data, bytes, g, out) : loco::decode(data, bytes, g, out);
+}
+
+// The coder named by cd_values[4]; false for one this build does not know.
+bool coder_of(unsigned value, LocoCoder& coder) {
+  if (value > static_cast<unsigned>(LocoCoder::rice)) return false;
+  coder = static_cast<LocoCoder>(value);
+  return true;
+}
 
 loco::Geometry geometry_of(const std::vector<std::uint64_t>& chunk, int row_dims) {
   if (row_dims < 1 || chunk.size() < static_cast<std::size_t>(row_dims) + 1)
@@ -27,12 +48,12 @@ loco::Geometry geometry_of(const std::vector<std::uint64_t>& chunk, int row_dims
 
 class LocoCodec final : public ChunkCodec {
  public:
-  explicit LocoCodec(loco::Geometry g) : g_(g) {}
-  std::string name() const override { return "loco"; }
+  LocoCodec(loco::Geometry g, LocoCoder coder) : g_(g), coder_(coder) {}
+  std::string name() const override { return coder_ == LocoCoder::rice ? "loco-rice" : "loco"; }
   void set_filters(hid_t dcpl, std::size_t element_size) const override {
     if (element_size != 2) throw std::invalid_argument("loco codec: the dataset must hold int16");
     const unsigned cd[5] = {kFormat, static_cast<unsigned>(g_.rows), static_cast<unsigned>(g_.cols),
-                            static_cast<unsigned>(g_.channels), 0};
+                            static_cast<unsigned>(g_.channels), static_cast<unsigned>(coder_)};
     if (H5Pset_filter(dcpl, kLocoFilterId, H5Z_FLAG_MANDATORY, 5, cd) < 0)
       throw std::runtime_error("H5Pset_filter(loco) failed");
   }
@@ -40,7 +61,7 @@ class LocoCodec final : public ChunkCodec {
     if (bytes != g_.values() * 2)
       throw std::invalid_argument(fmt::format("loco codec: chunk of {} bytes, expected {}", bytes, g_.values() * 2));
     std::vector<std::uint8_t> out;
-    loco::encode(static_cast<const std::int16_t*>(data), g_, out);
+    encode_with(coder_, static_cast<const std::int16_t*>(data), g_, out);
     return out;
   }
   std::vector<std::uint8_t> decode(const std::uint8_t* data, std::size_t bytes, std::size_t, std::size_t raw_bytes,
@@ -49,23 +70,25 @@ class LocoCodec final : public ChunkCodec {
       throw std::runtime_error("loco codec: chunk size differs from the filter's geometry");
     if (filter_mask & 1u) return {data, data + bytes};  // stored unfiltered
     std::vector<std::uint8_t> out(raw_bytes);
-    if (!loco::decode(data, bytes, g_, reinterpret_cast<std::int16_t*>(out.data())))
+    if (!decode_with(coder_, data, bytes, g_, reinterpret_cast<std::int16_t*>(out.data())))
       throw std::runtime_error("corrupt loco chunk");
     return out;
   }
 
  private:
   loco::Geometry g_;
+  LocoCoder coder_;
 };
 
 // The HDF5 filter callback: forward (encode) and reverse (decode) of one chunk in place.
 std::size_t loco_filter(unsigned flags, std::size_t cd_nelmts, const unsigned cd_values[], std::size_t nbytes,
                         std::size_t* buf_size, void** buf) {
-  if (cd_nelmts < 5 || cd_values[0] != kFormat) return 0;
+  LocoCoder coder{};
+  if (cd_nelmts < 5 || cd_values[0] != kFormat || !coder_of(cd_values[4], coder)) return 0;
   loco::Geometry g{cd_values[1], cd_values[2], cd_values[3]};
   if (flags & H5Z_FLAG_REVERSE) {
     std::vector<std::int16_t> values(g.values());
-    if (!loco::decode(static_cast<const std::uint8_t*>(*buf), nbytes, g, values.data())) return 0;
+    if (!decode_with(coder, static_cast<const std::uint8_t*>(*buf), nbytes, g, values.data())) return 0;
     const std::size_t out_bytes = values.size() * 2;
     void* out = H5allocate_memory(out_bytes, false);
     if (!out) return 0;
@@ -77,7 +100,7 @@ std::size_t loco_filter(unsigned flags, std::size_t cd_nelmts, const unsigned cd
   }
   if (nbytes != g.values() * 2) return 0;
   std::vector<std::uint8_t> encoded;
-  loco::encode(static_cast<const std::int16_t*>(*buf), g, encoded);
+  encode_with(coder, static_cast<const std::int16_t*>(*buf), g, encoded);
   void* out = H5allocate_memory(encoded.size(), false);
   if (!out) return 0;
   std::memcpy(out, encoded.data(), encoded.size());
@@ -92,13 +115,16 @@ std::shared_ptr<const ChunkCodec> codec_from_dcpl(hid_t dcpl) {
   std::size_t n = 8;
   if (H5Pget_filter_by_id2(dcpl, kLocoFilterId, &flags, &n, cd, 0, nullptr, nullptr) < 0 || n < 5 || cd[0] != kFormat)
     return nullptr;
-  return std::make_shared<LocoCodec>(loco::Geometry{cd[1], cd[2], cd[3]});
+  LocoCoder coder{};
+  if (!coder_of(cd[4], coder))
+    throw std::runtime_error(fmt::format("loco filter: unknown coder {} (written by a newer mme?)", cd[4]));
+  return std::make_shared<LocoCodec>(loco::Geometry{cd[1], cd[2], cd[3]}, coder);
 }
 
 }  // namespace
 
 extern "C" const H5Z_class2_t mme_loco_filter_class = {
-    H5Z_CLASS_T_VERS, kLocoFilterId, 1, 1, "mme-loco: LOCO-I prediction + adaptive range coding of int16 flow", nullptr,
+    H5Z_CLASS_T_VERS, kLocoFilterId, 1, 1, "mme-loco: LOCO-I prediction + range or Rice coding of int16 flow", nullptr,
     nullptr,          loco_filter,
 };
 
@@ -111,9 +137,9 @@ void register_loco_filter() {
   });
 }
 
-std::shared_ptr<const ChunkCodec> loco_codec(const std::vector<std::uint64_t>& chunk, int row_dims) {
+std::shared_ptr<const ChunkCodec> loco_codec(const std::vector<std::uint64_t>& chunk, int row_dims, LocoCoder coder) {
   register_loco_filter();
-  return std::make_shared<LocoCodec>(geometry_of(chunk, row_dims));
+  return std::make_shared<LocoCodec>(geometry_of(chunk, row_dims), coder);
 }
 
 }  // namespace mme

@@ -1,5 +1,7 @@
-// The LOCO-I + range coder flow codec: exact round trips, HDF5 filter and plugin, damage.
+// The LOCO-I flow codec with its two coders (range, Rice): exact round trips, HDF5 filter and
+// plugin, damage.
 #include <mme/loco_filter.h>
+#include <mme/loco_rice.h>
 #include <mme/loco_transform.h>
 #include <mme/shard_store.h>
 
@@ -14,13 +16,27 @@
 namespace {
 
 std::vector<std::int16_t> roundtrip(const std::vector<std::int16_t>& in, const mme::loco::Geometry& g,
-                                    std::size_t* bytes = nullptr) {
+                                    std::size_t* bytes = nullptr, mme::LocoCoder coder = mme::LocoCoder::range) {
   std::vector<std::uint8_t> enc;
-  mme::loco::encode(in.data(), g, enc);
+  const bool rice = coder == mme::LocoCoder::rice;
+  rice ? mme::loco::rice_encode(in.data(), g, enc) : mme::loco::encode(in.data(), g, enc);
   if (bytes) *bytes = enc.size();
   std::vector<std::int16_t> out(in.size(), 12345);
-  REQUIRE(mme::loco::decode(enc.data(), enc.size(), g, out.data()));
+  REQUIRE((rice ? mme::loco::rice_decode(enc.data(), enc.size(), g, out.data())
+                : mme::loco::decode(enc.data(), enc.size(), g, out.data())));
   return out;
+}
+
+// Trajectory-like chunk [rows][seeds x L][2] at 1/16 px: smooth motion plus +-2 px noise.
+std::vector<std::int16_t> noisy_tracks(std::size_t rows, std::size_t cols, std::mt19937& rng) {
+  std::normal_distribution<double> noise(0, 2 * 16);
+  std::vector<std::int16_t> v(rows * cols * 2);
+  for (std::size_t y = 0; y < rows; ++y)
+    for (std::size_t x = 0; x < cols; ++x) {
+      v[(y * cols + x) * 2] = static_cast<std::int16_t>(std::lround(16 * 4 * std::sin(x / 50.0) + noise(rng)));
+      v[(y * cols + x) * 2 + 1] = static_cast<std::int16_t>(std::lround(16 * (y / 10.0) + noise(rng)));
+    }
+  return v;
 }
 
 // A smooth two-channel field at 1/8 px, like real flow.
@@ -36,20 +52,38 @@ std::vector<std::int16_t> smooth_field(std::size_t h, std::size_t w) {
 
 }  // namespace
 
-TEST_CASE("the flow coder round-trips every int16 exactly", "[loco]") {
+TEST_CASE("both coders round-trip every int16 exactly", "[loco]") {
   std::mt19937 rng(11);
-  for (auto g : {mme::loco::Geometry{1, 1, 1}, mme::loco::Geometry{7, 13, 2}, mme::loco::Geometry{64, 48, 2},
-                 mme::loco::Geometry{5, 3, 3}}) {
-    INFO(g.rows << "x" << g.cols << "x" << g.channels);
-    std::vector<std::int16_t> noise(g.values());
-    for (auto& v : noise) v = static_cast<std::int16_t>(rng());
-    CHECK(roundtrip(noise, g) == noise);
-    std::vector<std::int16_t> extremes(g.values());
-    for (std::size_t i = 0; i < extremes.size(); ++i) extremes[i] = i % 3 == 0 ? -32768 : (i % 3 == 1 ? 32767 : 0);
-    CHECK(roundtrip(extremes, g) == extremes);
-    std::vector<std::int16_t> zeros(g.values(), 0);
-    CHECK(roundtrip(zeros, g) == zeros);
-  }
+  for (auto coder : {mme::LocoCoder::range, mme::LocoCoder::rice})
+    for (auto g : {mme::loco::Geometry{1, 1, 1}, mme::loco::Geometry{7, 13, 2}, mme::loco::Geometry{64, 48, 2},
+                   mme::loco::Geometry{5, 3, 3}}) {
+      INFO(g.rows << "x" << g.cols << "x" << g.channels << " coder " << static_cast<int>(coder));
+      std::vector<std::int16_t> noise(g.values());
+      for (auto& v : noise) v = static_cast<std::int16_t>(rng());
+      CHECK(roundtrip(noise, g, nullptr, coder) == noise);
+      std::vector<std::int16_t> extremes(g.values());
+      for (std::size_t i = 0; i < extremes.size(); ++i) extremes[i] = i % 3 == 0 ? -32768 : (i % 3 == 1 ? 32767 : 0);
+      CHECK(roundtrip(extremes, g, nullptr, coder) == extremes);
+      std::vector<std::int16_t> zeros(g.values(), 0);
+      CHECK(roundtrip(zeros, g, nullptr, coder) == zeros);
+      const auto tracks = noisy_tracks(g.rows, g.cols, rng);
+      CHECK(roundtrip(tracks, {g.rows, g.cols, 2}, nullptr, coder) == tracks);
+    }
+}
+
+TEST_CASE("Rice codes of noisy tracks: near their entropy, at most 1.5x the range coder's size", "[loco]") {
+  std::mt19937 rng(3);
+  const mme::loco::Geometry g{40, 53 * 4, 2};
+  const auto tracks = noisy_tracks(g.rows, g.cols, rng);
+  std::size_t range_bytes = 0, rice_bytes = 0;
+  CHECK(roundtrip(tracks, g, &range_bytes, mme::LocoCoder::range) == tracks);
+  CHECK(roundtrip(tracks, g, &rice_bytes, mme::LocoCoder::rice) == tracks);
+  // Gaussian noise of sigma 32 leaves MED residuals of sigma 32-55 (by the branch taken), whose
+  // entropy log2(sigma sqrt(2 pi e)) is 7.0-7.8 bits per value; raw int16 is 16.
+  const double rice_bits = 8.0 * static_cast<double>(rice_bytes) / static_cast<double>(g.values());
+  INFO("range " << range_bytes << " B, rice " << rice_bytes << " B, " << rice_bits << " bits/value");
+  CHECK(rice_bits < 9.5);
+  CHECK(rice_bytes < 1.5 * static_cast<double>(range_bytes));
 }
 
 TEST_CASE("smooth fields code far below their raw size", "[loco]") {
@@ -78,6 +112,17 @@ TEST_CASE("damaged coded chunks are reported, not crashed on", "[loco]") {
   std::vector<std::uint8_t> junk(enc.size());
   for (auto& b : junk) b = static_cast<std::uint8_t>(rng());
   (void)mme::loco::decode(junk.data(), junk.size(), g, out.data());
+
+  // The Rice coder: cut short, a header with an impossible parameter, random bytes.
+  mme::loco::rice_encode(field.data(), g, enc);
+  CHECK_FALSE(mme::loco::rice_decode(enc.data(), enc.size() / 4, g, out.data()));
+  CHECK_FALSE(mme::loco::rice_decode(enc.data(), 3, g, out.data()));
+  auto bad = enc;
+  bad[0] = 200;
+  CHECK_FALSE(mme::loco::rice_decode(bad.data(), bad.size(), g, out.data()));
+  (void)mme::loco::rice_decode(junk.data(), junk.size(), g, out.data());
+  std::vector<std::uint8_t> zeros(enc.size(), 0);  // nothing but zero bits: no code ends
+  CHECK_FALSE(mme::loco::rice_decode(zeros.data(), zeros.size(), g, out.data()));
 }
 
 TEST_CASE("the loco HDF5 filter: direct chunks, H5Dread and h5py through the plugin", "[loco][shard_store]") {
@@ -94,10 +139,19 @@ TEST_CASE("the loco HDF5 filter: direct chunks, H5Dread and h5py through the plu
     mme::ShardWriter writer(path, {"test", "{}"});
     auto v = writer.add_video("clip.mp4");
     v.write_dataset("flow", {mme::DType::i16, {T, H, W, 2}, {1, H, W, 2}, mme::loco_codec({1, H, W, 2})}, flow.data());
+    v.write_dataset("traj",
+                    {mme::DType::i16, {T, H, W, 2}, {1, H, W, 2}, mme::loco_codec({1, H, W, 2}, 1, mme::LocoCoder::rice)},
+                    flow.data());
     writer.commit();
   }
   auto ds = mme::ShardReader(path).video("clip.mp4").dataset("flow");
   CHECK(ds.read<std::int16_t>() == flow);  // HDF5's filter pipeline, our filter registered in-process
+  auto rice_ds = mme::ShardReader(path).video("clip.mp4").dataset("traj");
+  CHECK(rice_ds.read<std::int16_t>() == flow);  // the coder is found from the file alone
+  std::uint32_t rice_mask = 0;
+  const auto rice_chunk = rice_ds.decode_chunk(rice_ds.read_encoded_chunk({2, 0, 0, 0}, &rice_mask), rice_mask);
+  REQUIRE(rice_chunk.size() == H * W * 2 * 2);
+  CHECK(std::memcmp(rice_chunk.data(), flow.data() + 2 * H * W * 2, rice_chunk.size()) == 0);
   std::uint32_t mask = 0;
   const auto chunk = ds.decode_chunk(ds.read_encoded_chunk({1, 0, 0, 0}, &mask), mask);
   REQUIRE(chunk.size() == H * W * 2 * 2);
@@ -105,9 +159,9 @@ TEST_CASE("the loco HDF5 filter: direct chunks, H5Dread and h5py through the plu
 
   const long long sum = std::accumulate(flow.begin(), flow.end(), 0LL);
   mme::test::run_checked("HDF5_PLUGIN_PATH=" + std::string(MME_LOCO_PLUGIN_DIR) + " " + mme::test::system_python() +
-                         " -c \"import h5py; d = h5py.File('" + path.string() +
-                         "', 'r')['videos']['clip.mp4']['flow'][...]; assert d.shape == (3, 48, 64, 2); "
-                         "assert int(d.astype('int64').sum()) == " +
+                         " -c \"import h5py; v = h5py.File('" + path.string() +
+                         "', 'r')['videos']['clip.mp4']\nfor name in ('flow', 'traj'):\n d = v[name][...]; "
+                         "assert d.shape == (3, 48, 64, 2); assert int(d.astype('int64').sum()) == " +
                          std::to_string(sum) + ", d.sum()\"");
   // h5dump too (the plugin is found the same way).
   mme::test::run_checked("HDF5_PLUGIN_PATH=" + std::string(MME_LOCO_PLUGIN_DIR) +

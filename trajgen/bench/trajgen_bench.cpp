@@ -1,6 +1,7 @@
 // trajgen-bench: trajgen against the time needed only to read and decode the same flow shards
 // (its I/O bound), and against flowgen's wall time on the same videos. Prints Markdown.
 #include <mme/cli.h>
+#include <mme/host_allocator.h>
 #include <mme/log.h>
 #include <mme/part_store.h>
 #include <mme/shard_store.h>
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   mme::cli::setup(app, {});
   if (int rc = mme::cli::parse(app, argc, argv); rc >= 0) return rc;
   mme::log::set_level(mme::log::Level::warn);
+  mme::keep_freed_memory();  // as trajgen itself does, so that both columns run with it
   const auto videos = mme::scan_videos(flow_dir);
 
   fmt::print(

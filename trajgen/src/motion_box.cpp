@@ -1,18 +1,52 @@
 #include <trajgen/motion_box.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <stdexcept>
 #include <opencv2/imgproc.hpp>
 
 namespace trajgen {
 
-cv::Mat motion_boundary(const cv::Mat& flow, int downscale) {
+namespace {
+
+// Mean of each whole f x f block of a 2-channel field, times `scale` -> CV_32FC2 of
+// (rows / f) x (cols / f). One pass over the rows: per block row, the column sums of f rows are
+// accumulated first (a loop the compiler vectorises), then summed per block.
+template <typename T, typename Sum>
+cv::Mat block_mean(const cv::Mat& flow, int f, float scale) {
+  const int bh = flow.rows / f, bw = flow.cols / f, used = 2 * bw * f;
+  cv::Mat out(bh, bw, CV_32FC2);
+  std::vector<Sum> columns(static_cast<std::size_t>(used));
+  const float norm = scale / static_cast<float>(f * f);
+  for (int i = 0; i < bh; ++i) {
+    std::fill(columns.begin(), columns.end(), Sum{0});
+    for (int y = i * f; y < (i + 1) * f; ++y) {
+      const T* row = flow.ptr<T>(y);
+      for (int x = 0; x < used; ++x) columns[x] += row[x];
+    }
+    auto* o = out.ptr<float>(i);
+    for (int j = 0; j < bw; ++j)
+      for (int c = 0; c < 2; ++c) {
+        Sum sum{0};
+        for (int k = 0; k < f; ++k) sum += columns[static_cast<std::size_t>(2 * (j * f + k) + c)];
+        o[2 * j + c] = static_cast<float>(sum) * norm;
+      }
+  }
+  return out;
+}
+
+}  // namespace
+
+cv::Mat motion_boundary(const cv::Mat& flow, int downscale, float scale) {
   // The flow is reduced first: the box rule runs at the reduced size anyway, and Sobel on a
   // 16x smaller field is 16x cheaper. Its thresholds are relative (to the maximum and the
   // standard deviation), so the change of derivative scale does not matter.
-  cv::Mat field = flow;
-  if (downscale > 1)
-    cv::resize(flow, field, cv::Size(std::max(1, flow.cols / downscale), std::max(1, flow.rows / downscale)), 0, 0,
-               cv::INTER_AREA);
+  if (flow.type() != CV_32FC2 && flow.type() != CV_16SC2)
+    throw std::invalid_argument("motion_boundary: the field must be CV_32FC2 or CV_16SC2");
+  const int f = std::max(1, downscale);
+  if (flow.rows < f || flow.cols < f) throw std::invalid_argument("motion_boundary: field smaller than one block");
+  const cv::Mat field = flow.type() == CV_16SC2 ? block_mean<std::int16_t, std::int32_t>(flow, f, scale)
+                                                : block_mean<float, float>(flow, f, scale);
   std::vector<cv::Mat> uv;
   cv::split(field, uv);
   cv::Mat out = cv::Mat::zeros(field.size(), CV_32F), d;
@@ -31,7 +65,7 @@ Box box_from_map(const cv::Mat& small, int width, int height, const MotionBoxPar
   fallback = true;
   const int f = std::max(1, p.downscale);
   cv::Mat m;
-  const float sx = w / small.cols, sy = h / small.rows;
+  const auto sx = static_cast<float>(f), sy = sx;  // a map cell is an f x f block of pixels
   cv::GaussianBlur(small, m, cv::Size(), p.sigma_small / f);
   double max_value = 0;
   cv::minMaxLoc(m, nullptr, &max_value);

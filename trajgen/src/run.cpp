@@ -1,6 +1,7 @@
 #include <mme/batch.h>
 #include <mme/cli.h>
 #include <mme/error.h>
+#include <mme/host_allocator.h>
 #include <mme/log.h>
 #include <mme/part_store.h>
 #include <mme/progress.h>
@@ -54,6 +55,7 @@ int run_trajgen(const RunOptions& o) {
                  shard.to_string(), videos.size(), videos.size() - todo.size(), todo.size(), threads);
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
   cv::setNumThreads(1);
+  mme::keep_freed_memory();  // every flow field allocates ~0.3-1 MB buffers again
   mme::StopRequest stop;
 
   // Flow parts are opened once and shared by the videos in them.

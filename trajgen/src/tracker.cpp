@@ -18,46 +18,100 @@ std::string to_string(Lookup l) {
 
 namespace {
 
+// One field as the lookups see it: T is float (pixels) or int16 (quantised: the caller scales the
+// result), so trajgen tracks on the decoded fields without a float copy.
+template <typename T>
+struct View {
+  const T* data;
+  std::size_t stride;  // elements per row
+  int rows, cols;
+  explicit View(const cv::Mat& m) : data(m.ptr<T>(0)), stride(m.step1()), rows(m.rows), cols(m.cols) {}
+};
+
 // The lookups, inlined into the tracking loop (a call per lookup cost about as much as the
-// interpolation itself).
-inline cv::Vec2f nearest(const cv::Mat& flow, float x, float y) {
-  return flow.ptr<cv::Vec2f>(static_cast<int>(y))[static_cast<int>(x)];
-}
+// interpolation itself). The point lies inside the field, so truncation is the floor.
+struct Nearest {
+  template <typename T>
+  static void sample(const View<T>& f, float x, float y, float& u, float& v) {
+    const T* p = f.data + static_cast<std::size_t>(static_cast<int>(y)) * f.stride + 2 * static_cast<int>(x);
+    u = static_cast<float>(p[0]);
+    v = static_cast<float>(p[1]);
+  }
+};
 
-inline cv::Vec2f bilinear(const cv::Mat& flow, float x, float y) {
-  const int x0 = std::min(static_cast<int>(std::floor(x)), flow.cols - 1);
-  const int y0 = std::min(static_cast<int>(std::floor(y)), flow.rows - 1);
-  const int x1 = std::min(x0 + 1, flow.cols - 1), y1 = std::min(y0 + 1, flow.rows - 1);
-  const float fx = x - x0, fy = y - y0;
-  const auto* r0 = flow.ptr<cv::Vec2f>(y0);
-  const auto* r1 = flow.ptr<cv::Vec2f>(y1);
-  return (r0[x0] * (1 - fx) + r0[x1] * fx) * (1 - fy) + (r1[x0] * (1 - fx) + r1[x1] * fx) * fy;
-}
+struct Bilinear {
+  template <typename T>
+  static void sample(const View<T>& f, float x, float y, float& u, float& v) {
+    const int x0 = std::min(static_cast<int>(x), f.cols - 1), y0 = std::min(static_cast<int>(y), f.rows - 1);
+    const std::size_t dx = x0 + 1 < f.cols ? 2 : 0, dy = y0 + 1 < f.rows ? f.stride : 0;
+    const float fx = x - static_cast<float>(x0), fy = y - static_cast<float>(y0);
+    const T* p = f.data + static_cast<std::size_t>(y0) * f.stride + 2 * static_cast<std::size_t>(x0);
+    // The two channels written out (a loop over them into a small array made GCC store the
+    // channels apart and load them back as one vector: a store-forwarding stall per lookup).
+    const auto lerp = [&](std::size_t c) {
+      const float top = static_cast<float>(p[c]) * (1 - fx) + static_cast<float>(p[c + dx]) * fx;
+      const float bottom = static_cast<float>(p[dy + c]) * (1 - fx) + static_cast<float>(p[dy + c + dx]) * fx;
+      return top * (1 - fy) + bottom * fy;
+    };
+    u = lerp(0);
+    v = lerp(1);
+  }
+};
 
-template <cv::Vec2f (*Sample)(const cv::Mat&, float, float)>
-void track_with(const std::vector<const cv::Mat*>& flows, int cell, float* out, std::uint8_t* valid) {
+// Field by field, each field advancing every start that uses it, seed after seed:
+// - a seed's next lookup depends on its last one, so tracking seed by seed over all steps made
+//   every cache miss wait for the one before (memory latency was most of the tracker's time);
+//   the seeds of one step are independent and in raster order, so their misses overlap;
+// - the L starts that use a field read it one after the other, while it is in the cache.
+constexpr std::size_t kAhead = 16;  // seeds between a prefetch and its use
+
+template <typename Lookup, typename T>
+void track_fields(const std::vector<const cv::Mat*>& flows, int starts, int cell, float scale, float* out,
+                  std::uint8_t* valid) {
   const int rows = flows[0]->rows, cols = flows[0]->cols;
-  const int gh = rows / cell, gw = cols / cell, L = static_cast<int>(flows.size());
+  const int gh = rows / cell, gw = cols / cell, L = static_cast<int>(flows.size()) - starts + 1;
   const float max_x = static_cast<float>(cols - 1), max_y = static_cast<float>(rows - 1);
-  for (int i = 0; i < gh; ++i) {
-    for (int j = 0; j < gw; ++j) {
-      float x = cell / 2.0f + static_cast<float>(cell * j);
-      float y = cell / 2.0f + static_cast<float>(cell * i);
-      bool inside = true;
-      float* d = out + (static_cast<std::size_t>(i) * gw + j) * L * 2;
-      for (int k = 0; k < L; ++k) {
-        const cv::Vec2f f = Sample(*flows[k], x, y);
-        d[2 * k] = f[0];
-        d[2 * k + 1] = f[1];
-        x += f[0];
-        y += f[1];
+  const std::size_t seeds = static_cast<std::size_t>(gh) * gw;
+  std::vector<float> xs(seeds * starts), ys(seeds * starts);
+  for (int s = 0; s < starts; ++s)
+    for (int i = 0; i < gh; ++i)
+      for (int j = 0; j < gw; ++j) {
+        const std::size_t n = s * seeds + static_cast<std::size_t>(i) * gw + j;
+        xs[n] = cell / 2.0f + static_cast<float>(cell * j);
+        ys[n] = cell / 2.0f + static_cast<float>(cell * i);
+      }
+  std::fill(valid, valid + seeds * starts, std::uint8_t{1});
+  for (int f = 0; f < static_cast<int>(flows.size()); ++f) {
+    const View<T> field(*flows[f]);
+    for (int s = std::max(0, f - L + 1); s <= std::min(starts - 1, f); ++s) {
+      const int k = f - s;
+      float* x_of = xs.data() + s * seeds;
+      float* y_of = ys.data() + s * seeds;
+      std::uint8_t* valid_of = valid + s * seeds;
+      float* d = out + (s * seeds * L + k) * 2;
+      for (std::size_t n = 0; n < seeds; ++n, d += 2 * L) {
+        // The field is usually out of the core's cache (decoded a block earlier), and the
+        // hardware prefetcher does not follow 2 of every C rows: ask for a later seed's rows.
+        if (n + kAhead < seeds) {
+          const T* ahead = field.data + static_cast<std::size_t>(y_of[n + kAhead]) * field.stride +
+                           2 * static_cast<std::size_t>(x_of[n + kAhead]);
+          __builtin_prefetch(ahead);
+          __builtin_prefetch(ahead + field.stride);
+        }
+        float x = x_of[n], y = y_of[n], u, v;
+        Lookup::sample(field, x, y, u, v);
+        d[0] = u * scale;
+        d[1] = v * scale;
+        x += d[0];
+        y += d[1];
         if (!(x >= 0 && x <= max_x && y >= 0 && y <= max_y)) {
-          inside = false;
+          valid_of[n] = 0;
           x = std::isfinite(x) ? std::clamp(x, 0.0f, max_x) : 0.0f;
           y = std::isfinite(y) ? std::clamp(y, 0.0f, max_y) : 0.0f;
         }
+        x_of[n] = x;
+        y_of[n] = y;
       }
-      valid[static_cast<std::size_t>(i) * gw + j] = inside ? 1 : 0;
     }
   }
 }
@@ -65,15 +119,36 @@ void track_with(const std::vector<const cv::Mat*>& flows, int cell, float* out, 
 }  // namespace
 
 cv::Vec2f sample_flow(const cv::Mat& flow, float x, float y, Lookup lookup) {
-  return lookup == Lookup::nearest ? nearest(flow, x, y) : bilinear(flow, x, y);
+  if (flow.type() != CV_32FC2) throw std::invalid_argument("sample_flow: the field must be CV_32FC2");
+  const View<float> field(flow);
+  cv::Vec2f out;
+  if (lookup == Lookup::nearest)
+    Nearest::sample(field, x, y, out[0], out[1]);
+  else
+    Bilinear::sample(field, x, y, out[0], out[1]);
+  return out;
 }
 
-void track(const std::vector<const cv::Mat*>& flows, const TrackParams& p, float* out, std::uint8_t* valid) {
-  if (flows.empty()) throw std::invalid_argument("track: no flow fields");
+void track(const std::vector<const cv::Mat*>& flows, int starts, const TrackParams& p, float* out,
+           std::uint8_t* valid, float scale) {
+  if (starts < 1 || flows.size() < static_cast<std::size_t>(starts))
+    throw std::invalid_argument("track: needs at least one start and a field per start");
+  const int type = flows[0]->type();
+  for (const auto* f : flows)
+    if (f->type() != type || f->size() != flows[0]->size() || (type != CV_32FC2 && type != CV_16SC2))
+      throw std::invalid_argument("track: the fields must be all CV_32FC2 or all CV_16SC2, of one size");
+  const bool q = type == CV_16SC2;
   if (p.lookup == Lookup::nearest)
-    track_with<nearest>(flows, p.cell, out, valid);
+    q ? track_fields<Nearest, std::int16_t>(flows, starts, p.cell, scale, out, valid)
+      : track_fields<Nearest, float>(flows, starts, p.cell, scale, out, valid);
   else
-    track_with<bilinear>(flows, p.cell, out, valid);
+    q ? track_fields<Bilinear, std::int16_t>(flows, starts, p.cell, scale, out, valid)
+      : track_fields<Bilinear, float>(flows, starts, p.cell, scale, out, valid);
+}
+
+void track(const std::vector<const cv::Mat*>& flows, const TrackParams& p, float* out, std::uint8_t* valid,
+           float scale) {
+  track(flows, 1, p, out, valid, scale);
 }
 
 }  // namespace trajgen

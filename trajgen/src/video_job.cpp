@@ -4,11 +4,13 @@
 #include <trajgen/video_job.h>
 
 #include <fmt/format.h>
+#include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <opencv2/imgproc.hpp>
 
 namespace trajgen {
@@ -19,16 +21,19 @@ using Clock = std::chrono::steady_clock;
 // Frames handled per block: their flow fields (plus the L-1 and window-1 after them) are in
 // memory at once.
 constexpr std::int64_t kBlock = 32;
+// Start frames tracked together by one task (a quarter of a block: work for 2-4 threads).
+constexpr std::int64_t kRun = 8;
 
 struct Field {
-  cv::Mat flow;      // CV_32FC2, pixels
-  cv::Mat boundary;  // motion-boundary magnitude at the box rule's reduced size, CV_32FC1
+  std::vector<std::uint8_t> raw;  // the decoded chunk: H x W x 2 int16, pixels = value x the flow's scale
+  cv::Mat flow;                   // CV_16SC2 over `raw`: tracked and reduced without a float copy
+  cv::Mat boundary;               // motion-boundary magnitude at the box rule's reduced size, CV_32FC1
 };
 
-// Mean of |v| over each cell x cell block of a 2-channel field -> [gh][gw] (cells beyond the
-// last whole one are ignored, as the seeds are).
-void cell_magnitude(const cv::Mat& field, int cell, int gh, int gw, float* out) {
-  const float inv = 1.0f / static_cast<float>(cell * cell);
+// Mean of |v| over each cell x cell block of a quantised 2-channel field (pixels = value x
+// scale) -> [gh][gw] (cells beyond the last whole one are ignored, as the seeds are).
+void cell_magnitude(const cv::Mat& field, float scale, int cell, int gh, int gw, float* out) {
+  const float norm = scale / static_cast<float>(cell * cell);
   const int used = gw * cell;
   std::vector<float> magnitude(static_cast<std::size_t>(used));
   for (int i = 0; i < gh; ++i) {
@@ -36,17 +41,36 @@ void cell_magnitude(const cv::Mat& field, int cell, int gh, int gw, float* out) 
     std::fill(cells, cells + gw, 0.f);
     for (int y = i * cell; y < (i + 1) * cell; ++y) {
       // The magnitudes of a row first: a loop without a carried sum, which the compiler vectorises.
-      const auto* row = field.ptr<float>(y);
-      for (int x = 0; x < used; ++x)
-        magnitude[x] = std::sqrt(row[2 * x] * row[2 * x] + row[2 * x + 1] * row[2 * x + 1]);
+      const auto* row = field.ptr<std::int16_t>(y);
+      for (int x = 0; x < used; ++x) {
+        const auto u = static_cast<float>(row[2 * x]), v = static_cast<float>(row[2 * x + 1]);
+        magnitude[x] = std::sqrt(u * u + v * v);
+      }
       for (int j = 0; j < gw; ++j) {
-        float sum = 0;  // the same order of additions as ever: the stored maps do not change
+        float sum = 0;
         for (int x = j * cell; x < (j + 1) * cell; ++x) sum += magnitude[x];
         cells[j] += sum;
       }
     }
-    for (int j = 0; j < gw; ++j) cells[j] *= inv;
+    for (int j = 0; j < gw; ++j) cells[j] *= norm;
   }
+}
+
+// Codec motion vectors for the motion map, when flowgen stored them for every frame of the video
+// (at a cell that divides trajgen's) and at least one frame has them.
+struct MotionVectors {
+  std::vector<std::uint8_t> present;  // per frame
+  int cell = 0;
+};
+std::optional<MotionVectors> usable_motion_vectors(const mme::GroupReader& video, std::int64_t frames, int C) {
+  if (!video.has_dataset("mv") || !video.has_dataset("mv_present")) return std::nullopt;
+  MotionVectors mv{video.dataset("mv_present").read<std::uint8_t>(), 0};
+  const auto ds = video.dataset("mv");
+  mv.cell = static_cast<int>(ds.get_int("cell"));
+  const bool any = std::find(mv.present.begin(), mv.present.end(), 1) != mv.present.end();
+  if (!any || static_cast<std::int64_t>(ds.info().shape[0]) != frames || mv.cell < 1 || C % mv.cell != 0)
+    return std::nullopt;
+  return mv;
 }
 
 }  // namespace
@@ -87,7 +111,7 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
     auto traj = group.create_dataset("traj", {mme::DType::i16,
                                               {static_cast<std::uint64_t>(starts), ugh, ugw, uL, 2},
                                               {1, ugh, ugw, uL, 2},
-                                              mme::loco_codec({1, ugh, ugw, uL, 2}, 2)});
+                                              mme::loco_codec({1, ugh, ugw, uL, 2}, 2, mme::LocoCoder::rice)});
     traj.set("scale", s.traj_scale);
     std::vector<std::uint8_t> valid(static_cast<std::size_t>(starts) * gh * gw);
     std::vector<float> motion(static_cast<std::size_t>(frames) * gh * gw);
@@ -95,6 +119,9 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
     std::vector<char> fallback(static_cast<std::size_t>(frames));
     std::int64_t saturated = 0;
     std::map<std::int64_t, Field> fields;
+    // Motion map: from the codec motion vectors when flowgen stored them (MGM), else the flow.
+    const auto mv = s.motion_source == "auto" ? usable_motion_vectors(*video, frames, C) : std::nullopt;
+    const auto scale = static_cast<float>(flow_scale);
     const std::int64_t window = s.box.window;
 
     for (std::int64_t b0 = 0; b0 < frames; b0 += kBlock) {
@@ -112,36 +139,45 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
         encoded[i] = flow_ds->read_encoded_chunk({static_cast<std::uint64_t>(missing[i]), 0, 0, 0}, &masks[i]);
       std::vector<Field> loaded(missing.size());
       tbb::parallel_for(std::size_t{0}, missing.size(), [&](std::size_t i) {
-        const auto raw = flow_ds->decode_chunk(encoded[i], masks[i]);
-        cv::Mat q(H, W, CV_16SC2, const_cast<std::uint8_t*>(raw.data()));
-        q.convertTo(loaded[i].flow, CV_32FC2, flow_scale);
-        loaded[i].boundary = motion_boundary(loaded[i].flow, s.box.downscale);
+        Field& f = loaded[i];
+        f.raw = flow_ds->decode_chunk(encoded[i], masks[i]);
+        f.flow = cv::Mat(H, W, CV_16SC2, f.raw.data());
+        f.boundary = motion_boundary(f.flow, s.box.downscale, scale);
       });
       for (std::size_t i = 0; i < missing.size(); ++i) fields[missing[i]] = std::move(loaded[i]);
 
       std::vector<std::vector<std::uint8_t>> chunks(static_cast<std::size_t>(b1 - b0));
       std::vector<std::int64_t> block_saturated(static_cast<std::size_t>(b1 - b0), 0);
-      tbb::parallel_for(b0, b1, [&](std::int64_t t) {
-        const auto k = static_cast<std::size_t>(t - b0);
-        if (t < starts) {
-          std::vector<const cv::Mat*> window_flows;
-          for (int step = 0; step < L; ++step) window_flows.push_back(&fields.at(t + step).flow);
-          std::vector<float> d(static_cast<std::size_t>(gh) * gw * L * 2);
-          track(window_flows, s.track, d.data(), valid.data() + static_cast<std::size_t>(t) * gh * gw);
-          std::vector<std::int16_t> q(d.size());
-          block_saturated[k] += mme::quantize(d.data(), d.size(), s.traj_scale, q.data());
-          chunks[k] = traj.encode(q.data());
+      // Runs of kRun starts per task: each of their fields is read once for all starts using it.
+      tbb::parallel_for(tbb::blocked_range<std::int64_t>(b0, b1, kRun), [&](const tbb::blocked_range<std::int64_t>& r) {
+        const std::int64_t s0 = r.begin(), s1 = std::min(r.end(), starts);
+        if (s0 < s1) {
+          std::vector<const cv::Mat*> flows;
+          for (std::int64_t f = s0; f < s1 + L - 1; ++f) flows.push_back(&fields.at(f).flow);
+          const std::size_t per_start = static_cast<std::size_t>(gh) * gw * L * 2;
+          std::vector<float> d(per_start * static_cast<std::size_t>(s1 - s0));
+          track(flows, static_cast<int>(s1 - s0), s.track, d.data(),
+                valid.data() + static_cast<std::size_t>(s0) * gh * gw, scale);
+          std::vector<std::int16_t> q(per_start);
+          for (std::int64_t t = s0; t < s1; ++t) {
+            const auto k = static_cast<std::size_t>(t - b0);
+            block_saturated[k] += mme::quantize(d.data() + (t - s0) * per_start, per_start, s.traj_scale, q.data());
+            chunks[k] = traj.encode(q.data());
+          }
         }
-        cell_magnitude(fields.at(std::min(t, pairs - 1)).flow, C, gh, gw,
-                       motion.data() + static_cast<std::size_t>(t) * gh * gw);
-        // MOFO: motion boundaries summed over the window of flows centred on t (clamped to the video).
-        const std::int64_t w0 = std::max<std::int64_t>(0, std::min(t - window / 2, pairs - window));
-        const std::int64_t w1 = std::min(pairs, w0 + window);
-        cv::Mat summed = fields.at(w0).boundary.clone();
-        for (std::int64_t f = w0 + 1; f < w1; ++f) summed += fields.at(f).boundary;
-        bool fb = true;
-        boxes[static_cast<std::size_t>(t)] = box_from_map(summed, W, H, s.box, fb);
-        fallback[static_cast<std::size_t>(t)] = fb ? 1 : 0;
+        for (std::int64_t t = r.begin(); t < r.end(); ++t) {
+          if (!mv)
+            cell_magnitude(fields.at(std::min(t, pairs - 1)).flow, scale, C, gh, gw,
+                           motion.data() + static_cast<std::size_t>(t) * gh * gw);
+          // MOFO: motion boundaries summed over the window of flows centred on t (clamped to the video).
+          const std::int64_t w0 = std::max<std::int64_t>(0, std::min(t - window / 2, pairs - window));
+          const std::int64_t w1 = std::min(pairs, w0 + window);
+          cv::Mat summed = fields.at(w0).boundary.clone();
+          for (std::int64_t f = w0 + 1; f < w1; ++f) summed += fields.at(f).boundary;
+          bool fb = true;
+          boxes[static_cast<std::size_t>(t)] = box_from_map(summed, W, H, s.box, fb);
+          fallback[static_cast<std::size_t>(t)] = fb ? 1 : 0;
+        }
       });
       for (std::int64_t t = b0; t < b1; ++t) {
         const auto k = static_cast<std::size_t>(t - b0);
@@ -154,39 +190,30 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
       for (auto it = fields.begin(); it != fields.end() && it->first < keep_from;) it = fields.erase(it);
     }
 
-    // Motion map: from the codec motion vectors when flowgen stored them (MGM), else the flow.
-    std::string source = "flow";
-    if (s.motion_source == "auto" && video->has_dataset("mv") && video->has_dataset("mv_present")) {
-      const auto present = video->dataset("mv_present").read<std::uint8_t>();
+    if (mv) {
       auto mv_ds = video->dataset("mv");
       const auto& ms = mv_ds.info().shape;
-      const int mcell = static_cast<int>(mv_ds.get_int("cell"));
-      const bool any = std::find(present.begin(), present.end(), 1) != present.end();
-      if (any && static_cast<std::int64_t>(ms[0]) == frames && C % mcell == 0) {
-        const auto q = mv_ds.read<std::int16_t>();
-        const double mscale = mv_ds.get_double("scale");
-        const int mh = static_cast<int>(ms[1]), mw = static_cast<int>(ms[2]);
-        for (std::int64_t t = 0; t < frames; ++t) {
-          // Frames without vectors (I-frames) take the nearest frame that has them.
-          std::int64_t src = t;
-          for (std::int64_t dist = 0; dist < frames; ++dist) {
-            if (t - dist >= 0 && present[t - dist]) {
-              src = t - dist;
-              break;
-            }
-            if (t + dist < frames && present[t + dist]) {
-              src = t + dist;
-              break;
-            }
+      const auto q = mv_ds.read<std::int16_t>();
+      const auto mscale = static_cast<float>(mv_ds.get_double("scale"));
+      const int mh = static_cast<int>(ms[1]), mw = static_cast<int>(ms[2]);
+      for (std::int64_t t = 0; t < frames; ++t) {
+        // Frames without vectors (I-frames) take the nearest frame that has them.
+        std::int64_t src = t;
+        for (std::int64_t dist = 0; dist < frames; ++dist) {
+          if (t - dist >= 0 && mv->present[t - dist]) {
+            src = t - dist;
+            break;
           }
-          cv::Mat field(mh, mw, CV_16SC2, const_cast<std::int16_t*>(q.data()) + src * mh * mw * 2);
-          cv::Mat f;
-          field.convertTo(f, CV_32FC2, mscale);
-          cell_magnitude(f, C / mcell, gh, gw, motion.data() + static_cast<std::size_t>(t) * gh * gw);
+          if (t + dist < frames && mv->present[t + dist]) {
+            src = t + dist;
+            break;
+          }
         }
-        source = "mv";
+        const cv::Mat field(mh, mw, CV_16SC2, const_cast<std::int16_t*>(q.data()) + src * mh * mw * 2);
+        cell_magnitude(field, mscale, C / mv->cell, gh, gw, motion.data() + static_cast<std::size_t>(t) * gh * gw);
       }
     }
+    const std::string source = mv ? "mv" : "flow";
 
     const auto cleaned = clean_boxes(boxes, s.box.median);
     std::vector<bool> fb(fallback.begin(), fallback.end());

@@ -18,10 +18,16 @@ inline constexpr H5Z_filter_t kLocoFilterId = 313;
 // Idempotent and thread-safe; called by loco_codec() and by ShardReader.
 void register_loco_filter();
 
+// The entropy coder after the LOCO-I prediction: the adaptive range coder (loco_transform.h;
+// smallest, for flow) or Rice codes (loco_rice.h; ~3x faster on noisy data, ~1.4x larger; for
+// trajectories). Stored in the filter's cd_values, so readers need not be told.
+enum class LocoCoder : unsigned { range = 0, rice = 1 };
+
 // A codec for int16 datasets whose last dimension holds the channels (flow: [.., H, W, 2]):
 // `chunk` is the dataset's chunk shape. The values are predicted as an image of `cols` = the
 // product of the `row_dims` dimensions before the channels (1: W) and rows = all the others.
 // Trajectories [1, H/C, W/C, L, 2] use row_dims = 2, so a row is every step of a row of seeds.
-std::shared_ptr<const ChunkCodec> loco_codec(const std::vector<std::uint64_t>& chunk, int row_dims = 1);
+std::shared_ptr<const ChunkCodec> loco_codec(const std::vector<std::uint64_t>& chunk, int row_dims = 1,
+                                             LocoCoder coder = LocoCoder::range);
 
 }  // namespace mme

@@ -27,17 +27,19 @@ struct MotionBoxParams {
   double sigma_small = 1, sigma_large = 30, max_fraction = 0.4, std_factor = 1.5;
   double region_level = 0.5;  // regions: blurred map above this fraction of its maximum
   int median = 5;             // temporal clean-up window (frames)
-  // The map is reduced by this factor (area average) before the rule runs, with both sigmas
-  // divided by it: a sigma-30 blur at full size costs ~20 ms a frame, at 1/4 size ~1 ms, and the
-  // box it gives differs by about the reduction factor in pixels.
+  // The map is reduced by this factor (the mean of each whole f x f block; a last partial row or
+  // column of blocks is dropped) before the rule runs, with both sigmas divided by it: a sigma-30
+  // blur at full size costs ~20 ms a frame, at 1/4 size ~1 ms, and the box it gives differs by
+  // about the reduction factor in pixels.
   int downscale = 4;
 };
 
-// Motion-boundary magnitude (CV_32FC1) of one flow field (CV_32FC2) reduced by `downscale`
-// (area average) for the box rule.
-cv::Mat motion_boundary(const cv::Mat& flow, int downscale = 1);
+// Motion-boundary magnitude (CV_32FC1) of one flow field reduced by `downscale` (block means) for
+// the box rule. The field is CV_32FC2 in pixels, or CV_16SC2 quantised (pixels = value x `scale`).
+cv::Mat motion_boundary(const cv::Mat& flow, int downscale = 1, float scale = 1.0f);
 
-// The box of one frame (width x height pixels) from its summed, reduced motion-boundary map;
+// The box of one frame (width x height pixels) from its summed motion-boundary map, reduced by
+// params.downscale;
 // `fallback` tells if the central half box was used.
 Box box_from_map(const cv::Mat& summed, int width, int height, const MotionBoxParams& params, bool& fallback);
 
