@@ -9,8 +9,13 @@ std::int64_t quantize(const float* values, std::size_t n, double step, std::int1
   const float inv = static_cast<float>(1.0 / step);
   constexpr float lo = std::numeric_limits<std::int16_t>::min(), hi = std::numeric_limits<std::int16_t>::max();
   std::int64_t saturated = 0;
+  // Round half to even without a libm call (std::nearbyint is one on baseline x86-64): adding and
+  // subtracting 1.5 x 2^23 leaves the nearest integer, ties to even, for |x| < 2^22 (checked
+  // against nearbyint for every such float); larger values saturate either way, NaN stays NaN.
+  constexpr float kRound = 12582912.0f;
   for (std::size_t i = 0; i < n; ++i) {
-    const float v = std::nearbyint(values[i] * inv);  // round half to even, as the FPU does
+    const float x = values[i] * inv;
+    const float v = std::fabs(x) < 4194304.0f ? (x + kRound) - kRound : x;
     if (std::isnan(v)) {
       out[i] = 0;
       ++saturated;

@@ -1,4 +1,5 @@
 // flowgen end to end: known motion, determinism, resume after SIGKILL, bad input, refusal.
+#include <mme/quantize.h>
 #include <flowgen/quantize.h>
 #include <mme/shard_store.h>
 
@@ -120,6 +121,21 @@ TEST_CASE("quantisation round-trips within half a step and counts saturation", "
   CHECK(q[0] == 32767);
   CHECK(q[1] == -32768);
   CHECK(q[flow.cols * 2] == 0);
+
+  // Ties to even, as std::nearbyint; saturation at the int16 ends, for huge and infinite values.
+  const std::vector<float> v = {0.5f,     1.5f,     2.5f,     -0.5f,    -1.5f, -2.5f,     2.4999998f,
+                                32767.4f, 32767.6f, -32768.4f, -32768.6f, 1e30f, -INFINITY, 4194305.f};
+  std::vector<std::int16_t> r(v.size());
+  CHECK(mme::quantize(v.data(), v.size(), 1.0, r.data()) == 5);
+  CHECK(r == std::vector<std::int16_t>{0, 2, 2, 0, -2, -2, 2, 32767, 32767, -32768, -32768, 32767, -32768, 32767});
+  std::uniform_real_distribution<float> wide(-5000.f, 5000.f);
+  for (int i = 0; i < 100000; ++i) {
+    const float x = wide(rng);
+    std::int16_t one = 0;
+    mme::quantize(&x, 1, 1.0 / 8, &one);
+    const float expected = std::clamp(std::nearbyint(x * 8), -32768.f, 32767.f);
+    if (one != static_cast<std::int16_t>(expected)) FAIL(x << " -> " << one << ", nearbyint gives " << expected);
+  }
 }
 
 TEST_CASE("flowgen measures an ffmpeg-made pan", "[flowgen][samples]") {

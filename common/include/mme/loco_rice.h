@@ -24,6 +24,7 @@
 #include <array>
 #include <bit>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace mme::loco {
@@ -149,8 +150,9 @@ inline void rice_encode(const std::int16_t* in, const Geometry& g, std::vector<s
   // Pass 1: each (channel, bucket)'s histogram of residual bit lengths, enough to cost every k.
   std::vector<std::array<std::uint32_t, 17>> bits_histogram(g.channels * kContexts);
   for (auto& h : bits_histogram) h.fill(0);
-  std::vector<std::uint16_t> z(g.values());
-  std::vector<std::uint8_t> context(g.values());
+  // Not zero-filled: pass 1 writes every entry.
+  const auto z = std::make_unique_for_overwrite<std::uint16_t[]>(g.values());
+  const auto context = std::make_unique_for_overwrite<std::uint8_t[]>(g.values());
   std::size_t n = 0;
   walk(g, in, [&](std::size_t channel, std::int16_t v, std::int32_t pred, int bucket) {
     const unsigned zz = zigzag(v, pred);
