@@ -124,8 +124,8 @@ std::shared_ptr<const ChunkCodec> codec_from_dcpl(hid_t dcpl) {
 }  // namespace
 
 extern "C" const H5Z_class2_t mme_loco_filter_class = {
-    H5Z_CLASS_T_VERS, kLocoFilterId, 1, 1, "mme-loco: LOCO-I prediction + range or Rice coding of int16 flow", nullptr,
-    nullptr,          loco_filter,
+    H5Z_CLASS_T_VERS, kLocoFilterId, 1,           1, "mme-loco: LOCO-I prediction + range or Rice coding of int16 flow",
+    nullptr,          nullptr,       loco_filter,
 };
 
 void register_loco_filter() {

@@ -139,9 +139,9 @@ TEST_CASE("the loco HDF5 filter: direct chunks, H5Dread and h5py through the plu
     mme::ShardWriter writer(path, {"test", "{}"});
     auto v = writer.add_video("clip.mp4");
     v.write_dataset("flow", {mme::DType::i16, {T, H, W, 2}, {1, H, W, 2}, mme::loco_codec({1, H, W, 2})}, flow.data());
-    v.write_dataset("traj",
-                    {mme::DType::i16, {T, H, W, 2}, {1, H, W, 2}, mme::loco_codec({1, H, W, 2}, 1, mme::LocoCoder::rice)},
-                    flow.data());
+    v.write_dataset(
+        "traj", {mme::DType::i16, {T, H, W, 2}, {1, H, W, 2}, mme::loco_codec({1, H, W, 2}, 1, mme::LocoCoder::rice)},
+        flow.data());
     writer.commit();
   }
   auto ds = mme::ShardReader(path).video("clip.mp4").dataset("flow");

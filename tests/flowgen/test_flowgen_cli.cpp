@@ -1,6 +1,6 @@
 // flowgen end to end: known motion, determinism, resume after SIGKILL, bad input, refusal.
-#include <mme/quantize.h>
 #include <flowgen/quantize.h>
+#include <mme/quantize.h>
 #include <mme/shard_store.h>
 
 #include <signal.h>
@@ -123,7 +123,7 @@ TEST_CASE("quantisation round-trips within half a step and counts saturation", "
   CHECK(q[flow.cols * 2] == 0);
 
   // Ties to even, as std::nearbyint; saturation at the int16 ends, for huge and infinite values.
-  const std::vector<float> v = {0.5f,     1.5f,     2.5f,     -0.5f,    -1.5f, -2.5f,     2.4999998f,
+  const std::vector<float> v = {0.5f,     1.5f,     2.5f,      -0.5f,     -1.5f, -2.5f,     2.4999998f,
                                 32767.4f, 32767.6f, -32768.4f, -32768.6f, 1e30f, -INFINITY, 4194305.f};
   std::vector<std::int16_t> r(v.size());
   CHECK(mme::quantize(v.data(), v.size(), 1.0, r.data()) == 5);

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <functional>
+#include <opencv2/imgproc.hpp>
 #include <random>
 
 namespace {
@@ -165,4 +166,42 @@ TEST_CASE("the tracker agrees with a brute-force reference on random smooth flow
       CHECK(t.valid[i * t.gw + j] == (inside ? 1 : 0));
     }
   CHECK(compared == 9 * 11 * L);
+}
+
+TEST_CASE("quantised int16 fields and many starts at once give the float tracker's values", "[tracker]") {
+  // trajgen tracks on the decoded int16 fields, several starts per call: the same trajectories as
+  // float fields of value x scale, one start per call (to float rounding).
+  std::mt19937 rng(8);
+  std::uniform_int_distribution<int> q(-60, 60);
+  const int rows = 48, cols = 64, L = 4, starts = 5;
+  const float scale = 0.125f;
+  std::vector<cv::Mat> quantised, pixels;
+  for (int f = 0; f < starts + L - 1; ++f) {
+    cv::Mat small(6, 8, CV_16SC2), field;
+    for (int i = 0; i < 6 * 8 * 2; ++i) small.ptr<std::int16_t>()[i] = static_cast<std::int16_t>(q(rng));
+    cv::resize(small, field, cv::Size(cols, rows), 0, 0, cv::INTER_NEAREST);  // piecewise-constant motion
+    quantised.push_back(field);
+    cv::Mat in_pixels;
+    field.convertTo(in_pixels, CV_32FC2, scale);
+    pixels.push_back(in_pixels);
+  }
+  std::vector<const cv::Mat*> all;
+  for (const auto& f : quantised) all.push_back(&f);
+  const int gh = rows / 8, gw = cols / 8;
+  const std::size_t per_start = static_cast<std::size_t>(gh) * gw * L * 2;
+  for (auto lookup : {trajgen::Lookup::bilinear, trajgen::Lookup::nearest}) {
+    std::vector<float> d(per_start * starts);
+    std::vector<std::uint8_t> valid(static_cast<std::size_t>(gh) * gw * starts);
+    trajgen::track(all, starts, {8, lookup}, d.data(), valid.data(), scale);
+    int invalid = 0;
+    for (int s = 0; s < starts; ++s) {
+      const auto t = run({pixels.begin() + s, pixels.begin() + s + L}, {8, lookup});
+      for (std::size_t n = 0; n < per_start; ++n) REQUIRE(std::abs(d[s * per_start + n] - t.d[n]) < 1e-4);
+      for (std::size_t n = 0; n < t.valid.size(); ++n) {
+        REQUIRE(valid[s * t.valid.size() + n] == t.valid[n]);
+        invalid += t.valid[n] == 0;
+      }
+    }
+    CHECK(invalid > 0);  // the fields move seeds out of the frame too
+  }
 }

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <stdexcept>
 #include <opencv2/imgproc.hpp>
+#include <stdexcept>
 
 namespace trajgen {
 
@@ -75,23 +75,35 @@ Box box_from_map(const cv::Mat& small, int width, int height, const MotionBoxPar
   const double threshold = std::max(p.max_fraction * max_value, p.std_factor * std[0]);
   cv::threshold(m, m, threshold, 0, cv::THRESH_TOZERO);  // keeps values above, zeros the rest
   const cv::Mat moving = m > 0;
-  cv::GaussianBlur(m, m, cv::Size(), p.sigma_large / f);
+  // The wide blur only groups nearby motion into regions, so it runs at half the map's size
+  // again (a quarter of the pixels, half the taps: 8x cheaper; it was half of this function's
+  // time) and its regions are brought back to the map's size.
+  const int g = m.cols >= 2 && m.rows >= 2 ? 2 : 1;
+  cv::Mat coarse = m;
+  if (g > 1) cv::resize(m, coarse, cv::Size(m.cols / g, m.rows / g), 0, 0, cv::INTER_AREA);
+  cv::GaussianBlur(coarse, coarse, cv::Size(), p.sigma_large / (f * g));
   double blurred_max = 0;
-  cv::minMaxLoc(m, nullptr, &blurred_max);
+  cv::minMaxLoc(coarse, nullptr, &blurred_max);
   if (!(blurred_max > 0)) return central;
-  cv::Mat mask = m > p.region_level * blurred_max;
+  cv::Mat mask = coarse > p.region_level * blurred_max;
   std::vector<std::vector<cv::Point>> contours;
   cv::findContours(mask, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
   if (contours.empty()) return central;
   std::vector<std::pair<double, std::size_t>> areas;
   for (std::size_t i = 0; i < contours.size(); ++i) areas.emplace_back(cv::contourArea(contours[i]), i);
   std::sort(areas.rbegin(), areas.rend());
-  // The wide blur only groups nearby motion into regions; the box is that of the thresholded
-  // motion inside the kept regions (the blur itself would inflate it by about sigma each side).
+  // The box is that of the thresholded motion inside the kept regions (the blur itself would
+  // inflate it by about sigma each side).
   cv::Mat kept = cv::Mat::zeros(mask.size(), CV_8U);
   cv::drawContours(kept, contours, static_cast<int>(areas[0].second), cv::Scalar(255), cv::FILLED);
   if (areas.size() > 1 && areas[1].first >= 0.5 * areas[0].first)
     cv::drawContours(kept, contours, static_cast<int>(areas[1].second), cv::Scalar(255), cv::FILLED);
+  if (g > 1) {
+    // Back to the map's size; a last odd row or column takes the coarse cell before it.
+    cv::Mat full;
+    cv::resize(kept, full, cv::Size(kept.cols * g, kept.rows * g), 0, 0, cv::INTER_NEAREST);
+    cv::copyMakeBorder(full, kept, 0, m.rows - full.rows, 0, m.cols - full.cols, cv::BORDER_REPLICATE);
+  }
   std::vector<cv::Point> points;
   cv::findNonZero(kept & moving, points);
   if (points.empty()) cv::findNonZero(kept, points);

@@ -129,8 +129,8 @@ cv::Vec2f sample_flow(const cv::Mat& flow, float x, float y, Lookup lookup) {
   return out;
 }
 
-void track(const std::vector<const cv::Mat*>& flows, int starts, const TrackParams& p, float* out,
-           std::uint8_t* valid, float scale) {
+void track(const std::vector<const cv::Mat*>& flows, int starts, const TrackParams& p, float* out, std::uint8_t* valid,
+           float scale) {
   if (starts < 1 || flows.size() < static_cast<std::size_t>(starts))
     throw std::invalid_argument("track: needs at least one start and a field per start");
   const int type = flows[0]->type();

@@ -10,8 +10,8 @@
 #include <chrono>
 #include <cmath>
 #include <map>
-#include <optional>
 #include <opencv2/imgproc.hpp>
+#include <optional>
 
 namespace trajgen {
 namespace {

@@ -30,7 +30,8 @@ struct MotionBoxParams {
   // The map is reduced by this factor (the mean of each whole f x f block; a last partial row or
   // column of blocks is dropped) before the rule runs, with both sigmas divided by it: a sigma-30
   // blur at full size costs ~20 ms a frame, at 1/4 size ~1 ms, and the box it gives differs by
-  // about the reduction factor in pixels.
+  // about the reduction factor in pixels. The sigma-30 blur that only groups motion into regions
+  // runs at half that size again, its regions brought back by nearest neighbour.
   int downscale = 4;
 };
 
