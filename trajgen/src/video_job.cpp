@@ -227,8 +227,9 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
                         valid.data());
     cv::Mat motion_f32(static_cast<int>(frames), gh * gw, CV_32F, motion.data()), motion_f16;
     motion_f32.convertTo(motion_f16, CV_16F);
+    // Deflate level 1: level 4 took 1.5x as long (~4% of trajgen) for a file 8% smaller.
     auto motion_ds = group.create_dataset(
-        "motion", {mme::DType::f16, {uframes, ugh, ugw}, {uframes, ugh, ugw}, mme::deflate_codec()});
+        "motion", {mme::DType::f16, {uframes, ugh, ugw}, {uframes, ugh, ugw}, mme::deflate_codec(1)});
     motion_ds.write_all(motion_f16.data);
     motion_ds.set("source", source);  // "mv": codec motion vectors, "flow": the dense flow
     std::vector<float> box_data;
