@@ -1,6 +1,7 @@
 #include <trajgen/motion_box.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <opencv2/imgproc.hpp>
@@ -10,13 +11,13 @@ namespace trajgen {
 
 namespace {
 
-// Mean of each whole f x f block of a 2-channel field, times `scale` -> CV_32FC2 of
-// (rows / f) x (cols / f). One pass over the rows: per block row, the column sums of f rows are
+// Mean of each whole f x f block of a 2-channel field, times `scale` -> its u and v planes
+// (CV_32FC1, (rows / f) x (cols / f)). Per block row, the column sums of its f rows are
 // accumulated first (a loop the compiler vectorises), then summed per block.
 template <typename T, typename Sum>
-cv::Mat block_mean(const cv::Mat& flow, int f, float scale) {
+std::array<cv::Mat, 2> block_mean(const cv::Mat& flow, int f, float scale) {
   const int bh = flow.rows / f, bw = flow.cols / f, used = 2 * bw * f;
-  cv::Mat out(bh, bw, CV_32FC2);
+  std::array<cv::Mat, 2> out{cv::Mat(bh, bw, CV_32F), cv::Mat(bh, bw, CV_32F)};
   std::vector<Sum> columns(static_cast<std::size_t>(used));
   const float norm = scale / static_cast<float>(f * f);
   for (int i = 0; i < bh; ++i) {
@@ -25,7 +26,8 @@ cv::Mat block_mean(const cv::Mat& flow, int f, float scale) {
       const T* row = flow.ptr<T>(y);
       for (int x = 0; x < used; ++x) columns[x] += row[x];
     }
-    auto* o = out.ptr<float>(i);
+    float* u_out = out[0].ptr<float>(i);
+    float* v_out = out[1].ptr<float>(i);
     for (int j = 0; j < bw; ++j) {
       const Sum* block = columns.data() + static_cast<std::size_t>(2 * j * f);
       Sum u{0}, v{0};
@@ -33,36 +35,32 @@ cv::Mat block_mean(const cv::Mat& flow, int f, float scale) {
         u += block[2 * k];
         v += block[2 * k + 1];
       }
-      o[2 * j] = static_cast<float>(u) * norm;
-      o[2 * j + 1] = static_cast<float>(v) * norm;
+      u_out[j] = static_cast<float>(u) * norm;
+      v_out[j] = static_cast<float>(v) * norm;
     }
   }
   return out;
 }
 
-}  // namespace
-
 // sqrt(ux^2 + uy^2 + vx^2 + vy^2) with 3x3 Sobel derivatives and the border OpenCV's Sobel uses
-// (reflect-101), in one pass over a small CV_32FC2 field: as four cv::Sobel calls with their
-// accumulateSquare and sqrt it cost as much as the block means (per call overhead on 80x60).
-cv::Mat sobel_magnitude(const cv::Mat& field) {
-  const int h = field.rows, w = field.cols;
+// (reflect-101), in one pass over the u and v planes: as four cv::Sobel calls with their
+// accumulateSquare and sqrt it cost as much as the block means (per call overhead on 80x60);
+// the inner loop runs over contiguous floats, which the compiler vectorises.
+cv::Mat sobel_magnitude(const std::array<cv::Mat, 2>& uv) {
+  const int h = uv[0].rows, w = uv[0].cols;
   const auto reflect = [](int i, int n) { return n == 1 ? 0 : (i < 0 ? -i : (i >= n ? 2 * n - 2 - i : i)); };
   cv::Mat out(h, w, CV_32F);
   for (int y = 0; y < h; ++y) {
-    const float* a = field.ptr<float>(reflect(y - 1, h));
-    const float* b = field.ptr<float>(y);
-    const float* c = field.ptr<float>(reflect(y + 1, h));
+    const int ya = reflect(y - 1, h), yc = reflect(y + 1, h);
+    const float *au = uv[0].ptr<float>(ya), *bu = uv[0].ptr<float>(y), *cu = uv[0].ptr<float>(yc);
+    const float *av = uv[1].ptr<float>(ya), *bv = uv[1].ptr<float>(y), *cv = uv[1].ptr<float>(yc);
     float* o = out.ptr<float>(y);
-    const auto at = [&](int x, int xm, int xp) {
-      float sum = 0;
-      for (int ch = 0; ch < 2; ++ch) {
-        const int m = 2 * xm + ch, p = 2 * xp + ch, k = 2 * x + ch;
-        const float gx = (a[p] - a[m]) + 2 * (b[p] - b[m]) + (c[p] - c[m]);
-        const float gy = (c[m] + 2 * c[k] + c[p]) - (a[m] + 2 * a[k] + a[p]);
-        sum += gx * gx + gy * gy;
-      }
-      o[x] = std::sqrt(sum);
+    const auto at = [&](int x, int m, int p) {
+      const float gxu = (au[p] - au[m]) + 2 * (bu[p] - bu[m]) + (cu[p] - cu[m]);
+      const float gyu = (cu[m] + 2 * cu[x] + cu[p]) - (au[m] + 2 * au[x] + au[p]);
+      const float gxv = (av[p] - av[m]) + 2 * (bv[p] - bv[m]) + (cv[p] - cv[m]);
+      const float gyv = (cv[m] + 2 * cv[x] + cv[p]) - (av[m] + 2 * av[x] + av[p]);
+      o[x] = std::sqrt(gxu * gxu + gyu * gyu + gxv * gxv + gyv * gyv);
     };
     at(0, reflect(-1, w), reflect(1, w));
     for (int x = 1; x + 1 < w; ++x) at(x, x - 1, x + 1);
@@ -70,6 +68,8 @@ cv::Mat sobel_magnitude(const cv::Mat& field) {
   }
   return out;
 }
+
+}  // namespace
 
 cv::Mat motion_boundary(const cv::Mat& flow, int downscale, float scale) {
   // The flow is reduced first: the box rule runs at the reduced size anyway, and the derivatives
