@@ -37,8 +37,9 @@ int main(int argc, char** argv) {
   const auto videos = mme::scan_videos(flow_dir);
 
   fmt::print(
-      "| threads | starts | read+decode only, s | trajgen, s | starts/s | seed-steps/s | trajgen / read-only speed |");
-  fmt::print("{}\n|---|---|---|---|---|---|---|{}\n", flowgen_seconds > 0 ? " trajgen / flowgen wall |" : "",
+      "| threads | starts | read+decode only, s | of which codec vectors, s | trajgen, s | starts/s | seed-steps/s "
+      "| trajgen / read-only speed |");
+  fmt::print("{}\n|---|---|---|---|---|---|---|---|{}\n", flowgen_seconds > 0 ? " trajgen / flowgen wall |" : "",
              flowgen_seconds > 0 ? "---|" : "");
   std::size_t pos = 0;
   while (pos <= threads_list.size()) {
@@ -47,20 +48,39 @@ int main(int argc, char** argv) {
         std::stoi(threads_list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
     pos = comma == std::string::npos ? threads_list.size() + 1 : comma + 1;
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
-    // Read-only: every flow chunk read and decoded once, decoding in parallel (trajgen's I/O).
+    // Read-only: what trajgen reads, read and decoded once, decoding in parallel: every flow
+    // chunk, and the codec motion vectors of the frames that have them, where flowgen stored
+    // them (trajgen's motion map). The vectors are timed apart, so the flow-only bound shows too.
     const auto t0 = Clock::now();
+    double mv_seconds = 0;
     std::int64_t pairs_total = 0;
     std::map<std::string, std::shared_ptr<mme::ShardReader>> readers;
     for (const auto& [id, file] : videos) {
       auto& r = readers[file];
       if (!r) r = std::make_shared<mme::ShardReader>(flow_dir / file);
-      auto ds = r->video(id).dataset("flow");
+      const auto video = r->video(id);
+      auto ds = video.dataset("flow");
       const auto pairs = ds.info().shape[0];
       pairs_total += static_cast<std::int64_t>(pairs);
       std::vector<std::vector<std::uint8_t>> enc(pairs);
       std::vector<std::uint32_t> masks(pairs);
       for (std::uint64_t t = 0; t < pairs; ++t) enc[t] = ds.read_encoded_chunk({t, 0, 0, 0}, &masks[t]);
       tbb::parallel_for(std::uint64_t{0}, pairs, [&](std::uint64_t t) { (void)ds.decode_chunk(enc[t], masks[t]); });
+      if (video.has_dataset("mv") && video.has_dataset("mv_present")) {
+        const auto t_mv = Clock::now();
+        const auto present = video.dataset("mv_present").read<std::uint8_t>();
+        auto mv = video.dataset("mv");
+        std::vector<std::vector<std::uint8_t>> mv_enc;
+        std::vector<std::uint32_t> mv_masks;
+        for (std::uint64_t t = 0; t < present.size(); ++t)
+          if (present[t]) {
+            mv_masks.push_back(0);
+            mv_enc.push_back(mv.read_encoded_chunk({t, 0, 0, 0}, &mv_masks.back()));
+          }
+        tbb::parallel_for(std::size_t{0}, mv_enc.size(),
+                          [&](std::size_t i) { (void)mv.decode_chunk(mv_enc[i], mv_masks[i]); });
+        mv_seconds += since(t_mv);
+      }
     }
     const double read_only = since(t0);
 
@@ -78,8 +98,8 @@ int main(int argc, char** argv) {
     // from the first video's geometry.
     auto first = readers.begin()->second->video(videos.begin()->first).dataset("flow").info().shape;
     const double seeds = static_cast<double>(first[1] / 8) * static_cast<double>(first[2] / 8);
-    fmt::print("| {} | {} | {:.2f} | {:.2f} | {:.0f} | {:.3g} | {:.0f}% |", threads, starts, read_only, traj_seconds,
-               starts / traj_seconds, starts * seeds * o.settings.traj_len / traj_seconds,
+    fmt::print("| {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.0f} | {:.3g} | {:.0f}% |", threads, starts, read_only,
+               mv_seconds, traj_seconds, starts / traj_seconds, starts * seeds * o.settings.traj_len / traj_seconds,
                100 * read_only / traj_seconds);
     if (flowgen_seconds > 0) fmt::print(" {:.2f} |", traj_seconds / flowgen_seconds);
     fmt::print("\n");

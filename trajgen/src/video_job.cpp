@@ -193,24 +193,31 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
     if (mv) {
       auto mv_ds = video->dataset("mv");
       const auto& ms = mv_ds.info().shape;
-      const auto q = mv_ds.read<std::int16_t>();
       const auto mscale = static_cast<float>(mv_ds.get_double("scale"));
       const int mh = static_cast<int>(ms[1]), mw = static_cast<int>(ms[2]);
+      const std::size_t cells = static_cast<std::size_t>(gh) * gw;
+      // The frames that have vectors: read (serially, HDF5), decoded and reduced to cells in parallel.
+      std::vector<std::int64_t> with;
+      for (std::int64_t t = 0; t < frames; ++t)
+        if (mv->present[t]) with.push_back(t);
+      std::vector<std::vector<std::uint8_t>> encoded(with.size());
+      std::vector<std::uint32_t> masks(with.size());
+      for (std::size_t i = 0; i < with.size(); ++i)
+        encoded[i] = mv_ds.read_encoded_chunk({static_cast<std::uint64_t>(with[i]), 0, 0, 0}, &masks[i]);
+      std::vector<float> of(with.size() * cells);
+      tbb::parallel_for(std::size_t{0}, with.size(), [&](std::size_t i) {
+        auto raw = mv_ds.decode_chunk(encoded[i], masks[i]);
+        const cv::Mat field(mh, mw, CV_16SC2, raw.data());
+        cell_magnitude(field, mscale, C / mv->cell, gh, gw, of.data() + i * cells);
+      });
+      // Frames without vectors (I-frames) take the nearest frame that has them (the earlier one on
+      // a tie).
+      std::size_t next = 0;  // the first frame with vectors at or after t
       for (std::int64_t t = 0; t < frames; ++t) {
-        // Frames without vectors (I-frames) take the nearest frame that has them.
-        std::int64_t src = t;
-        for (std::int64_t dist = 0; dist < frames; ++dist) {
-          if (t - dist >= 0 && mv->present[t - dist]) {
-            src = t - dist;
-            break;
-          }
-          if (t + dist < frames && mv->present[t + dist]) {
-            src = t + dist;
-            break;
-          }
-        }
-        const cv::Mat field(mh, mw, CV_16SC2, const_cast<std::int16_t*>(q.data()) + src * mh * mw * 2);
-        cell_magnitude(field, mscale, C / mv->cell, gh, gw, motion.data() + static_cast<std::size_t>(t) * gh * gw);
+        while (next < with.size() && with[next] < t) ++next;
+        std::size_t src = next;
+        if (next == with.size() || (next > 0 && t - with[next - 1] <= with[next] - t)) src = next - 1;
+        std::copy_n(of.data() + src * cells, cells, motion.data() + static_cast<std::size_t>(t) * cells);
       }
     }
     const std::string source = mv ? "mv" : "flow";
