@@ -11,6 +11,7 @@
 
 #include <tbb/global_control.h>
 #include <tbb/parallel_for_each.h>
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <opencv2/core.hpp>
@@ -67,6 +68,21 @@ int run_trajgen(const RunOptions& o) {
     if (!r) r = std::make_shared<mme::ShardReader>(o.flow_dir / file);
     return r;
   };
+  // Longest videos first: a long one started last would run alone at the end, where its serial
+  // HDF5 reads and writes leave the other threads idle. (A video that cannot be opened sorts
+  // last; process_video records why.)
+  {
+    std::map<std::string, std::uint64_t> pairs;
+    for (const auto& [id, file] : todo) {
+      try {
+        pairs[id] = reader_for(file)->video(id).dataset("flow").info().shape.at(0);
+      } catch (const std::exception&) {
+        pairs[id] = 0;
+      }
+    }
+    std::stable_sort(todo.begin(), todo.end(),
+                     [&](const auto& a, const auto& b) { return pairs[a.first] > pairs[b.first]; });
+  }
   int rc = mme::cli::kOk;
   {
     mme::Progress progress("trajgen", static_cast<std::int64_t>(todo.size()), "videos");
