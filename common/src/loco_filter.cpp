@@ -11,9 +11,13 @@
 namespace mme {
 namespace {
 
-// cd_values: {format version, rows, cols, channels, coder}. The coder slot was 0 ("reserved")
-// before the Rice coder existed, so older files read as range-coded, as they are.
-constexpr unsigned kFormat = 1;
+// cd_values: {format version, rows, cols, channels, coder}.
+// Format 1: the range coder; the last slot was "reserved", 0. Range-coded chunks are still
+// written as format 1, so that builds from before the Rice coder read our flow.
+// Format 2: the coder is named in the last slot. Rice-coded chunks are written as format 2, so
+// that an older build (or an older plugin on HDF5_PLUGIN_PATH) refuses them instead of running
+// the range decoder over them.
+constexpr unsigned kFormatRange = 1, kFormatCoder = 2;
 
 void encode_with(LocoCoder coder, const std::int16_t* in, const loco::Geometry& g, std::vector<std::uint8_t>& out) {
   if (coder == LocoCoder::rice)
@@ -27,10 +31,14 @@ bool decode_with(LocoCoder coder, const std::uint8_t* data, std::size_t bytes, c
   return coder == LocoCoder::rice ? loco::rice_decode(data, bytes, g, out) : loco::decode(data, bytes, g, out);
 }
 
-// The coder named by cd_values[4]; false for one this build does not know.
-bool coder_of(unsigned value, LocoCoder& coder) {
-  if (value > static_cast<unsigned>(LocoCoder::rice)) return false;
-  coder = static_cast<LocoCoder>(value);
+// The coder that cd_values name; false for a format or coder this build does not know.
+bool coder_of(const unsigned cd[5], LocoCoder& coder) {
+  if (cd[0] == kFormatRange && cd[4] == 0) {
+    coder = LocoCoder::range;
+    return true;
+  }
+  if (cd[0] != kFormatCoder || cd[4] > static_cast<unsigned>(LocoCoder::rice)) return false;
+  coder = static_cast<LocoCoder>(cd[4]);
   return true;
 }
 
@@ -52,8 +60,9 @@ class LocoCodec final : public ChunkCodec {
   std::string name() const override { return coder_ == LocoCoder::rice ? "loco-rice" : "loco"; }
   void set_filters(hid_t dcpl, std::size_t element_size) const override {
     if (element_size != 2) throw std::invalid_argument("loco codec: the dataset must hold int16");
-    const unsigned cd[5] = {kFormat, static_cast<unsigned>(g_.rows), static_cast<unsigned>(g_.cols),
-                            static_cast<unsigned>(g_.channels), static_cast<unsigned>(coder_)};
+    const unsigned cd[5] = {coder_ == LocoCoder::range ? kFormatRange : kFormatCoder, static_cast<unsigned>(g_.rows),
+                            static_cast<unsigned>(g_.cols), static_cast<unsigned>(g_.channels),
+                            static_cast<unsigned>(coder_)};
     if (H5Pset_filter(dcpl, kLocoFilterId, H5Z_FLAG_MANDATORY, 5, cd) < 0)
       throw std::runtime_error("H5Pset_filter(loco) failed");
   }
@@ -84,7 +93,7 @@ class LocoCodec final : public ChunkCodec {
 std::size_t loco_filter(unsigned flags, std::size_t cd_nelmts, const unsigned cd_values[], std::size_t nbytes,
                         std::size_t* buf_size, void** buf) {
   LocoCoder coder{};
-  if (cd_nelmts < 5 || cd_values[0] != kFormat || !coder_of(cd_values[4], coder)) return 0;
+  if (cd_nelmts < 5 || !coder_of(cd_values, coder)) return 0;
   loco::Geometry g{cd_values[1], cd_values[2], cd_values[3]};
   if (flags & H5Z_FLAG_REVERSE) {
     std::vector<std::int16_t> values(g.values());
@@ -113,11 +122,11 @@ std::size_t loco_filter(unsigned flags, std::size_t cd_nelmts, const unsigned cd
 std::shared_ptr<const ChunkCodec> codec_from_dcpl(hid_t dcpl) {
   unsigned flags = 0, cd[8] = {};
   std::size_t n = 8;
-  if (H5Pget_filter_by_id2(dcpl, kLocoFilterId, &flags, &n, cd, 0, nullptr, nullptr) < 0 || n < 5 || cd[0] != kFormat)
-    return nullptr;
+  if (H5Pget_filter_by_id2(dcpl, kLocoFilterId, &flags, &n, cd, 0, nullptr, nullptr) < 0 || n < 5) return nullptr;
   LocoCoder coder{};
-  if (!coder_of(cd[4], coder))
-    throw std::runtime_error(fmt::format("loco filter: unknown coder {} (written by a newer mme?)", cd[4]));
+  if (!coder_of(cd, coder))
+    throw std::runtime_error(fmt::format(
+        "loco filter: format {} with coder {} is not known to this build (written by a newer mme?)", cd[0], cd[4]));
   return std::make_shared<LocoCodec>(loco::Geometry{cd[1], cd[2], cd[3]}, coder);
 }
 

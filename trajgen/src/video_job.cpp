@@ -68,7 +68,8 @@ std::optional<MotionVectors> usable_motion_vectors(const mme::GroupReader& video
   const auto ds = video.dataset("mv");
   mv.cell = static_cast<int>(ds.get_int("cell"));
   const bool any = std::find(mv.present.begin(), mv.present.end(), 1) != mv.present.end();
-  if (!any || static_cast<std::int64_t>(ds.info().shape[0]) != frames || mv.cell < 1 || C % mv.cell != 0)
+  if (!any || static_cast<std::int64_t>(ds.info().shape[0]) != frames ||
+      static_cast<std::int64_t>(mv.present.size()) != frames || mv.cell < 1 || C % mv.cell != 0)
     return std::nullopt;
   return mv;
 }

@@ -25,6 +25,7 @@
 #include <bit>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 namespace mme::loco {
@@ -32,6 +33,7 @@ namespace mme::loco {
 namespace rice {
 
 constexpr int kContexts = Model::kActivity;  // the activity buckets
+constexpr std::size_t kMaxChannels = 32;     // channel x bucket must fit the encoder's uint8 contexts
 constexpr int kMaxK = 15;
 constexpr unsigned kEscape = 24;
 
@@ -39,6 +41,7 @@ constexpr unsigned kEscape = 24;
 // values are written by visit before they serve as neighbours.
 template <typename Value, typename Visit>
 inline void walk(const Geometry& g, Value* values, Visit&& visit) {
+  if (g.cols == 0) return;  // no values (rows of nothing)
   const std::size_t step = g.channels, stride = g.cols * g.channels;
   for (std::size_t k = 0; k < g.channels; ++k) {
     for (std::size_t y = 0; y < g.rows; ++y) {
@@ -109,6 +112,7 @@ class BitReader {
     refill();
     if (acc_ == 0) return kEscape + 1;  // 57+ zero bits: no valid code has that many
     const auto z = static_cast<unsigned>(std::countl_zero(acc_));
+    if (z > kEscape) return kEscape + 1;  // corrupt; and a shift by z + 1 = 64 would be undefined
     acc_ <<= z + 1;
     valid_ -= static_cast<int>(z + 1);
     return z;
@@ -147,6 +151,7 @@ class BitReader {
 // Whole chunk: LOCO-I prediction + Golomb-Rice codes with per-chunk parameters.
 inline void rice_encode(const std::int16_t* in, const Geometry& g, std::vector<std::uint8_t>& out) {
   using namespace rice;
+  if (g.channels > kMaxChannels) throw std::invalid_argument("rice coder: more than 32 channels");
   // Pass 1: each (channel, bucket)'s histogram of residual bit lengths, enough to cost every k.
   std::vector<std::array<std::uint32_t, 17>> bits_histogram(g.channels * kContexts);
   for (auto& h : bits_histogram) h.fill(0);
@@ -204,7 +209,7 @@ inline void rice_encode(const std::int16_t* in, const Geometry& g, std::vector<s
 inline bool rice_decode(const std::uint8_t* data, std::size_t bytes, const Geometry& g, std::int16_t* out) {
   using namespace rice;
   const std::size_t header = g.channels * kContexts;
-  if (bytes < header) return false;
+  if (g.channels > kMaxChannels || bytes < header) return false;
   for (std::size_t c = 0; c < header; ++c)
     if (data[c] > kMaxK) return false;
   BitReader br(data + header, bytes - header);

@@ -159,6 +159,7 @@ constexpr std::size_t kRun = 8;
 
 template <typename Value, typename Visit, typename Run>
 inline void raster(const Geometry& g, Value* values, Visit&& visit, Run&& run) {
+  if (g.cols == 0) return;  // no values (rows of nothing)
   const std::size_t step = g.channels, stride = g.cols * g.channels;
   std::vector<std::uint8_t> zero_row(g.cols);  // residual == 0 in the row above
   for (std::size_t k = 0; k < g.channels; ++k) {
