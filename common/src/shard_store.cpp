@@ -783,6 +783,17 @@ std::vector<std::uint8_t> DatasetReader::read_encoded_chunk(const std::vector<st
   return out;
 }
 
+std::vector<DatasetReader::EncodedChunk> DatasetReader::read_encoded_chunks(
+    const std::vector<std::uint64_t>& first) const {
+  std::vector<EncodedChunk> out(first.size());
+  std::vector<std::uint64_t> offset(info_.shape.size(), 0);
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    offset[0] = first[i];
+    out[i].bytes = read_encoded_chunk(offset, &out[i].filter_mask);
+  }
+  return out;
+}
+
 std::vector<std::uint8_t> DatasetReader::decode_chunk(const std::vector<std::uint8_t>& encoded,
                                                       std::uint32_t filter_mask) const {
   if (!codec_) throw std::runtime_error("no chunk codec for this dataset's filters");

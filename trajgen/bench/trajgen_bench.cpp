@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <numeric>
 
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -38,23 +39,21 @@ ReadOnly read_only(const std::filesystem::path& flow_dir, const std::map<std::st
     auto ds = video.dataset("flow");
     const auto pairs = ds.info().shape[0];
     r.pairs += static_cast<std::int64_t>(pairs);
-    std::vector<std::vector<std::uint8_t>> enc(pairs);
-    std::vector<std::uint32_t> masks(pairs);
-    for (std::uint64_t t = 0; t < pairs; ++t) enc[t] = ds.read_encoded_chunk({t, 0, 0, 0}, &masks[t]);
-    tbb::parallel_for(std::uint64_t{0}, pairs, [&](std::uint64_t t) { (void)ds.decode_chunk(enc[t], masks[t]); });
+    // Chunks read serially (HDF5 is), decoded in parallel, as trajgen does.
+    const auto read_and_decode = [](const mme::DatasetReader& d, const std::vector<std::uint64_t>& first) {
+      const auto chunks = d.read_encoded_chunks(first);
+      tbb::parallel_for(std::size_t{0}, chunks.size(), [&](std::size_t i) { (void)d.decode_chunk(chunks[i]); });
+    };
+    std::vector<std::uint64_t> all(pairs);
+    std::iota(all.begin(), all.end(), std::uint64_t{0});
+    read_and_decode(ds, all);
     if (video.has_dataset("mv") && video.has_dataset("mv_present")) {
       const auto t_mv = Clock::now();
       const auto present = video.dataset("mv_present").read<std::uint8_t>();
-      auto mv = video.dataset("mv");
-      std::vector<std::vector<std::uint8_t>> mv_enc;
-      std::vector<std::uint32_t> mv_masks;
+      std::vector<std::uint64_t> with;
       for (std::uint64_t t = 0; t < present.size(); ++t)
-        if (present[t]) {
-          mv_masks.push_back(0);
-          mv_enc.push_back(mv.read_encoded_chunk({t, 0, 0, 0}, &mv_masks.back()));
-        }
-      tbb::parallel_for(std::size_t{0}, mv_enc.size(),
-                        [&](std::size_t i) { (void)mv.decode_chunk(mv_enc[i], mv_masks[i]); });
+        if (present[t]) with.push_back(t);
+      read_and_decode(video.dataset("mv"), with);
       r.mv_seconds += since(t_mv);
     }
   }

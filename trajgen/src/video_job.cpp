@@ -130,22 +130,20 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
       // Fields this block needs: trajectories up to b1-1+L-1, boxes up to b1-1+window-1.
       const std::int64_t lo = std::max<std::int64_t>(0, std::min(b0 - window / 2, pairs - window));
       const std::int64_t hi = std::min(pairs, b1 - 1 + std::max<std::int64_t>(L, window - window / 2));
-      std::vector<std::int64_t> missing;
+      std::vector<std::uint64_t> missing;
       for (std::int64_t t = lo; t < hi; ++t)
-        if (!fields.count(t)) missing.push_back(t);
-      // Read the stored chunks (HDF5 is serial), decode and dequantise in parallel.
-      std::vector<std::vector<std::uint8_t>> encoded(missing.size());
-      std::vector<std::uint32_t> masks(missing.size());
-      for (std::size_t i = 0; i < missing.size(); ++i)
-        encoded[i] = flow_ds->read_encoded_chunk({static_cast<std::uint64_t>(missing[i]), 0, 0, 0}, &masks[i]);
+        if (!fields.count(t)) missing.push_back(static_cast<std::uint64_t>(t));
+      // Read the stored chunks (HDF5 is serial), decode and reduce them in parallel.
+      const auto encoded = flow_ds->read_encoded_chunks(missing);
       std::vector<Field> loaded(missing.size());
       tbb::parallel_for(std::size_t{0}, missing.size(), [&](std::size_t i) {
         Field& f = loaded[i];
-        f.raw = flow_ds->decode_chunk(encoded[i], masks[i]);
+        f.raw = flow_ds->decode_chunk(encoded[i]);
         f.flow = cv::Mat(H, W, CV_16SC2, f.raw.data());
         f.boundary = motion_boundary(f.flow, s.box.downscale, scale);
       });
-      for (std::size_t i = 0; i < missing.size(); ++i) fields[missing[i]] = std::move(loaded[i]);
+      for (std::size_t i = 0; i < missing.size(); ++i)
+        fields[static_cast<std::int64_t>(missing[i])] = std::move(loaded[i]);
 
       std::vector<std::vector<std::uint8_t>> chunks(static_cast<std::size_t>(b1 - b0));
       std::vector<std::int64_t> block_saturated(static_cast<std::size_t>(b1 - b0), 0);
@@ -198,23 +196,20 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
       const int mh = static_cast<int>(ms[1]), mw = static_cast<int>(ms[2]);
       const std::size_t cells = static_cast<std::size_t>(gh) * gw;
       // The frames that have vectors: read (serially, HDF5), decoded and reduced to cells in parallel.
-      std::vector<std::int64_t> with;
+      std::vector<std::uint64_t> with;
       for (std::int64_t t = 0; t < frames; ++t)
-        if (mv->present[t]) with.push_back(t);
-      std::vector<std::vector<std::uint8_t>> encoded(with.size());
-      std::vector<std::uint32_t> masks(with.size());
-      for (std::size_t i = 0; i < with.size(); ++i)
-        encoded[i] = mv_ds.read_encoded_chunk({static_cast<std::uint64_t>(with[i]), 0, 0, 0}, &masks[i]);
+        if (mv->present[t]) with.push_back(static_cast<std::uint64_t>(t));
+      const auto encoded = mv_ds.read_encoded_chunks(with);
       std::vector<float> of(with.size() * cells);
       tbb::parallel_for(std::size_t{0}, with.size(), [&](std::size_t i) {
-        auto raw = mv_ds.decode_chunk(encoded[i], masks[i]);
+        auto raw = mv_ds.decode_chunk(encoded[i]);
         const cv::Mat field(mh, mw, CV_16SC2, raw.data());
         cell_magnitude(field, mscale, C / mv->cell, gh, gw, of.data() + i * cells);
       });
       // Frames without vectors (I-frames) take the nearest frame that has them (the earlier one on
       // a tie).
       std::size_t next = 0;  // the first frame with vectors at or after t
-      for (std::int64_t t = 0; t < frames; ++t) {
+      for (std::uint64_t t = 0; t < static_cast<std::uint64_t>(frames); ++t) {
         while (next < with.size() && with[next] < t) ++next;
         std::size_t src = next;
         if (next == with.size() || (next > 0 && t - with[next - 1] <= with[next] - t)) src = next - 1;

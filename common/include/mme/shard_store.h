@@ -183,6 +183,17 @@ class DatasetReader : public AttributeReader {
   std::vector<std::uint8_t> read_encoded_chunk(const std::vector<std::uint64_t>& offset,
                                                std::uint32_t* filter_mask) const;
   std::vector<std::uint8_t> decode_chunk(const std::vector<std::uint8_t>& encoded, std::uint32_t filter_mask) const;
+  // Many chunks along the first dimension: the serial part (HDF5) of reading them, whose
+  // decode_chunk calls may then run in parallel. `first` holds each chunk's offset in dimension 0
+  // (its other offsets are 0), e.g. the frame numbers of a per-frame chunked dataset.
+  struct EncodedChunk {
+    std::vector<std::uint8_t> bytes;
+    std::uint32_t filter_mask = 0;
+  };
+  std::vector<EncodedChunk> read_encoded_chunks(const std::vector<std::uint64_t>& first) const;
+  std::vector<std::uint8_t> decode_chunk(const EncodedChunk& chunk) const {
+    return decode_chunk(chunk.bytes, chunk.filter_mask);
+  }
   std::size_t chunk_bytes() const;
 
  private:
