@@ -63,11 +63,6 @@ inline void walk(const Geometry& g, Value* values, Visit&& visit) {
   }
 }
 
-inline unsigned zigzag(std::int32_t value, std::int32_t prediction) {
-  const auto r = static_cast<std::int16_t>(static_cast<std::uint16_t>(value - prediction));
-  return static_cast<std::uint16_t>((static_cast<std::uint16_t>(r) << 1) ^ static_cast<std::uint16_t>(r >> 15));
-}
-
 // Code length of z under parameter k.
 inline unsigned length(unsigned z, int k) {
   const unsigned q = z >> k;
@@ -225,8 +220,7 @@ inline bool rice_decode(const std::uint8_t* data, std::size_t bytes, const Geome
       if (q > kEscape) ok = false;
     }
     if (zz > 0xFFFFu) ok = false;
-    const auto r = static_cast<std::int16_t>((zz >> 1) ^ static_cast<std::uint16_t>(-(zz & 1)));
-    v = static_cast<std::int16_t>(static_cast<std::uint16_t>(pred + r));
+    v = unzigzag(zz, pred);
   });
   return ok && !br.overrun();
 }

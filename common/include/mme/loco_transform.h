@@ -31,6 +31,19 @@ inline std::int32_t median_edge(std::int32_t a, std::int32_t b, std::int32_t c) 
   return c >= hi ? lo : p;
 }
 
+// A value's residual from its prediction, modulo 2^16 (so every int16 round-trips exactly), folded
+// to unsigned: 0, -1, 1, -2, 2, ... -> 0, 1, 2, 3, 4, ... (< 2^16). Both coders code this.
+inline unsigned zigzag(std::int32_t value, std::int32_t prediction) {
+  const auto r = static_cast<std::int16_t>(static_cast<std::uint16_t>(value - prediction));
+  return static_cast<std::uint16_t>((static_cast<std::uint16_t>(r) << 1) ^ static_cast<std::uint16_t>(r >> 15));
+}
+
+// The value back from its prediction and zigzag residual z (< 2^16).
+inline std::int16_t unzigzag(unsigned z, std::int32_t prediction) {
+  const auto r = static_cast<std::int16_t>((z >> 1) ^ static_cast<std::uint16_t>(-(z & 1)));
+  return static_cast<std::int16_t>(static_cast<std::uint16_t>(prediction + r));
+}
+
 // A rows x cols x channels interleaved int16 array (flow: H x W x 2).
 struct Geometry {
   std::size_t rows = 0, cols = 0, channels = 1;
@@ -212,9 +225,7 @@ inline void encode(const std::int16_t* in, const Geometry& g, std::vector<std::u
   raster(
       g, in,
       [&](const std::int16_t& v, std::int32_t pred, unsigned ctx) {
-        const auto r = static_cast<std::int16_t>(static_cast<std::uint16_t>(v - pred));
-        const auto z =
-            static_cast<std::uint16_t>((static_cast<std::uint16_t>(r) << 1) ^ static_cast<std::uint16_t>(r >> 15));
+        const unsigned z = zigzag(v, pred);
         rc.bit(model->zero[ctx], z != 0);
         if (z == 0) return true;
         const unsigned m = z - 1u;
@@ -251,8 +262,7 @@ inline bool decode(const std::uint8_t* data, std::size_t bytes, const Geometry& 
           if (m >= 0xFFFFu) ok = false;
           z = static_cast<std::uint16_t>(m + 1);
         }
-        const auto r = static_cast<std::int16_t>((z >> 1) ^ static_cast<std::uint16_t>(-(z & 1)));
-        v = static_cast<std::int16_t>(static_cast<std::uint16_t>(pred + r));
+        v = unzigzag(z, pred);
         return z == 0;
       },
       [&](std::int16_t* at, std::size_t step, std::int32_t a) {
