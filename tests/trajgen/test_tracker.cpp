@@ -35,7 +35,7 @@ Tracks run(const std::vector<cv::Mat>& flows, trajgen::TrackParams p) {
   t.valid.resize(static_cast<std::size_t>(t.gh) * t.gw);
   std::vector<const cv::Mat*> ptrs;
   for (const auto& f : flows) ptrs.push_back(&f);
-  trajgen::track(ptrs, p, t.d.data(), t.valid.data());
+  trajgen::track(ptrs, 1, p, t.d.data(), t.valid.data());
   return t;
 }
 

@@ -146,9 +146,4 @@ void track(const std::vector<const cv::Mat*>& flows, int starts, const TrackPara
       : track_fields<Bilinear, float>(flows, starts, p.cell, scale, out, valid);
 }
 
-void track(const std::vector<const cv::Mat*>& flows, const TrackParams& p, float* out, std::uint8_t* valid,
-           float scale) {
-  track(flows, 1, p, out, valid, scale);
-}
-
 }  // namespace trajgen

@@ -27,16 +27,12 @@ struct TrackParams {
 // The flow value at a point (x, y) under the lookup rule; the point must lie inside the field.
 cv::Vec2f sample_flow(const cv::Mat& flow, float x, float y, Lookup lookup);
 
-// Tracks every seed of a (rows x cols) flow through `flows` (L fields of one size, all CV_32FC2 in
-// pixels, or all CV_16SC2 quantised: pixels = value x `scale`). `displacements` receives
-// [H/C][W/C][L][2] floats, `valid` [H/C][W/C] (1 = stayed inside).
-void track(const std::vector<const cv::Mat*>& flows, const TrackParams& params, float* displacements,
-           std::uint8_t* valid, float scale = 1.0f);
-
-// The same for `starts` consecutive start frames at once: start s goes through flows[s .. s+L-1]
-// (L = flows.size() - starts + 1), so each field is read once, for every start that uses it,
-// while it is in the cache. `displacements` receives [starts][H/C][W/C][L][2], `valid`
-// [starts][H/C][W/C]; the values are those of `starts` separate calls.
+// Tracks every seed of a (rows x cols) flow for `starts` consecutive start frames: start s goes
+// through flows[s .. s+L-1] (L = flows.size() - starts + 1; the fields of one size, all CV_32FC2
+// in pixels, or all CV_16SC2 quantised: pixels = value x `scale`). Each field is read once, for
+// every start that uses it, while it is in the cache. `displacements` receives
+// [starts][H/C][W/C][L][2] floats, `valid` [starts][H/C][W/C] (1 = stayed inside); a start's
+// values do not depend on the others.
 void track(const std::vector<const cv::Mat*>& flows, int starts, const TrackParams& params, float* displacements,
            std::uint8_t* valid, float scale = 1.0f);
 
