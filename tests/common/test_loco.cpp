@@ -56,7 +56,7 @@ TEST_CASE("both coders round-trip every int16 exactly", "[loco]") {
   std::mt19937 rng(11);
   for (auto coder : {mme::LocoCoder::range, mme::LocoCoder::rice})
     for (auto g : {mme::loco::Geometry{1, 1, 1}, mme::loco::Geometry{7, 13, 2}, mme::loco::Geometry{64, 48, 2},
-                   mme::loco::Geometry{5, 3, 3}}) {
+                   mme::loco::Geometry{5, 3, 3}, mme::loco::Geometry{9, 11, 8}, mme::loco::Geometry{3, 40, 5}}) {
       INFO(g.rows << "x" << g.cols << "x" << g.channels << " coder " << static_cast<int>(coder));
       std::vector<std::int16_t> noise(g.values());
       for (auto& v : noise) v = static_cast<std::int16_t>(rng());
@@ -69,6 +69,54 @@ TEST_CASE("both coders round-trip every int16 exactly", "[loco]") {
       const auto tracks = noisy_tracks(g.rows, g.cols, rng);
       CHECK(roundtrip(tracks, {g.rows, g.cols, 2}, nullptr, coder) == tracks);
     }
+}
+
+TEST_CASE("the Rice encoder writes the documented codes in walk() order", "[loco]") {
+  // The encoder predicts row by row in memory order (vectorised); the format is defined by walk(),
+  // channel by channel. Rebuild the stream bit by bit from walk(), Model::activity and the header's
+  // parameters, and compare.
+  CHECK(mme::loco::rice::bucket_of(0) == 0);
+  for (std::int32_t d = 0; d <= 2 * 65535; ++d)
+    if (static_cast<int>(mme::loco::rice::bucket_of(static_cast<std::uint32_t>(d))) !=
+        mme::loco::Model::activity(d, 0, 0))
+      FAIL("bucket_of(" << d << ") differs from Model::activity");
+  std::mt19937 rng(5);
+  for (auto g : {mme::loco::Geometry{1, 9, 3}, mme::loco::Geometry{12, 17, 8}, mme::loco::Geometry{6, 5, 1}}) {
+    INFO(g.rows << "x" << g.cols << "x" << g.channels);
+    std::vector<std::int16_t> v(g.values());
+    std::uniform_int_distribution<int> wide(-32768, 32767), small(-40, 40);
+    for (std::size_t i = 0; i < v.size(); ++i)
+      v[i] = static_cast<std::int16_t>(i % 7 == 0 ? wide(rng) : small(rng) + static_cast<int>(i % 50));
+    std::vector<std::uint8_t> enc;
+    mme::loco::rice_encode(v.data(), g, enc);
+    const std::size_t header = g.channels * mme::loco::rice::kContexts;
+    REQUIRE(enc.size() >= header);
+    std::vector<bool> bits;
+    const auto put = [&](unsigned value, unsigned n) {
+      for (unsigned b = n; b-- > 0;) bits.push_back((value >> b) & 1u);
+    };
+    mme::loco::rice::walk(g, v.data(), [&](std::size_t channel, std::int16_t value, std::int32_t pred, int bucket) {
+      const unsigned k = enc[channel * mme::loco::rice::kContexts + static_cast<std::size_t>(bucket)];
+      const unsigned z = mme::loco::zigzag(value, pred), q = z >> k;
+      if (q < mme::loco::rice::kEscape) {
+        put(0, q);
+        put(1, 1);
+        put(z & ((1u << k) - 1), k);
+      } else {
+        put(0, mme::loco::rice::kEscape);
+        put(1, 1);
+        put(z, 16);
+      }
+    });
+    while (bits.size() % 8) bits.push_back(false);
+    std::vector<std::uint8_t> expected(enc.begin(), enc.begin() + static_cast<std::ptrdiff_t>(header));
+    for (std::size_t i = 0; i < bits.size(); i += 8) {
+      unsigned byte = 0;
+      for (std::size_t b = 0; b < 8; ++b) byte = byte << 1 | (bits[i + b] ? 1u : 0u);
+      expected.push_back(static_cast<std::uint8_t>(byte));
+    }
+    CHECK(enc == expected);
+  }
 }
 
 TEST_CASE("Rice codes of noisy tracks: near their entropy, at most 1.5x the range coder's size", "[loco]") {
