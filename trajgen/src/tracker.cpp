@@ -111,79 +111,65 @@ struct Bilinear {
 // - the L starts that use a field read it one after the other, while it is in the cache.
 constexpr std::size_t kAhead = 16;  // seeds between a prefetch and its use
 
+// One field advancing `count` starts: the seeds at (x_of, y_of) of start i are at step k0 - i, and
+// their displacements go to out + i * (seeds * L * 2) at that step.
 template <typename Lookup, typename T>
-void track_fields(const std::vector<const cv::Mat*>& flows, int starts, int cell, float scale, float* out,
-                  std::uint8_t* valid) {
-  const int rows = flows[0]->rows, cols = flows[0]->cols;
-  const int gh = rows / cell, gw = cols / cell, L = static_cast<int>(flows.size()) - starts + 1;
-  const float max_x = static_cast<float>(cols - 1), max_y = static_cast<float>(rows - 1);
-  const std::size_t seeds = static_cast<std::size_t>(gh) * gw;
-  std::vector<float> xs(seeds * starts), ys(seeds * starts);
-  for (int s = 0; s < starts; ++s)
-    for (int i = 0; i < gh; ++i)
-      for (int j = 0; j < gw; ++j) {
-        const std::size_t n = s * seeds + static_cast<std::size_t>(i) * gw + j;
-        xs[n] = cell / 2.0f + static_cast<float>(cell * j);
-        ys[n] = cell / 2.0f + static_cast<float>(cell * i);
-      }
-  std::fill(valid, valid + seeds * starts, std::uint8_t{1});
-  for (int f = 0; f < static_cast<int>(flows.size()); ++f) {
-    const View<T> field(*flows[f]);
-    for (int s = std::max(0, f - L + 1); s <= std::min(starts - 1, f); ++s) {
-      const int k = f - s;
-      float* x_of = xs.data() + s * seeds;
-      float* y_of = ys.data() + s * seeds;
-      std::uint8_t* valid_of = valid + s * seeds;
-      float* d = out + (s * seeds * L + k) * 2;
-      std::size_t n = 0;
-      for (; n + 4 <= seeds; n += 4) {
-        // The field is usually out of the core's cache (decoded a block earlier), and the
-        // hardware prefetcher does not follow 2 of every C rows: ask for later seeds' rows.
-        if (n + kAhead + 3 < seeds) {
-          for (const std::size_t m : {n + kAhead, n + kAhead + 3}) {
-            const T* ahead =
-                field.data + static_cast<std::size_t>(y_of[m]) * field.stride + 2 * static_cast<std::size_t>(x_of[m]);
-            __builtin_prefetch(ahead);
-            __builtin_prefetch(ahead + field.stride);
-          }
+void advance_starts(const View<T>& field, std::size_t seeds, int L, float scale, float* xs, float* ys,
+                    std::uint8_t* valid, float* out, int count, int k0) {
+  const float max_x = static_cast<float>(field.cols - 1), max_y = static_cast<float>(field.rows - 1);
+  for (int i = 0; i < count; ++i) {
+    float* x_of = xs + i * seeds;
+    float* y_of = ys + i * seeds;
+    std::uint8_t* valid_of = valid + i * seeds;
+    float* d = out + (i * seeds * L + (k0 - i)) * 2;
+    std::size_t n = 0;
+    for (; n + 4 <= seeds; n += 4) {
+      // The field is usually out of the core's cache (decoded a block earlier), and the
+      // hardware prefetcher does not follow 2 of every C rows: ask for later seeds' rows.
+      if (n + kAhead + 3 < seeds) {
+        for (const std::size_t m : {n + kAhead, n + kAhead + 3}) {
+          const T* ahead =
+              field.data + static_cast<std::size_t>(y_of[m]) * field.stride + 2 * static_cast<std::size_t>(x_of[m]);
+          __builtin_prefetch(ahead);
+          __builtin_prefetch(ahead + field.stride);
         }
-        f4 x, y, u, v;
-        std::memcpy(&x, x_of + n, sizeof x);
-        std::memcpy(&y, y_of + n, sizeof y);
-        Lookup::sample4(field, x, y, u, v);
-        u *= scale;
-        v *= scale;
-        for (int j = 0; j < 4; ++j) {
-          d[(n + j) * 2 * L] = u[j];
-          d[(n + j) * 2 * L + 1] = v[j];
-        }
-        x += u;
-        y += v;
-        const i4 inside = (x >= 0.0f && x <= max_x) && (y >= 0.0f && y <= max_y);
-        for (int j = 0; j < 4; ++j)
-          if (!inside[j]) {
-            valid_of[n + j] = 0;
-            x[j] = std::isfinite(x[j]) ? std::clamp(x[j], 0.0f, max_x) : 0.0f;
-            y[j] = std::isfinite(y[j]) ? std::clamp(y[j], 0.0f, max_y) : 0.0f;
-          }
-        std::memcpy(x_of + n, &x, sizeof x);
-        std::memcpy(y_of + n, &y, sizeof y);
       }
-      for (; n < seeds; ++n) {  // the seeds left over, one by one
-        float x = x_of[n], y = y_of[n], u, v;
-        Lookup::sample(field, x, y, u, v);
-        d[n * 2 * L] = u * scale;
-        d[n * 2 * L + 1] = v * scale;
-        x += d[n * 2 * L];
-        y += d[n * 2 * L + 1];
-        if (!(x >= 0 && x <= max_x && y >= 0 && y <= max_y)) {
-          valid_of[n] = 0;
-          x = std::isfinite(x) ? std::clamp(x, 0.0f, max_x) : 0.0f;
-          y = std::isfinite(y) ? std::clamp(y, 0.0f, max_y) : 0.0f;
-        }
-        x_of[n] = x;
-        y_of[n] = y;
+      f4 x, y, u, v;
+      std::memcpy(&x, x_of + n, sizeof x);
+      std::memcpy(&y, y_of + n, sizeof y);
+      Lookup::sample4(field, x, y, u, v);
+      u *= scale;
+      v *= scale;
+      for (int j = 0; j < 4; ++j) {
+        d[(n + j) * 2 * L] = u[j];
+        d[(n + j) * 2 * L + 1] = v[j];
       }
+      x += u;
+      y += v;
+      const i4 inside = (x >= 0.0f && x <= max_x) && (y >= 0.0f && y <= max_y);
+      for (int j = 0; j < 4; ++j)
+        if (!inside[j]) {
+          valid_of[n + j] = 0;
+          x[j] = std::isfinite(x[j]) ? std::clamp(x[j], 0.0f, max_x) : 0.0f;
+          y[j] = std::isfinite(y[j]) ? std::clamp(y[j], 0.0f, max_y) : 0.0f;
+        }
+      std::memcpy(x_of + n, &x, sizeof x);
+      std::memcpy(y_of + n, &y, sizeof y);
+    }
+    for (; n < seeds; ++n) {  // the seeds left over, one by one
+      float x = x_of[n], y = y_of[n], u, v;
+      Lookup::sample(field, x, y, u, v);
+      d[n * 2 * L] = u * scale;
+      d[n * 2 * L + 1] = v * scale;
+      x += d[n * 2 * L];
+      y += d[n * 2 * L + 1];
+      if (!(x >= 0 && x <= max_x && y >= 0 && y <= max_y)) {
+        valid_of[n] = 0;
+        x = std::isfinite(x) ? std::clamp(x, 0.0f, max_x) : 0.0f;
+        y = std::isfinite(y) ? std::clamp(y, 0.0f, max_y) : 0.0f;
+      }
+      x_of[n] = x;
+      y_of[n] = y;
     }
   }
 }
@@ -201,21 +187,63 @@ cv::Vec2f sample_flow(const cv::Mat& flow, float x, float y, Lookup lookup) {
   return out;
 }
 
+Tracker::Tracker(int rows, int cols, int starts, int steps, const TrackParams& params, float* displacements,
+                 std::uint8_t* valid, float scale)
+    : rows_(rows),
+      cols_(cols),
+      starts_(starts),
+      L_(steps),
+      params_(params),
+      out_(displacements),
+      valid_(valid),
+      scale_(scale) {
+  if (starts < 1 || steps < 1 || params.cell < 1 || rows < params.cell || cols < params.cell)
+    throw std::invalid_argument("Tracker: needs a start, a step and a field of at least one cell");
+  const int gh = rows / params.cell, gw = cols / params.cell;
+  seeds_ = static_cast<std::size_t>(gh) * gw;
+  xs_.resize(seeds_ * starts);
+  ys_.resize(seeds_ * starts);
+  for (int s = 0; s < starts; ++s)
+    for (int i = 0; i < gh; ++i)
+      for (int j = 0; j < gw; ++j) {
+        const std::size_t n = s * seeds_ + static_cast<std::size_t>(i) * gw + j;
+        xs_[n] = static_cast<float>(params.cell) / 2.0f + static_cast<float>(params.cell * j);
+        ys_[n] = static_cast<float>(params.cell) / 2.0f + static_cast<float>(params.cell * i);
+      }
+  std::fill(valid, valid + seeds_ * starts, std::uint8_t{1});
+}
+
+void Tracker::advance(const cv::Mat& field) {
+  if (fields_ >= fields_needed()) throw std::logic_error("Tracker: every start has all its steps");
+  if ((field.type() != CV_32FC2 && field.type() != CV_16SC2) || field.rows != rows_ || field.cols != cols_ ||
+      (fields_ > 0 && field.type() != type_))
+    throw std::invalid_argument("Tracker: the fields must be all CV_32FC2 or all CV_16SC2, of one size");
+  type_ = field.type();
+  // The starts s with s <= f < s + L, the first of them at step f - s.
+  const int f = fields_++, first = std::max(0, f - L_ + 1), count = std::min(starts_ - 1, f) - first + 1;
+  const std::size_t at = static_cast<std::size_t>(first) * seeds_;
+  float* out = out_ + at * L_ * 2;
+  const auto run = [&]<typename T>(const View<T>& v) {
+    if (params_.lookup == Lookup::nearest)
+      advance_starts<Nearest>(v, seeds_, L_, scale_, xs_.data() + at, ys_.data() + at, valid_ + at, out, count,
+                              f - first);
+    else
+      advance_starts<Bilinear>(v, seeds_, L_, scale_, xs_.data() + at, ys_.data() + at, valid_ + at, out, count,
+                               f - first);
+  };
+  if (type_ == CV_16SC2)
+    run(View<std::int16_t>(field));
+  else
+    run(View<float>(field));
+}
+
 void track(const std::vector<const cv::Mat*>& flows, int starts, const TrackParams& p, float* out, std::uint8_t* valid,
            float scale) {
   if (starts < 1 || flows.size() < static_cast<std::size_t>(starts))
     throw std::invalid_argument("track: needs at least one start and a field per start");
-  const int type = flows[0]->type();
-  for (const auto* f : flows)
-    if (f->type() != type || f->size() != flows[0]->size() || (type != CV_32FC2 && type != CV_16SC2))
-      throw std::invalid_argument("track: the fields must be all CV_32FC2 or all CV_16SC2, of one size");
-  const bool q = type == CV_16SC2;
-  if (p.lookup == Lookup::nearest)
-    q ? track_fields<Nearest, std::int16_t>(flows, starts, p.cell, scale, out, valid)
-      : track_fields<Nearest, float>(flows, starts, p.cell, scale, out, valid);
-  else
-    q ? track_fields<Bilinear, std::int16_t>(flows, starts, p.cell, scale, out, valid)
-      : track_fields<Bilinear, float>(flows, starts, p.cell, scale, out, valid);
+  Tracker tracker(flows[0]->rows, flows[0]->cols, starts, static_cast<int>(flows.size()) - starts + 1, p, out, valid,
+                  scale);
+  for (const auto* f : flows) tracker.advance(*f);
 }
 
 }  // namespace trajgen

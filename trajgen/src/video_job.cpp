@@ -4,12 +4,12 @@
 #include <trajgen/video_job.h>
 
 #include <fmt/format.h>
-#include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <opencv2/imgproc.hpp>
 #include <optional>
 
@@ -18,16 +18,25 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Frames handled per block: their flow fields (plus the L-1 and window-1 after them) are in
-// memory at once.
-constexpr std::int64_t kBlock = 32;
-// Start frames tracked together by one task (a quarter of a block: work for 2-4 threads).
+// The flow fields are taken in runs of kRun consecutive ones (at least L - 1), each run by one task
+// that decodes its fields one after the other and, while a field is in the core's cache, advances
+// every start of the run that uses it, takes its motion boundaries (and cell magnitudes) and drops
+// it: decoding writes into memory it just freed, and the tracker reads a field it just decoded
+// (keeping a block's fields decoded until every start had used them made both wait on memory).
+// The last L - 1 starts of a run also need the first L - 1 fields of the next run: a run keeps
+// those ("head") until the run before it has finished its starts with them.
 constexpr std::int64_t kRun = 8;
+// Runs read (HDF5, serially) and processed (in parallel) together: work for 2-4 threads.
+constexpr std::int64_t kRunsPerBlock = 4;
 
-struct Field {
-  std::vector<std::uint8_t> raw;  // the decoded chunk: H x W x 2 int16, pixels = value x the flow's scale
-  cv::Mat flow;                   // CV_16SC2 over `raw`: tracked and reduced without a float copy
-  cv::Mat boundary;               // motion-boundary magnitude at the box rule's reduced size, CV_32FC1
+struct Run {
+  std::int64_t first = 0, end = 0;  // its fields [first, end); its starts [first, first + starts)
+  std::int64_t starts = 0;
+  std::vector<float> d;  // its starts' displacements, [starts][H/C][W/C][L][2]
+  std::optional<Tracker> tracker;
+  std::vector<std::vector<std::uint8_t>> head;    // decoded fields first .. first + L - 2
+  std::vector<std::vector<std::uint8_t>> chunks;  // its starts' encoded trajectories
+  std::int64_t saturated = 0;
 };
 
 // Mean of |v| over each cell x cell block of a quantised 2-channel field (pixels = value x
@@ -119,74 +128,102 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
     std::vector<Box> boxes(static_cast<std::size_t>(frames));
     std::vector<char> fallback(static_cast<std::size_t>(frames));
     std::int64_t saturated = 0;
-    std::map<std::int64_t, Field> fields;
     // Motion map: from the codec motion vectors when flowgen stored them (MGM), else the flow.
     const auto mv = s.motion_source == "auto" ? usable_motion_vectors(*video, frames, C) : std::nullopt;
     const auto scale = static_cast<float>(flow_scale);
     const std::int64_t window = s.box.window;
+    const std::size_t cells = static_cast<std::size_t>(gh) * gw, per_start = cells * L * 2;
+    // MOFO: the box of frame t sums the motion boundaries of the window of flows centred on t
+    // (clamped to the video).
+    const auto window_first = [&](std::int64_t t) {
+      return std::max<std::int64_t>(0, std::min(t - window / 2, pairs - window));
+    };
+    std::vector<cv::Mat> boundary(static_cast<std::size_t>(pairs));  // per field, until no box needs it
+    std::int64_t boxes_done = 0;                                     // frames [0, boxes_done) have boxes
+    std::int64_t released = 0;                                       // boundary maps [0, released) dropped
 
-    for (std::int64_t b0 = 0; b0 < frames; b0 += kBlock) {
-      const std::int64_t b1 = std::min(frames, b0 + kBlock);
-      // Fields this block needs: trajectories up to b1-1+L-1, boxes up to b1-1+window-1.
-      const std::int64_t lo = std::max<std::int64_t>(0, std::min(b0 - window / 2, pairs - window));
-      const std::int64_t hi = std::min(pairs, b1 - 1 + std::max<std::int64_t>(L, window - window / 2));
-      std::vector<std::uint64_t> missing;
-      for (std::int64_t t = lo; t < hi; ++t)
-        if (!fields.count(t)) missing.push_back(static_cast<std::uint64_t>(t));
-      // Read the stored chunks (HDF5 is serial), decode and reduce them in parallel.
-      const auto encoded = flow_ds->read_encoded_chunks(missing);
-      std::vector<Field> loaded(missing.size());
-      tbb::parallel_for(std::size_t{0}, missing.size(), [&](std::size_t i) {
-        Field& f = loaded[i];
-        f.raw = flow_ds->decode_chunk(encoded[i]);
-        f.flow = cv::Mat(H, W, CV_16SC2, f.raw.data());
-        f.boundary = motion_boundary(f.flow, s.box.downscale, scale);
-      });
-      for (std::size_t i = 0; i < missing.size(); ++i)
-        fields[static_cast<std::int64_t>(missing[i])] = std::move(loaded[i]);
+    // Start t of run r has all its steps: quantised and coded.
+    const auto encode_start = [&](Run& r, std::int64_t t) {
+      std::vector<std::int16_t> q(per_start);
+      r.saturated += mme::quantize(r.d.data() + static_cast<std::size_t>(t - r.first) * per_start, per_start,
+                                   s.traj_scale, q.data());
+      r.chunks[static_cast<std::size_t>(t - r.first)] = traj.encode(q.data());
+    };
+    // The next field of run r's starts; codes the start that it completes.
+    const auto feed = [&](Run& r, const cv::Mat& field) {
+      if (!r.tracker || r.tracker->fields_seen() == r.tracker->fields_needed()) return;
+      r.tracker->advance(field);
+      const std::int64_t done = r.first + r.tracker->fields_seen() - L;
+      if (done >= r.first) encode_start(r, done);
+    };
 
-      std::vector<std::vector<std::uint8_t>> chunks(static_cast<std::size_t>(b1 - b0));
-      std::vector<std::int64_t> block_saturated(static_cast<std::size_t>(b1 - b0), 0);
-      // Runs of kRun starts per task: each of their fields is read once for all starts using it.
-      tbb::parallel_for(tbb::blocked_range<std::int64_t>(b0, b1, kRun), [&](const tbb::blocked_range<std::int64_t>& r) {
-        const std::int64_t s0 = r.begin(), s1 = std::min(r.end(), starts);
-        if (s0 < s1) {
-          std::vector<const cv::Mat*> flows;
-          for (std::int64_t f = s0; f < s1 + L - 1; ++f) flows.push_back(&fields.at(f).flow);
-          const std::size_t per_start = static_cast<std::size_t>(gh) * gw * L * 2;
-          std::vector<float> d(per_start * static_cast<std::size_t>(s1 - s0));
-          track(flows, static_cast<int>(s1 - s0), s.track, d.data(),
-                valid.data() + static_cast<std::size_t>(s0) * gh * gw, scale);
-          std::vector<std::int16_t> q(per_start);
-          for (std::int64_t t = s0; t < s1; ++t) {
-            const auto k = static_cast<std::size_t>(t - b0);
-            block_saturated[k] += mme::quantize(d.data() + (t - s0) * per_start, per_start, s.traj_scale, q.data());
-            chunks[k] = traj.encode(q.data());
-          }
+    const std::int64_t run_len = std::max<std::int64_t>(kRun, L - 1);
+    const std::int64_t run_count = (pairs + run_len - 1) / run_len;
+    std::map<std::int64_t, Run> runs;
+    for (std::int64_t j0 = 0; j0 < run_count; j0 += kRunsPerBlock) {
+      const std::int64_t j1 = std::min(run_count, j0 + kRunsPerBlock);
+      const std::int64_t f0 = j0 * run_len, f1 = std::min(pairs, j1 * run_len);
+      std::vector<std::uint64_t> ids(static_cast<std::size_t>(f1 - f0));
+      std::iota(ids.begin(), ids.end(), static_cast<std::uint64_t>(f0));
+      const auto encoded = flow_ds->read_encoded_chunks(ids);  // serial (HDF5); each field read once
+      for (std::int64_t j = j0; j < j1; ++j) {
+        Run& r = runs[j];
+        r.first = j * run_len;
+        r.end = std::min(pairs, r.first + run_len);
+        r.starts = std::max<std::int64_t>(0, std::min(r.end, starts) - r.first);
+        if (r.starts > 0) {
+          r.d.resize(static_cast<std::size_t>(r.starts) * per_start);
+          r.tracker.emplace(H, W, static_cast<int>(r.starts), L, s.track, r.d.data(),
+                            valid.data() + static_cast<std::size_t>(r.first) * cells, scale);
+          r.chunks.resize(static_cast<std::size_t>(r.starts));
         }
-        for (std::int64_t t = r.begin(); t < r.end(); ++t) {
-          if (!mv)
-            cell_magnitude(fields.at(std::min(t, pairs - 1)).flow, scale, C, gh, gw,
-                           motion.data() + static_cast<std::size_t>(t) * gh * gw);
-          // MOFO: motion boundaries summed over the window of flows centred on t (clamped to the video).
-          const std::int64_t w0 = std::max<std::int64_t>(0, std::min(t - window / 2, pairs - window));
-          const std::int64_t w1 = std::min(pairs, w0 + window);
-          cv::Mat summed = fields.at(w0).boundary.clone();
-          for (std::int64_t f = w0 + 1; f < w1; ++f) summed += fields.at(f).boundary;
-          bool fb = true;
-          boxes[static_cast<std::size_t>(t)] = box_from_map(summed, W, H, s.box, fb);
-          fallback[static_cast<std::size_t>(t)] = fb ? 1 : 0;
-        }
-      });
-      for (std::int64_t t = b0; t < b1; ++t) {
-        const auto k = static_cast<std::size_t>(t - b0);
-        saturated += block_saturated[k];
-        if (t < starts) traj.write_encoded_chunk({static_cast<std::uint64_t>(t), 0, 0, 0, 0}, chunks[k]);
       }
-      if (progress) progress->advance_counter(starts_counter, std::max<std::int64_t>(0, std::min(b1, starts) - b0));
-      // Fields before the next block's first need are done.
-      const std::int64_t keep_from = std::max<std::int64_t>(0, std::min(b1 - window / 2, pairs - window));
-      for (auto it = fields.begin(); it != fields.end() && it->first < keep_from;) it = fields.erase(it);
+      tbb::parallel_for(j0, j1, [&](std::int64_t j) {
+        Run& r = runs.at(j);
+        for (std::int64_t t = r.first; t < r.end; ++t) {
+          auto raw = flow_ds->decode_chunk(encoded[static_cast<std::size_t>(t - f0)]);
+          const cv::Mat field(H, W, CV_16SC2, raw.data());
+          boundary[static_cast<std::size_t>(t)] = motion_boundary(field, s.box.downscale, scale);
+          if (!mv) {  // the last frame has no flow of its own: it takes the last field's
+            cell_magnitude(field, scale, C, gh, gw, motion.data() + static_cast<std::size_t>(t) * cells);
+            if (t == pairs - 1)
+              cell_magnitude(field, scale, C, gh, gw, motion.data() + static_cast<std::size_t>(pairs) * cells);
+          }
+          feed(r, field);
+          if (j > 0 && t - r.first < L - 1) r.head.push_back(std::move(raw));
+        }
+      });
+      // Runs whose successor is now decoded finish their last starts with its head.
+      tbb::parallel_for(std::max<std::int64_t>(0, j0 - 1), j1 - 1, [&](std::int64_t j) {
+        Run& r = runs.at(j);
+        Run& next = runs.at(j + 1);
+        for (auto& raw : next.head) feed(r, cv::Mat(H, W, CV_16SC2, raw.data()));
+        next.head.clear();
+      });
+      // Complete runs, in order, into the file (serial: HDF5).
+      const std::int64_t complete = j1 == run_count ? j1 : j1 - 1;
+      for (auto it = runs.begin(); it != runs.end() && it->first < complete; it = runs.erase(it)) {
+        const Run& r = it->second;
+        for (std::int64_t t = r.first; t < r.first + r.starts; ++t)
+          traj.write_encoded_chunk({static_cast<std::uint64_t>(t), 0, 0, 0, 0},
+                                   r.chunks[static_cast<std::size_t>(t - r.first)]);
+        saturated += r.saturated;
+        if (progress) progress->advance_counter(starts_counter, r.starts);
+      }
+      // The boxes whose window of motion boundaries is complete.
+      std::int64_t box_end = boxes_done;
+      while (box_end < frames && std::min(pairs, window_first(box_end) + window) <= f1) ++box_end;
+      tbb::parallel_for(boxes_done, box_end, [&](std::int64_t t) {
+        const std::int64_t w0 = window_first(t), w1 = std::min(pairs, w0 + window);
+        cv::Mat summed = boundary[static_cast<std::size_t>(w0)].clone();
+        for (std::int64_t f = w0 + 1; f < w1; ++f) summed += boundary[static_cast<std::size_t>(f)];
+        bool fb = true;
+        boxes[static_cast<std::size_t>(t)] = box_from_map(summed, W, H, s.box, fb);
+        fallback[static_cast<std::size_t>(t)] = fb ? 1 : 0;
+      });
+      boxes_done = box_end;
+      const std::int64_t needed_from = boxes_done < frames ? window_first(boxes_done) : pairs;
+      for (; released < needed_from; ++released) boundary[static_cast<std::size_t>(released)].release();
     }
 
     if (mv) {
@@ -194,7 +231,6 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
       const auto& ms = mv_ds.info().shape;
       const auto mscale = static_cast<float>(mv_ds.get_double("scale"));
       const int mh = static_cast<int>(ms[1]), mw = static_cast<int>(ms[2]);
-      const std::size_t cells = static_cast<std::size_t>(gh) * gw;
       // The frames that have vectors: read (serially, HDF5), decoded and reduced to cells in parallel.
       std::vector<std::uint64_t> with;
       for (std::int64_t t = 0; t < frames; ++t)

@@ -27,6 +27,29 @@ struct TrackParams {
 // The flow value at a point (x, y) under the lookup rule; the point must lie inside the field.
 cv::Vec2f sample_flow(const cv::Mat& flow, float x, float y, Lookup lookup);
 
+// Tracks the seeds of `starts` consecutive start frames through fields fed one by one, in order:
+// start s (0-based) takes its steps from fields s .. s+L-1, so after field f every start with
+// s + L - 1 <= f is complete. Lets a caller decode a field, advance every start that uses it
+// while the field is in the core's cache, and drop it. Output and fields as for track().
+class Tracker {
+ public:
+  Tracker(int rows, int cols, int starts, int L, const TrackParams& params, float* displacements, std::uint8_t* valid,
+          float scale = 1.0f);
+  void advance(const cv::Mat& field);
+  int fields_seen() const { return fields_; }
+  int fields_needed() const { return starts_ + L_ - 1; }
+
+ private:
+  int rows_, cols_, starts_, L_;
+  TrackParams params_;
+  float* out_;
+  std::uint8_t* valid_;
+  float scale_;
+  std::size_t seeds_ = 0;
+  std::vector<float> xs_, ys_;  // each start's seeds, where they are now
+  int fields_ = 0, type_ = 0;
+};
+
 // Tracks every seed of a (rows x cols) flow for `starts` consecutive start frames: start s goes
 // through flows[s .. s+L-1] (L = flows.size() - starts + 1; the fields of one size, all CV_32FC2
 // in pixels, or all CV_16SC2 quantised: pixels = value x `scale`). Each field is read once, for
