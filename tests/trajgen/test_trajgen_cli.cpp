@@ -48,9 +48,12 @@ mme::GroupReader only_video(const fs::path& out, std::unique_ptr<mme::ShardReade
 }  // namespace
 
 TEST_CASE("an analytic translation written as a flow shard gives exact trajectories", "[trajgen]") {
+  // A translation that changes from pair to pair, over enough pairs for several runs and blocks of
+  // trajgen's field-by-field pipeline, so each step must take its own field.
   mme::test::TempDir dir;
-  const int pairs = 10, rows = 64, cols = 96;
-  const float u = 5.5f, v = -3.25f;
+  const int pairs = 75, rows = 64, cols = 96;
+  const auto u = [](int t) { return 0.5f + 0.125f * static_cast<float>(t % 9); };
+  const auto v = [](int t) { return -0.25f - 0.125f * static_cast<float>(t % 5); };
   // Flow shard with the scale attribute flowgen writes.
   {
     fs::create_directories(dir / "flow" / "shard-00000-of-00001");
@@ -59,8 +62,9 @@ TEST_CASE("an analytic translation written as a flow shard gives exact trajector
     auto g = w.add_video("analytic/translation.mp4");
     std::vector<std::int16_t> q(static_cast<std::size_t>(pairs) * rows * cols * 2);
     for (std::size_t i = 0; i < q.size(); i += 2) {
-      q[i] = static_cast<std::int16_t>(std::lround(u / 0.125));
-      q[i + 1] = static_cast<std::int16_t>(std::lround(v / 0.125));
+      const int t = static_cast<int>(i / (rows * cols * 2));
+      q[i] = static_cast<std::int16_t>(std::lround(u(t) / 0.125));
+      q[i + 1] = static_cast<std::int16_t>(std::lround(v(t) / 0.125));
     }
     auto ds = g.create_dataset(
         "flow", {mme::DType::i16, {pairs, rows, cols, 2}, {1, rows, cols, 2}, mme::loco_codec({1, rows, cols, 2})});
@@ -70,36 +74,52 @@ TEST_CASE("an analytic translation written as a flow shard gives exact trajector
     w.add_video("analytic/damaged.mp4").set("fps", 25.0);
     w.commit();
   }
-  const auto r = trajgen_cli("-q --flow " + (dir / "flow").string() + " --out " + (dir / "traj").string());
-  INFO(r.output);
-  // The damaged video is recorded as failed with its reason; the other one is done (exit code 3).
-  REQUIRE(r.rc == 3);
-  CHECK_THAT(r.output, ContainsSubstring("analytic/damaged.mp4") && ContainsSubstring("dataset 'flow' is missing"));
-  CHECK_THAT(mme::test::read_file(dir / "traj" / "shard-00000-of-00001" / "manifest.jsonl"),
-             ContainsSubstring("\"status\":\"failed\""));
-  std::unique_ptr<mme::ShardReader> keep;
-  auto video = only_video(dir / "traj", keep);
-  auto traj_ds = video.dataset("traj");
-  const int L = 4, gh = rows / 8, gw = cols / 8;
-  REQUIRE(traj_ds.info().shape == std::vector<std::uint64_t>{pairs - L + 1, 8, 12, 4, 2});
-  const double scale = traj_ds.get_double("scale");
-  const auto traj = traj_ds.read<std::int16_t>();
-  const auto valid = video.dataset("valid").read<std::uint8_t>();
-  for (int s = 0; s < pairs - L + 1; ++s)
-    for (int i = 0; i < gh; ++i)
-      for (int j = 0; j < gw; ++j) {
-        const std::size_t seed = (static_cast<std::size_t>(s) * gh + i) * gw + j;
-        for (int k = 0; k < L; ++k) {
-          CHECK(traj[(seed * L + k) * 2] * scale == u);
-          CHECK(traj[(seed * L + k) * 2 + 1] * scale == v);
+  for (const int L : {4, 12}) {  // 12: longer than a run of fields
+    INFO("L = " << L);
+    const auto out = dir / ("traj-" + std::to_string(L));
+    const auto r = trajgen_cli("-q --traj-len " + std::to_string(L) + " --flow " + (dir / "flow").string() + " --out " +
+                               out.string());
+    INFO(r.output);
+    // The damaged video is recorded as failed with its reason; the other one is done (exit code 3).
+    REQUIRE(r.rc == 3);
+    CHECK_THAT(r.output, ContainsSubstring("analytic/damaged.mp4") && ContainsSubstring("dataset 'flow' is missing"));
+    CHECK_THAT(mme::test::read_file(out / "shard-00000-of-00001" / "manifest.jsonl"),
+               ContainsSubstring("\"status\":\"failed\""));
+    std::unique_ptr<mme::ShardReader> keep;
+    auto video = only_video(out, keep);
+    auto traj_ds = video.dataset("traj");
+    const int gh = rows / 8, gw = cols / 8, starts = pairs - L + 1;
+    REQUIRE(traj_ds.info().shape ==
+            std::vector<std::uint64_t>{static_cast<std::uint64_t>(starts), 8, 12, static_cast<std::uint64_t>(L), 2});
+    const double scale = traj_ds.get_double("scale");
+    const auto traj = traj_ds.read<std::int16_t>();
+    const auto valid = video.dataset("valid").read<std::uint8_t>();
+    int wrong = 0, wrong_valid = 0;
+    for (int s = 0; s < starts; ++s)
+      for (int i = 0; i < gh; ++i)
+        for (int j = 0; j < gw; ++j) {
+          const std::size_t seed = (static_cast<std::size_t>(s) * gh + i) * gw + j;
+          float x = 4 + 8.f * j, y = 4 + 8.f * i;
+          for (int k = 0; k < L; ++k) {
+            wrong += traj[(seed * L + k) * 2] * scale != u(s + k) || traj[(seed * L + k) * 2 + 1] * scale != v(s + k);
+            x += u(s + k);
+            y += v(s + k);
+          }
+          // x only grows and y only falls: the last point decides.
+          wrong_valid += valid[seed] != (x >= 0 && x <= cols - 1 && y >= 0 && y <= rows - 1 ? 1 : 0);
         }
-        const float x = 4 + 8.f * j + L * u, y = 4 + 8.f * i + L * v;  // monotone motion: the last step decides
-        CHECK(valid[seed] == (x >= 0 && x <= cols - 1 && y >= 0 && y <= rows - 1 ? 1 : 0));
-      }
-  // Motion map: |(5.5, -3.25)| in every cell; the flow drives it (no codec vectors here).
-  const auto motion = video.dataset("motion").read<float>();
-  CHECK(std::abs(motion[0] - std::hypot(u, v)) < 0.01);
-  CHECK(video.dataset("motion").get_string("source") == "flow");
+    CHECK(wrong == 0);
+    CHECK(wrong_valid == 0);
+    // Motion map: |(u, v)| of the frame's own flow in every cell, the last frame taking the last
+    // flow's; the flow drives it (no codec vectors here).
+    const auto motion = video.dataset("motion").read<float>();
+    const std::size_t cells = static_cast<std::size_t>(gh) * gw;
+    for (int t = 0; t <= pairs; ++t) {
+      const int f = std::min(t, pairs - 1);
+      CHECK(std::abs(motion[t * cells + 5] - std::hypot(u(f), v(f))) < 0.01);
+    }
+    CHECK(video.dataset("motion").get_string("source") == "flow");
+  }
 }
 
 TEST_CASE("an object moving right over a still background: trajectories, MOFO box, motion map", "[trajgen][samples]") {
