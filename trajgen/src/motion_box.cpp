@@ -128,11 +128,10 @@ Box box_from_map(const cv::Mat& small, int width, int height, const MotionBoxPar
     cv::resize(kept, full, cv::Size(kept.cols * g, kept.rows * g), 0, 0, cv::INTER_NEAREST);
     cv::copyMakeBorder(full, kept, 0, m.rows - full.rows, 0, m.cols - full.cols, cv::BORDER_REPLICATE);
   }
-  std::vector<cv::Point> points;
-  cv::findNonZero(kept & moving, points);
-  if (points.empty()) cv::findNonZero(kept, points);
-  if (points.empty()) return central;
-  cv::Rect r = cv::boundingRect(points);
+  // The bounding box of the nonzero cells, straight from the masks (no list of points).
+  cv::Rect r = cv::boundingRect(kept & moving);
+  if (r.area() == 0) r = cv::boundingRect(kept);
+  if (r.area() == 0) return central;
   fallback = false;
   return {std::min(w, r.x * sx), std::min(h, r.y * sy), std::min(w, (r.x + r.width) * sx),
           std::min(h, (r.y + r.height) * sy)};
