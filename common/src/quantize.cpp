@@ -11,20 +11,17 @@ std::int64_t quantize(const float* values, std::size_t n, double step, std::int1
   std::int64_t saturated = 0;
   // Round half to even without a libm call (std::nearbyint is one on baseline x86-64): adding and
   // subtracting 1.5 x 2^23 leaves the nearest integer, ties to even, for |x| < 2^22 (checked
-  // against nearbyint for every such float); larger values saturate either way, NaN stays NaN.
+  // against nearbyint for every such float).
   constexpr float kRound = 12582912.0f;
+  // Branch-free, so that the loop vectorises. The rounding trick leaves |x| >= 2^22 at some value
+  // at least as large, which saturates as x does. A NaN fails every comparison: it takes 0 and
+  // counts as saturated, as do values beyond the int16 range, which take its limit.
   for (std::size_t i = 0; i < n; ++i) {
-    const float x = values[i] * inv;
-    const float v = std::fabs(x) < 4194304.0f ? (x + kRound) - kRound : x;
-    if (std::isnan(v)) {
-      out[i] = 0;
-      ++saturated;
-    } else if (v < lo || v > hi) {
-      out[i] = static_cast<std::int16_t>(v < lo ? lo : hi);
-      ++saturated;
-    } else {
-      out[i] = static_cast<std::int16_t>(v);
-    }
+    const float v = (values[i] * inv + kRound) - kRound;
+    const bool below = v<lo, above = v> hi, inside = (v >= lo) & (v <= hi);
+    const float clamped = inside ? v : (below ? lo : (above ? hi : 0.0f));
+    out[i] = static_cast<std::int16_t>(static_cast<std::int32_t>(clamped));
+    saturated += static_cast<std::int64_t>(!inside);
   }
   return saturated;
 }

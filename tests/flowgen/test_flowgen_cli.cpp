@@ -128,14 +128,23 @@ TEST_CASE("quantisation round-trips within half a step and counts saturation", "
   std::vector<std::int16_t> r(v.size());
   CHECK(mme::quantize(v.data(), v.size(), 1.0, r.data()) == 5);
   CHECK(r == std::vector<std::int16_t>{0, 2, 2, 0, -2, -2, 2, 32767, 32767, -32768, -32768, 32767, -32768, 32767});
+  // Many values in one call (the vectorised loop) and one by one (its scalar remainder).
   std::uniform_real_distribution<float> wide(-5000.f, 5000.f);
-  for (int i = 0; i < 100000; ++i) {
-    const float x = wide(rng);
+  std::vector<float> xs(100003);
+  for (auto& x : xs) x = wide(rng);
+  std::vector<std::int16_t> all(xs.size());
+  const auto saturated = mme::quantize(xs.data(), xs.size(), 1.0 / 8, all.data());
+  std::int64_t expected_saturated = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const float expected = std::clamp(std::nearbyint(xs[i] * 8), -32768.f, 32767.f);
+    expected_saturated += std::abs(std::nearbyint(xs[i] * 8)) > 32767.f + (xs[i] < 0);
     std::int16_t one = 0;
-    mme::quantize(&x, 1, 1.0 / 8, &one);
-    const float expected = std::clamp(std::nearbyint(x * 8), -32768.f, 32767.f);
-    if (one != static_cast<std::int16_t>(expected)) FAIL(x << " -> " << one << ", nearbyint gives " << expected);
+    mme::quantize(&xs[i], 1, 1.0 / 8, &one);
+    if (all[i] != static_cast<std::int16_t>(expected) || one != all[i])
+      FAIL(xs[i] << " -> " << all[i] << " (alone " << one << "), nearbyint gives " << expected);
   }
+  CHECK(saturated == expected_saturated);
+  CHECK(saturated > 0);
 }
 
 TEST_CASE("flowgen measures an ffmpeg-made pan", "[flowgen][samples]") {
