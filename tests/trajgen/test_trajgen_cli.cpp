@@ -74,7 +74,7 @@ TEST_CASE("an analytic translation written as a flow shard gives exact trajector
     w.add_video("analytic/damaged.mp4").set("fps", 25.0);
     w.commit();
   }
-  for (const int L : {4, 12}) {  // 12: longer than a run of fields
+  for (const int L : {4, 20}) {  // 20: longer than a run of fields
     INFO("L = " << L);
     const auto out = dir / ("traj-" + std::to_string(L));
     const auto r = trajgen_cli("-q --traj-len " + std::to_string(L) + " --flow " + (dir / "flow").string() + " --out " +

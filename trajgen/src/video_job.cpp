@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <opencv2/imgproc.hpp>
 #include <optional>
@@ -25,14 +26,14 @@ using Clock = std::chrono::steady_clock;
 // (keeping a block's fields decoded until every start had used them made both wait on memory).
 // The last L - 1 starts of a run also need the first L - 1 fields of the next run: a run keeps
 // those ("head") until the run before it has finished its starts with them.
-constexpr std::int64_t kRun = 8;
+constexpr std::int64_t kRun = 16;  // 8 left 3 of 8 starts to finish through cold "head" fields
 // Runs read (HDF5, serially) and processed (in parallel) together: work for 2-4 threads.
 constexpr std::int64_t kRunsPerBlock = 4;
 
 struct Run {
   std::int64_t first = 0, end = 0;  // its fields [first, end); its starts [first, first + starts)
   std::int64_t starts = 0;
-  std::vector<float> d;  // its starts' displacements, [starts][H/C][W/C][L][2]
+  std::unique_ptr<float[]> d;  // its starts' displacements, [starts][H/C][W/C][L][2] (all written)
   std::optional<Tracker> tracker;
   std::vector<std::vector<std::uint8_t>> head;    // decoded fields first .. first + L - 2
   std::vector<std::vector<std::uint8_t>> chunks;  // its starts' encoded trajectories
@@ -144,10 +145,10 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
 
     // Start t of run r has all its steps: quantised and coded.
     const auto encode_start = [&](Run& r, std::int64_t t) {
-      std::vector<std::int16_t> q(per_start);
-      r.saturated += mme::quantize(r.d.data() + static_cast<std::size_t>(t - r.first) * per_start, per_start,
-                                   s.traj_scale, q.data());
-      r.chunks[static_cast<std::size_t>(t - r.first)] = traj.encode(q.data());
+      const auto q = std::make_unique_for_overwrite<std::int16_t[]>(per_start);
+      r.saturated += mme::quantize(r.d.get() + static_cast<std::size_t>(t - r.first) * per_start, per_start,
+                                   s.traj_scale, q.get());
+      r.chunks[static_cast<std::size_t>(t - r.first)] = traj.encode(q.get());
     };
     // The next field of run r's starts; codes the start that it completes.
     const auto feed = [&](Run& r, const cv::Mat& field) {
@@ -172,8 +173,8 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
         r.end = std::min(pairs, r.first + run_len);
         r.starts = std::max<std::int64_t>(0, std::min(r.end, starts) - r.first);
         if (r.starts > 0) {
-          r.d.resize(static_cast<std::size_t>(r.starts) * per_start);
-          r.tracker.emplace(H, W, static_cast<int>(r.starts), L, s.track, r.d.data(),
+          r.d = std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(r.starts) * per_start);
+          r.tracker.emplace(H, W, static_cast<int>(r.starts), L, s.track, r.d.get(),
                             valid.data() + static_cast<std::size_t>(r.first) * cells, scale);
           r.chunks.resize(static_cast<std::size_t>(r.starts));
         }
