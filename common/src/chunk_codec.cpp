@@ -66,10 +66,14 @@ class RawCodec final : public ChunkCodec {
 
 class DeflateCodec final : public ChunkCodec {
  public:
-  DeflateCodec(int level, bool shuffle) : level_(level), shuffle_(shuffle) {
+  DeflateCodec(int level, bool shuffle, DeflateStrategy strategy)
+      : level_(level), shuffle_(shuffle), strategy_(strategy) {
     if (level < 0 || level > 9) throw std::invalid_argument(fmt::format("deflate level {} not in 0..9", level));
   }
-  std::string name() const override { return fmt::format("{}deflate-{}", shuffle_ ? "shuffle+" : "", level_); }
+  std::string name() const override {
+    return fmt::format("{}deflate-{}{}", shuffle_ ? "shuffle+" : "", level_,
+                       strategy_ == DeflateStrategy::run_length ? "-rle" : "");
+  }
 
   void set_filters(hid_t dcpl, std::size_t element_size) const override {
     if (shuffle_ && element_size > 1 && H5Pset_shuffle(dcpl) < 0) throw std::runtime_error("H5Pset_shuffle failed");
@@ -85,11 +89,19 @@ class DeflateCodec final : public ChunkCodec {
       src = shuffled.data();
     }
     // zlib format (header + adler32), exactly what HDF5's deflate filter writes and reads.
-    uLongf out_bytes = compressBound(static_cast<uLong>(bytes));
-    std::vector<std::uint8_t> out(out_bytes);
-    if (compress2(out.data(), &out_bytes, src, static_cast<uLong>(bytes), level_) != Z_OK)
-      throw std::runtime_error("zlib compress2 failed");
-    out.resize(out_bytes);
+    z_stream z{};
+    if (deflateInit2(&z, level_, Z_DEFLATED, 15, 8,
+                     strategy_ == DeflateStrategy::run_length ? Z_RLE : Z_DEFAULT_STRATEGY) != Z_OK)
+      throw std::runtime_error("zlib deflateInit2 failed");
+    std::vector<std::uint8_t> out(deflateBound(&z, static_cast<uLong>(bytes)));
+    z.next_in = const_cast<Bytef*>(src);
+    z.avail_in = static_cast<uInt>(bytes);
+    z.next_out = out.data();
+    z.avail_out = static_cast<uInt>(out.size());
+    const int rc = deflate(&z, Z_FINISH);
+    out.resize(z.total_out);
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) throw std::runtime_error(fmt::format("zlib deflate failed ({})", rc));
     return out;
   }
 
@@ -118,6 +130,7 @@ class DeflateCodec final : public ChunkCodec {
  private:
   int level_;
   bool shuffle_;
+  DeflateStrategy strategy_;
 };
 
 std::map<H5Z_filter_t, CodecFactory>& registry() {
@@ -132,8 +145,8 @@ std::shared_ptr<const ChunkCodec> raw_codec() {
   return codec;
 }
 
-std::shared_ptr<const ChunkCodec> deflate_codec(int level, bool shuffle) {
-  return std::make_shared<DeflateCodec>(level, shuffle);
+std::shared_ptr<const ChunkCodec> deflate_codec(int level, bool shuffle, DeflateStrategy strategy) {
+  return std::make_shared<DeflateCodec>(level, shuffle, strategy);
 }
 
 void register_codec_filter(H5Z_filter_t filter_id, CodecFactory factory) {

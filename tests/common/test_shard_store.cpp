@@ -60,6 +60,9 @@ TEMPLATE_TEST_CASE("every dataset type round-trips through a shard", "[shard_sto
     video.write_dataset("deflated", {dtype, shape, chunk, mme::deflate_codec(4, true)}, data.data());
     video.write_dataset("raw", {dtype, shape, chunk, mme::raw_codec()}, data.data());
     video.write_dataset("deflated_noshuffle", {dtype, shape, chunk, mme::deflate_codec(9, false)}, data.data());
+    video.write_dataset("deflated_rle",
+                        {dtype, shape, chunk, mme::deflate_codec(1, true, mme::DeflateStrategy::run_length)},
+                        data.data());
     CHECK_FALSE(fs::exists(path));  // nothing under the final name before commit
     writer.commit();
   }
@@ -67,7 +70,7 @@ TEMPLATE_TEST_CASE("every dataset type round-trips through a shard", "[shard_sto
   CHECK_FALSE(has_temporaries(dir.path()));
   mme::ShardReader reader(path);
   auto video = reader.video("class a/video 1.mp4");
-  for (const char* name : {"deflated", "raw", "deflated_noshuffle"}) {
+  for (const char* name : {"deflated", "raw", "deflated_noshuffle", "deflated_rle"}) {
     INFO(name);
     auto ds = video.dataset(name);
     CHECK(ds.info().dtype == dtype);

@@ -269,17 +269,19 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
     std::vector<bool> fb(fallback.begin(), fallback.end());
     const Box u = union_box(cleaned, fb, W, H);
     const auto uframes = static_cast<std::uint64_t>(frames);
+    // Run-length deflate for the two large maps: on the sample videos' motion maps 1.45x faster
+    // than level 1 (itself 1.5x faster than level 4) and 5% smaller; on `valid` (mostly ones)
+    // twice as fast as level 4 for 30 against 25 KB.
+    const auto rle = mme::deflate_codec(1, true, mme::DeflateStrategy::run_length);
     group.write_dataset("valid",
                         {mme::DType::u8,
                          {static_cast<std::uint64_t>(starts), ugh, ugw},
                          {static_cast<std::uint64_t>(std::min<std::int64_t>(starts, 64)), ugh, ugw},
-                         mme::deflate_codec()},
+                         rle},
                         valid.data());
     cv::Mat motion_f32(static_cast<int>(frames), gh * gw, CV_32F, motion.data()), motion_f16;
     motion_f32.convertTo(motion_f16, CV_16F);
-    // Deflate level 1: level 4 took 1.5x as long (~4% of trajgen) for a file 8% smaller.
-    auto motion_ds = group.create_dataset(
-        "motion", {mme::DType::f16, {uframes, ugh, ugw}, {uframes, ugh, ugw}, mme::deflate_codec(1)});
+    auto motion_ds = group.create_dataset("motion", {mme::DType::f16, {uframes, ugh, ugw}, {uframes, ugh, ugw}, rle});
     motion_ds.write_all(motion_f16.data);
     motion_ds.set("source", source);  // "mv": codec motion vectors, "flow": the dense flow
     std::vector<float> box_data;

