@@ -124,8 +124,9 @@ void advance_starts(const View<T>& field, std::size_t seeds, int L, float scale,
     float* d = out + (i * seeds * L + (k0 - i)) * 2;
     std::size_t n = 0;
     for (; n + 4 <= seeds; n += 4) {
-      // The field is usually out of the core's cache (decoded a block earlier), and the
-      // hardware prefetcher does not follow 2 of every C rows: ask for later seeds' rows.
+      // The field is in L2 at best (trajgen tracks a field just after decoding it; the fields a
+      // run keeps for the run before come from further away), and the hardware prefetcher does
+      // not follow 2 of every C rows: ask for later seeds' rows.
       if (n + kAhead + 3 < seeds) {
         for (const std::size_t m : {n + kAhead, n + kAhead + 3}) {
           const T* ahead =
