@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <limits>
+
 #include <map>
 #include <stdexcept>
 
@@ -94,12 +97,21 @@ class DeflateCodec final : public ChunkCodec {
                      strategy_ == DeflateStrategy::run_length ? Z_RLE : Z_DEFAULT_STRATEGY) != Z_OK)
       throw std::runtime_error("zlib deflateInit2 failed");
     std::vector<std::uint8_t> out(deflateBound(&z, static_cast<uLong>(bytes)));
+    // zlib counts the bytes of one call in 32 bits: larger buffers go in pieces.
+    constexpr std::size_t kMaxPiece = std::numeric_limits<uInt>::max();
+    std::size_t in_left = bytes, out_left = out.size();
     z.next_in = const_cast<Bytef*>(src);
-    z.avail_in = static_cast<uInt>(bytes);
     z.next_out = out.data();
-    z.avail_out = static_cast<uInt>(out.size());
-    const int rc = deflate(&z, Z_FINISH);
-    out.resize(z.total_out);
+    int rc = Z_OK;
+    while (rc == Z_OK) {
+      const std::size_t in_piece = std::min(in_left, kMaxPiece), out_piece = std::min(out_left, kMaxPiece);
+      z.avail_in = static_cast<uInt>(in_piece);
+      z.avail_out = static_cast<uInt>(out_piece);
+      rc = deflate(&z, in_piece == in_left ? Z_FINISH : Z_NO_FLUSH);
+      in_left -= in_piece - z.avail_in;
+      out_left -= out_piece - z.avail_out;
+    }
+    out.resize(out.size() - out_left);
     deflateEnd(&z);
     if (rc != Z_STREAM_END) throw std::runtime_error(fmt::format("zlib deflate failed ({})", rc));
     return out;

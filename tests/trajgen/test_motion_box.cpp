@@ -55,3 +55,19 @@ TEST_CASE("the reduced map: means of whole 4x4 blocks of the quantised field", "
   // Inside, u rises 0.5 px per block: Sobel's x derivative is (1 + 2 + 1) x (u(j+1) - u(j-1)) = 4.
   CHECK(std::abs(m.at<float>(1, 3) - 4.0f) < 1e-5);
 }
+
+TEST_CASE("the box holds all the motion at the left edge, whatever the map's width", "[motion_box]") {
+  // Two moving cells in the first columns of maps of every width: OpenCV 4.6's boundingRect on a
+  // mask missed the second one where a row did not start on a 4-byte boundary (opencv#24217).
+  const trajgen::MotionBoxParams p;
+  for (int cols = 4; cols < 40; ++cols)
+    for (int row = 0; row < 16; ++row) {
+      INFO("map 16x" << cols << ", motion at row " << row << ", columns 0-1");
+      cv::Mat map = cv::Mat::zeros(16, cols, CV_32F);
+      map(cv::Rect(0, row, 2, 1)) = 1.0f;
+      bool fallback = true;
+      const auto box = trajgen::box_from_map(map, cols * 4, 64, p, fallback);
+      REQUIRE_FALSE(fallback);
+      CHECK(box == trajgen::Box{0, 4.f * static_cast<float>(row), 8, 4.f * static_cast<float>(row + 1)});
+    }
+}

@@ -106,6 +106,25 @@ void max_and_std(const cv::Mat& m, double& max_value, double& std) {
   std = std::sqrt(std::max(total_squares / n - mean * mean, 0.0));
 }
 
+// The bounding box of the cells nonzero in `a` (and in `b`, if given), both CV_8U of one size;
+// empty if none. Not cv::boundingRect on a mask: OpenCV 4.6 (Debian 12) stops at the first
+// nonzero byte of a row's unaligned head and can return boxes too narrow (opencv#24217).
+cv::Rect nonzero_bounds(const cv::Mat& a, const cv::Mat* b) {
+  int x0 = a.cols, y0 = a.rows, x1 = -1, y1 = -1;
+  for (int y = 0; y < a.rows; ++y) {
+    const std::uint8_t* pa = a.ptr<std::uint8_t>(y);
+    const std::uint8_t* pb = b ? b->ptr<std::uint8_t>(y) : nullptr;
+    for (int x = 0; x < a.cols; ++x)
+      if (pa[x] && (!pb || pb[x])) {
+        x0 = std::min(x0, x);
+        x1 = std::max(x1, x);
+        y0 = std::min(y0, y);
+        y1 = y;
+      }
+  }
+  return x1 < 0 ? cv::Rect() : cv::Rect(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
+}
+
 }  // namespace
 
 cv::Mat motion_boundary(const cv::Mat& flow, int downscale, float scale) {
@@ -168,9 +187,8 @@ Box box_from_map(const cv::Mat& small, int width, int height, const MotionBoxPar
     }
     kept = full;
   }
-  // The bounding box of the nonzero cells, straight from the masks (no list of points).
-  cv::Rect r = cv::boundingRect(kept & moving);
-  if (r.area() == 0) r = cv::boundingRect(kept);
+  cv::Rect r = nonzero_bounds(kept, &moving);
+  if (r.area() == 0) r = nonzero_bounds(kept, nullptr);
   if (r.area() == 0) return central;
   fallback = false;
   return {std::min(w, r.x * sx), std::min(h, r.y * sy), std::min(w, (r.x + r.width) * sx),

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 namespace trajgen {
@@ -219,6 +220,9 @@ void Tracker::advance(const cv::Mat& field) {
   if ((field.type() != CV_32FC2 && field.type() != CV_16SC2) || field.rows != rows_ || field.cols != cols_ ||
       (fields_ > 0 && field.type() != type_))
     throw std::invalid_argument("Tracker: the fields must be all CV_32FC2 or all CV_16SC2, of one size");
+  // The four-seed path computes element offsets in 32 bits.
+  if (static_cast<std::int64_t>(field.step1()) * field.rows > std::numeric_limits<std::int32_t>::max())
+    throw std::invalid_argument("Tracker: fields of over 2^31 values are not supported");
   type_ = field.type();
   // The starts s with s <= f < s + L, the first of them at step f - s.
   const int f = fields_++, first = std::max(0, f - L_ + 1), count = std::min(starts_ - 1, f) - first + 1;
