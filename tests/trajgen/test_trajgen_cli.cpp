@@ -72,6 +72,15 @@ TEST_CASE("an analytic translation written as a flow shard gives exact trajector
     ds.set("scale", 0.125);
     // A damaged video: its group lost the flow dataset.
     w.add_video("analytic/damaged.mp4").set("fps", 25.0);
+    // A corrupt one: the stored bytes of pair 30 are garbage.
+    auto corrupt =
+        w.add_video("analytic/corrupt.mp4")
+            .create_dataset(
+                "flow",
+                {mme::DType::i16, {pairs, rows, cols, 2}, {1, rows, cols, 2}, mme::loco_codec({1, rows, cols, 2})});
+    corrupt.write_all(q.data());
+    corrupt.set("scale", 0.125);
+    corrupt.write_encoded_chunk({30, 0, 0, 0}, std::vector<std::uint8_t>(100, 0x5a));
     w.commit();
   }
   for (const int L : {4, 20}) {  // 20: longer than a run of fields
@@ -80,9 +89,11 @@ TEST_CASE("an analytic translation written as a flow shard gives exact trajector
     const auto r = trajgen_cli("-q --traj-len " + std::to_string(L) + " --flow " + (dir / "flow").string() + " --out " +
                                out.string());
     INFO(r.output);
-    // The damaged video is recorded as failed with its reason; the other one is done (exit code 3).
+    // The damaged and the corrupt videos are recorded as failed with their reasons (the corrupt
+    // one naming its flow pair); the other one is done (exit code 3).
     REQUIRE(r.rc == 3);
     CHECK_THAT(r.output, ContainsSubstring("analytic/damaged.mp4") && ContainsSubstring("dataset 'flow' is missing"));
+    CHECK_THAT(r.output, ContainsSubstring("analytic/corrupt.mp4") && ContainsSubstring("flow pair 30: corrupt"));
     CHECK_THAT(mme::test::read_file(out / "shard-00000-of-00001" / "manifest.jsonl"),
                ContainsSubstring("\"status\":\"failed\""));
     std::unique_ptr<mme::ShardReader> keep;

@@ -182,7 +182,12 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
       tbb::parallel_for(j0, j1, [&](std::int64_t j) {
         Run& r = runs.at(j);
         for (std::int64_t t = r.first; t < r.end; ++t) {
-          auto raw = flow_ds->decode_chunk(encoded[static_cast<std::size_t>(t - f0)]);
+          std::vector<std::uint8_t> raw;
+          try {
+            raw = flow_ds->decode_chunk(encoded[static_cast<std::size_t>(t - f0)]);
+          } catch (const std::exception& e) {
+            throw std::runtime_error(fmt::format("flow pair {}: {}", t, e.what()));
+          }
           const cv::Mat field(H, W, CV_16SC2, raw.data());
           boundary[static_cast<std::size_t>(t)] = motion_boundary(field, s.box.downscale, scale);
           if (!mv) {  // the last frame has no flow of its own: it takes the last field's
@@ -249,7 +254,12 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
       const auto encoded = mv_ds.read_encoded_chunks(with);
       std::vector<float> of(with.size() * cells);
       tbb::parallel_for(std::size_t{0}, with.size(), [&](std::size_t i) {
-        auto raw = mv_ds.decode_chunk(encoded[i]);
+        std::vector<std::uint8_t> raw;
+        try {
+          raw = mv_ds.decode_chunk(encoded[i]);
+        } catch (const std::exception& e) {
+          throw std::runtime_error(fmt::format("codec vectors of frame {}: {}", with[i], e.what()));
+        }
         const cv::Mat field(mh, mw, CV_16SC2, raw.data());
         cell_magnitude(field, mscale, C / mv->cell, gh, gw, of.data() + i * cells);
       });
