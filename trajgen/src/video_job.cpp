@@ -66,6 +66,16 @@ void cell_magnitude(const cv::Mat& field, float scale, int cell, int gh, int gw,
   }
 }
 
+// A stored chunk decoded; its error names what the chunk holds ("flow pair 40: corrupt ...").
+std::vector<std::uint8_t> decode_named(const mme::DatasetReader& ds, const mme::DatasetReader::EncodedChunk& chunk,
+                                       const char* what, std::uint64_t index) {
+  try {
+    return ds.decode_chunk(chunk);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{} {}: {}", what, index, e.what()));
+  }
+}
+
 // Codec motion vectors for the motion map, when flowgen stored them for every frame of the video
 // (at a cell that divides trajgen's) and at least one frame has them.
 struct MotionVectors {
@@ -182,18 +192,13 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
       tbb::parallel_for(j0, j1, [&](std::int64_t j) {
         Run& r = runs.at(j);
         for (std::int64_t t = r.first; t < r.end; ++t) {
-          std::vector<std::uint8_t> raw;
-          try {
-            raw = flow_ds->decode_chunk(encoded[static_cast<std::size_t>(t - f0)]);
-          } catch (const std::exception& e) {
-            throw std::runtime_error(fmt::format("flow pair {}: {}", t, e.what()));
-          }
+          auto raw = decode_named(*flow_ds, encoded[static_cast<std::size_t>(t - f0)], "flow pair", t);
           const cv::Mat field(H, W, CV_16SC2, raw.data());
           boundary[static_cast<std::size_t>(t)] = motion_boundary(field, s.box.downscale, scale);
           if (!mv) {  // the last frame has no flow of its own: it takes the last field's
-            cell_magnitude(field, scale, C, gh, gw, motion.data() + static_cast<std::size_t>(t) * cells);
-            if (t == pairs - 1)
-              cell_magnitude(field, scale, C, gh, gw, motion.data() + static_cast<std::size_t>(pairs) * cells);
+            float* of_t = motion.data() + static_cast<std::size_t>(t) * cells;
+            cell_magnitude(field, scale, C, gh, gw, of_t);
+            if (t == pairs - 1) std::copy_n(of_t, cells, of_t + cells);
           }
           feed(r, field);
           if (j > 0 && t - r.first < L - 1) r.head.push_back(std::move(raw));
@@ -254,12 +259,7 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
       const auto encoded = mv_ds.read_encoded_chunks(with);
       std::vector<float> of(with.size() * cells);
       tbb::parallel_for(std::size_t{0}, with.size(), [&](std::size_t i) {
-        std::vector<std::uint8_t> raw;
-        try {
-          raw = mv_ds.decode_chunk(encoded[i]);
-        } catch (const std::exception& e) {
-          throw std::runtime_error(fmt::format("codec vectors of frame {}: {}", with[i], e.what()));
-        }
+        auto raw = decode_named(mv_ds, encoded[i], "codec vectors of frame", with[i]);
         const cv::Mat field(mh, mw, CV_16SC2, raw.data());
         cell_magnitude(field, mscale, C / mv->cell, gh, gw, of.data() + i * cells);
       });
