@@ -49,7 +49,7 @@ std::array<cv::Mat, 2> block_mean(const cv::Mat& flow, int f, float scale) {
 // the inner loop runs over contiguous floats, which the compiler vectorises.
 cv::Mat sobel_magnitude(const std::array<cv::Mat, 2>& uv) {
   const int h = uv[0].rows, w = uv[0].cols;
-  const auto reflect = [](int i, int n) { return n == 1 ? 0 : (i < 0 ? -i : (i >= n ? 2 * n - 2 - i : i)); };
+  const auto reflect = [](int i, int n) { return cv::borderInterpolate(i, n, cv::BORDER_REFLECT_101); };
   cv::Mat out(h, w, CV_32F);
   for (int y = 0; y < h; ++y) {
     const int ya = reflect(y - 1, h), yc = reflect(y + 1, h);

@@ -112,6 +112,12 @@ struct Bilinear {
 // - the L starts that use a field read it one after the other, while it is in the cache.
 constexpr std::size_t kAhead = 16;  // seeds between a prefetch and its use
 
+// A coordinate of a point that left the frame, clamped to [0, max] (a non-finite one to 0) and
+// tracked on from there, as the public MME code does.
+inline float back_inside(float v, float max) {
+  return std::isfinite(v) ? std::clamp(v, 0.0f, max) : 0.0f;
+}
+
 // One field advancing `count` starts: the seeds at (x_of, y_of) of start i are at step k0 - i, and
 // their displacements go to out + i * (seeds * L * 2) at that step.
 template <typename Lookup, typename T>
@@ -152,8 +158,8 @@ void advance_starts(const View<T>& field, std::size_t seeds, int L, float scale,
       for (int j = 0; j < 4; ++j)
         if (!inside[j]) {
           valid_of[n + j] = 0;
-          x[j] = std::isfinite(x[j]) ? std::clamp(x[j], 0.0f, max_x) : 0.0f;
-          y[j] = std::isfinite(y[j]) ? std::clamp(y[j], 0.0f, max_y) : 0.0f;
+          x[j] = back_inside(x[j], max_x);
+          y[j] = back_inside(y[j], max_y);
         }
       std::memcpy(x_of + n, &x, sizeof x);
       std::memcpy(y_of + n, &y, sizeof y);
@@ -167,8 +173,8 @@ void advance_starts(const View<T>& field, std::size_t seeds, int L, float scale,
       y += d[n * 2 * L + 1];
       if (!(x >= 0 && x <= max_x && y >= 0 && y <= max_y)) {
         valid_of[n] = 0;
-        x = std::isfinite(x) ? std::clamp(x, 0.0f, max_x) : 0.0f;
-        y = std::isfinite(y) ? std::clamp(y, 0.0f, max_y) : 0.0f;
+        x = back_inside(x, max_x);
+        y = back_inside(y, max_y);
       }
       x_of[n] = x;
       y_of[n] = y;
