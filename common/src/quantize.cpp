@@ -18,7 +18,9 @@ std::int64_t quantize(const float* values, std::size_t n, double step, std::int1
   // counts as saturated, as do values beyond the int16 range, which take its limit.
   for (std::size_t i = 0; i < n; ++i) {
     const float v = (values[i] * inv + kRound) - kRound;
-    const bool below = v<lo, above = v> hi, inside = (v >= lo) & (v <= hi);
+    const bool below = v < lo;
+    const bool above = v > hi;
+    const bool inside = (v >= lo) & (v <= hi);
     const float clamped = inside ? v : (below ? lo : (above ? hi : 0.0f));
     out[i] = static_cast<std::int16_t>(static_cast<std::int32_t>(clamped));
     saturated += static_cast<std::int64_t>(!inside);

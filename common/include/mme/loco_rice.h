@@ -122,8 +122,7 @@ inline void residuals(const std::int16_t* row, const std::int16_t* up, std::size
     const std::int32_t a = row[i - ch], b = up[i], c = up[i - ch];
     const unsigned zz = zigzag(row[i], median_edge(a, b, c));
     z[i] = static_cast<std::uint16_t>(zz);
-    const auto d = static_cast<std::uint32_t>((a > c ? a - c : c - a) + (b > c ? b - c : c - b));
-    tags[i] = tag(bucket_of(d), zz);
+    tags[i] = tag(bucket_of(static_cast<std::uint32_t>(Model::activity_distance(a, b, c))), zz);
   }
 }
 

@@ -151,11 +151,16 @@ struct Model {
     for (auto& a : bits)
       for (auto& p : a) p = kProbInit;
   }
-  // Buckets of |a - c| + |b - c|: 0, 1, 2, 3-4, 5-8, 9-16, 17-32, >32 steps.
+  // The local activity around a value: |a - c| + |b - c| of its left, upper and upper-left
+  // neighbours.
+  static std::int32_t activity_distance(std::int32_t a, std::int32_t b, std::int32_t c) {
+    return (a > c ? a - c : c - a) + (b > c ? b - c : c - b);
+  }
+  // Buckets of the activity: 0, 1, 2, 3-4, 5-8, 9-16, 17-32, >32 steps.
   static int activity(std::int32_t a, std::int32_t b, std::int32_t c) {
     static constexpr std::uint8_t kBucket[33] = {0, 1, 2, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5,
                                                  6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6};
-    const std::int32_t d = (a > c ? a - c : c - a) + (b > c ? b - c : c - b);
+    const std::int32_t d = activity_distance(a, b, c);
     return d > 32 ? 7 : kBucket[d];
   }
 };
