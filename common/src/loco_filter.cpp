@@ -1,3 +1,4 @@
+#include <mme/isa.h>
 #include <mme/loco_filter.h>
 #include <mme/loco_rice.h>
 #include <mme/loco_transform.h>
@@ -19,11 +20,20 @@ namespace {
 // the range decoder over them.
 constexpr unsigned kFormatRange = 1, kFormatCoder = 2;
 
+#if MME_HAVE_X86_64_V3
+// The Rice encoder's pass 1 vectorises (1.5x faster in this build); the range coder is a chain of
+// dependent steps that the x86-64-v3 build runs at the same speed, so it has one build.
+MME_X86_64_V3 void rice_encode_v3(const std::int16_t* in, const loco::Geometry& g, std::vector<std::uint8_t>& out) {
+  loco::rice_encode(in, g, out);
+}
+#endif
+
 void encode_with(LocoCoder coder, const std::int16_t* in, const loco::Geometry& g, std::vector<std::uint8_t>& out) {
-  if (coder == LocoCoder::rice)
-    loco::rice_encode(in, g, out);
-  else
-    loco::encode(in, g, out);
+  if (coder == LocoCoder::range) return loco::encode(in, g, out);
+#if MME_HAVE_X86_64_V3
+  if (isa::active() == isa::Level::x86_64_v3) return rice_encode_v3(in, g, out);
+#endif
+  loco::rice_encode(in, g, out);
 }
 
 bool decode_with(LocoCoder coder, const std::uint8_t* data, std::size_t bytes, const loco::Geometry& g,

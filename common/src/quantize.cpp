@@ -1,11 +1,13 @@
+#include <mme/isa.h>
 #include <mme/quantize.h>
 
 #include <cmath>
 #include <limits>
 
 namespace mme {
+namespace {
 
-std::int64_t quantize(const float* values, std::size_t n, double step, std::int16_t* out) {
+std::int64_t quantize_loop(const float* values, std::size_t n, double step, std::int16_t* out) {
   const float inv = static_cast<float>(1.0 / step);
   constexpr float lo = std::numeric_limits<std::int16_t>::min(), hi = std::numeric_limits<std::int16_t>::max();
   std::int64_t saturated = 0;
@@ -26,6 +28,21 @@ std::int64_t quantize(const float* values, std::size_t n, double step, std::int1
     saturated += static_cast<std::int64_t>(!inside);
   }
   return saturated;
+}
+
+#if MME_HAVE_X86_64_V3
+MME_X86_64_V3 std::int64_t quantize_v3(const float* values, std::size_t n, double step, std::int16_t* out) {
+  return quantize_loop(values, n, step, out);
+}
+#endif
+
+}  // namespace
+
+std::int64_t quantize(const float* values, std::size_t n, double step, std::int16_t* out) {
+#if MME_HAVE_X86_64_V3
+  if (isa::active() == isa::Level::x86_64_v3) return quantize_v3(values, n, step, out);
+#endif
+  return quantize_loop(values, n, step, out);
 }
 
 }  // namespace mme

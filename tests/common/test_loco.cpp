@@ -7,6 +7,7 @@
 
 #include <catch2/catch_test_macros.hpp>
 
+#include <array>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -132,6 +133,25 @@ TEST_CASE("Rice codes of noisy tracks: near their entropy, at most 1.5x the rang
   INFO("range " << range_bytes << " B, rice " << rice_bytes << " B, " << rice_bits << " bits/value");
   CHECK(rice_bits < 9.5);
   CHECK(rice_bytes < 1.5 * static_cast<double>(range_bytes));
+}
+
+TEST_CASE("the Rice encoder's x86-64-v3 build writes the baseline build's bytes", "[loco][isa]") {
+  // Through the codec (which picks the build), on trajectory chunks [1, gh, gw, L, 2] of several
+  // shapes: one seed, a row, widths that leave vector tails, and values from still to saturated.
+  std::mt19937 rng(11);
+  for (const auto& [gh, gw, L] : {std::array{1, 1, 4}, {1, 37, 4}, {30, 40, 4}, {23, 29, 7}, {60, 80, 20}}) {
+    INFO(gh << "x" << gw << " L " << L);
+    const std::vector<std::uint64_t> chunk{1, std::uint64_t(gh), std::uint64_t(gw), std::uint64_t(L), 2};
+    auto values = noisy_tracks(static_cast<std::size_t>(gh), static_cast<std::size_t>(gw * L), rng);
+    for (std::size_t i = 0; i < values.size(); i += 53) values[i] = i % 106 ? 32767 : -32768;
+    const auto codec = mme::loco_codec(chunk, 2, mme::LocoCoder::rice);
+    const auto [baseline, v3] =
+        mme::test::on_both_kernel_builds([&] { return codec->encode(values.data(), values.size() * 2, 2); });
+    CHECK(v3 == baseline);
+    CHECK(codec->decode(v3.data(), v3.size(), 2, values.size() * 2, 0) ==
+          std::vector<std::uint8_t>(reinterpret_cast<const std::uint8_t*>(values.data()),
+                                    reinterpret_cast<const std::uint8_t*>(values.data() + values.size())));
+  }
 }
 
 TEST_CASE("smooth fields code far below their raw size", "[loco]") {

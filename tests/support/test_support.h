@@ -1,10 +1,15 @@
 #pragma once
 // Shared test helpers: where the real sample videos are, temporary directories, and synthetic
 // videos with known motion made with the ffmpeg CLI.
+#include <mme/isa.h>
+
+#include <catch2/catch_test_macros.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mme::test {
@@ -49,5 +54,21 @@ OutputContent read_output(const std::filesystem::path& out_dir);
 // Reads a whole file as bytes.
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& bytes);
+
+// Runs `f` on the baseline and then the x86-64-v3 build of the hot loops (mme/isa.h) and returns
+// both results, for the tests that they are bit-identical; SKIPs where the CPU has only one.
+template <typename F>
+auto on_both_kernel_builds(F&& f) {
+  if (isa::supported() != isa::Level::x86_64_v3) SKIP("this CPU (or build) has no x86-64-v3 build of the kernels");
+  struct Restore {
+    isa::Level before = isa::active();
+    ~Restore() { isa::use(before); }
+  } restore;
+  isa::use(isa::Level::baseline);
+  auto baseline = f();
+  isa::use(isa::Level::x86_64_v3);
+  auto v3 = f();
+  return std::pair{std::move(baseline), std::move(v3)};
+}
 
 }  // namespace mme::test

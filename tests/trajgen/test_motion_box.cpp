@@ -1,10 +1,15 @@
 // The MOFO map's motion boundaries against OpenCV's own Sobel, and its block means.
 #include <trajgen/motion_box.h>
+#include <trajgen/motion_map.h>
 
 #include <catch2/catch_test_macros.hpp>
 
+#include <array>
+#include <cstring>
 #include <opencv2/imgproc.hpp>
 #include <random>
+
+#include "test_support.h"
 
 namespace {
 
@@ -70,4 +75,53 @@ TEST_CASE("the box holds all the motion at the left edge, whatever the map's wid
       REQUIRE_FALSE(fallback);
       CHECK(box == trajgen::Box{0, 4.f * static_cast<float>(row), 8, 4.f * static_cast<float>(row + 1)});
     }
+}
+
+TEST_CASE("motion boundaries and cell magnitudes: the x86-64-v3 builds give the baseline builds' values",
+          "[motion_box][isa]") {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> n(0, 300);
+  for (auto size : {cv::Size(436, 320), cv::Size(83, 61), cv::Size(5, 9)}) {
+    INFO(size.width << "x" << size.height);
+    cv::Mat q(size, CV_16SC2), pixels;
+    for (auto it = q.begin<cv::Vec2s>(); it != q.end<cv::Vec2s>(); ++it)
+      *it = {cv::saturate_cast<short>(n(rng)), cv::saturate_cast<short>(n(rng))};
+    q.convertTo(pixels, CV_32FC2, 1.0 / 8);
+    for (int downscale : {1, 4}) {
+      const auto [baseline, v3] = mme::test::on_both_kernel_builds([&] {
+        return std::array{trajgen::motion_boundary(q, downscale, 0.125f), trajgen::motion_boundary(pixels, downscale)};
+      });
+      for (int i = 0; i < 2; ++i) {
+        REQUIRE(v3[i].size() == baseline[i].size());
+        CHECK(std::memcmp(v3[i].data, baseline[i].data, baseline[i].total() * sizeof(float)) == 0);
+      }
+    }
+    const int gh = size.height / 8, gw = size.width / 8;
+    const auto [baseline, v3] = mme::test::on_both_kernel_builds([&] {
+      std::vector<float> cells(static_cast<std::size_t>(gh) * gw);
+      if (!cells.empty()) trajgen::cell_magnitude(q, 0.125f, 8, gh, gw, cells.data());
+      return cells;
+    });
+    CHECK(std::memcmp(v3.data(), baseline.data(), baseline.size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("cell magnitudes: the mean of |v| over each whole cell", "[motion_box]") {
+  // Cell (i, j) holds vectors of length 5 (3, 4) and 0 in a checkerboard, scaled by (i + j + 1):
+  // its mean |v| is half of 5 x (i + j + 1) steps; the partial cells at the right and bottom are
+  // ignored.
+  const int cell = 4, gh = 3, gw = 5;
+  cv::Mat q(gh * cell + 2, gw * cell + 3, CV_16SC2, cv::Scalar(100, 100));
+  for (int i = 0; i < gh; ++i)
+    for (int j = 0; j < gw; ++j)
+      for (int y = 0; y < cell; ++y)
+        for (int x = 0; x < cell; ++x) {
+          const short k = static_cast<short>((x + y) % 2 ? 0 : i + j + 1);
+          q.at<cv::Vec2s>(i * cell + y, j * cell + x) = {static_cast<short>(3 * k), static_cast<short>(-4 * k)};
+        }
+  std::vector<float> m(gh * gw);
+  trajgen::cell_magnitude(q, 0.5f, cell, gh, gw, m.data());
+  for (int i = 0; i < gh; ++i)
+    for (int j = 0; j < gw; ++j) CHECK(m[i * gw + j] == 0.5f * 2.5f * static_cast<float>(i + j + 1));
+  CHECK_THROWS_AS(trajgen::cell_magnitude(q, 0.5f, cell, gh + 1, gw, m.data()), std::invalid_argument);
 }

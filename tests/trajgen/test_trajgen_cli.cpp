@@ -210,6 +210,31 @@ TEST_CASE("an object moving right over a still background: trajectories, MOFO bo
   CHECK(px <= ox1 + 8);
   CHECK(py >= oy0 - 8);
   CHECK(py <= oy1 + 8);
+
+  // The kernels' baseline build (mme/isa.h) writes the same targets, byte for byte; so it does
+  // with the motion map from the flow.
+  if (mme::isa::supported() == mme::isa::Level::x86_64_v3) {
+    for (const std::string source : {"auto", "flow"}) {
+      INFO("motion source " << source);
+      const auto flags = " --motion-source " + source + " --flow " + (dir / "flow").string() + " --out ";
+      r = trajgen_cli("-q" + flags + (dir / ("v3-" + source)).string());
+      REQUIRE(r.rc == 0);
+      r = mme::test::run_capture("MME_ISA=baseline " + std::string(TRAJGEN_BINARY) + " -q" + flags +
+                                 (dir / ("baseline-" + source)).string());
+      REQUIRE(r.rc == 0);
+      const auto v3 = read_targets(dir / ("v3-" + source)), baseline = read_targets(dir / ("baseline-" + source));
+      REQUIRE(v3.size() == 1);
+      CHECK(v3 == baseline);
+    }
+  }
+}
+
+TEST_CASE("--version names the kernels' build, which MME_ISA=baseline sets", "[trajgen][isa]") {
+  auto r = trajgen_cli("--version");
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.output, ContainsSubstring(std::string("kernels built for ") + mme::isa::name(mme::isa::supported())));
+  r = mme::test::run_capture("MME_ISA=baseline " + std::string(TRAJGEN_BINARY) + " --version");
+  CHECK_THAT(r.output, ContainsSubstring("kernels built for baseline"));
 }
 
 TEST_CASE("target directories: reuse, refusal, and resume equal to an uninterrupted run", "[trajgen][samples]") {

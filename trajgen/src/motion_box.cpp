@@ -1,3 +1,4 @@
+#include <mme/isa.h>
 #include <trajgen/motion_box.h>
 
 #include <algorithm>
@@ -125,6 +126,17 @@ cv::Rect nonzero_bounds(const cv::Mat& a, const cv::Mat* b) {
   return x1 < 0 ? cv::Rect() : cv::Rect(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
 }
 
+cv::Mat reduced_boundary(const cv::Mat& flow, int f, float scale) {
+  return sobel_magnitude(flow.type() == CV_16SC2 ? block_mean<std::int16_t, std::int32_t>(flow, f, scale)
+                                                 : block_mean<float, float>(flow, f, scale));
+}
+
+#if MME_HAVE_X86_64_V3
+MME_X86_64_V3 cv::Mat reduced_boundary_v3(const cv::Mat& flow, int f, float scale) {
+  return reduced_boundary(flow, f, scale);
+}
+#endif
+
 }  // namespace
 
 cv::Mat motion_boundary(const cv::Mat& flow, int downscale, float scale) {
@@ -135,8 +147,10 @@ cv::Mat motion_boundary(const cv::Mat& flow, int downscale, float scale) {
     throw std::invalid_argument("motion_boundary: the field must be CV_32FC2 or CV_16SC2");
   const int f = std::max(1, downscale);
   if (flow.rows < f || flow.cols < f) throw std::invalid_argument("motion_boundary: field smaller than one block");
-  return sobel_magnitude(flow.type() == CV_16SC2 ? block_mean<std::int16_t, std::int32_t>(flow, f, scale)
-                                                 : block_mean<float, float>(flow, f, scale));
+#if MME_HAVE_X86_64_V3
+  if (mme::isa::active() == mme::isa::Level::x86_64_v3) return reduced_boundary_v3(flow, f, scale);
+#endif
+  return reduced_boundary(flow, f, scale);
 }
 
 Box box_from_map(const cv::Mat& small, int width, int height, const MotionBoxParams& p, bool& fallback) {

@@ -1,3 +1,4 @@
+#include <mme/isa.h>
 #include <trajgen/tracker.h>
 
 #include <algorithm>
@@ -182,6 +183,28 @@ void advance_starts(const View<T>& field, std::size_t seeds, int L, float scale,
   }
 }
 
+// One field (CV_32FC2 or CV_16SC2) advancing `count` starts under the lookup rule, as advance_starts.
+void advance_field(const cv::Mat& field, Lookup lookup, std::size_t seeds, int L, float scale, float* xs, float* ys,
+                   std::uint8_t* valid, float* out, int count, int k0) {
+  const auto run = [&]<typename T>(const View<T>& v) {
+    if (lookup == Lookup::nearest)
+      advance_starts<Nearest>(v, seeds, L, scale, xs, ys, valid, out, count, k0);
+    else
+      advance_starts<Bilinear>(v, seeds, L, scale, xs, ys, valid, out, count, k0);
+  };
+  if (field.type() == CV_16SC2)
+    run(View<std::int16_t>(field));
+  else
+    run(View<float>(field));
+}
+
+#if MME_HAVE_X86_64_V3
+MME_X86_64_V3 void advance_field_v3(const cv::Mat& field, Lookup lookup, std::size_t seeds, int L, float scale,
+                                    float* xs, float* ys, std::uint8_t* valid, float* out, int count, int k0) {
+  advance_field(field, lookup, seeds, L, scale, xs, ys, valid, out, count, k0);
+}
+#endif
+
 }  // namespace
 
 cv::Vec2f sample_flow(const cv::Mat& flow, float x, float y, Lookup lookup) {
@@ -234,18 +257,13 @@ void Tracker::advance(const cv::Mat& field) {
   const int f = fields_++, first = std::max(0, f - L_ + 1), count = std::min(starts_ - 1, f) - first + 1;
   const std::size_t at = static_cast<std::size_t>(first) * seeds_;
   float* out = out_ + at * L_ * 2;
-  const auto run = [&]<typename T>(const View<T>& v) {
-    if (params_.lookup == Lookup::nearest)
-      advance_starts<Nearest>(v, seeds_, L_, scale_, xs_.data() + at, ys_.data() + at, valid_ + at, out, count,
-                              f - first);
-    else
-      advance_starts<Bilinear>(v, seeds_, L_, scale_, xs_.data() + at, ys_.data() + at, valid_ + at, out, count,
-                               f - first);
-  };
-  if (type_ == CV_16SC2)
-    run(View<std::int16_t>(field));
-  else
-    run(View<float>(field));
+#if MME_HAVE_X86_64_V3
+  if (mme::isa::active() == mme::isa::Level::x86_64_v3)
+    return advance_field_v3(field, params_.lookup, seeds_, L_, scale_, xs_.data() + at, ys_.data() + at, valid_ + at,
+                            out, count, f - first);
+#endif
+  advance_field(field, params_.lookup, seeds_, L_, scale_, xs_.data() + at, ys_.data() + at, valid_ + at, out, count,
+                f - first);
 }
 
 void track(const std::vector<const cv::Mat*>& flows, int starts, const TrackParams& p, float* out, std::uint8_t* valid,

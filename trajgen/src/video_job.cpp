@@ -1,6 +1,7 @@
 #include <mme/error.h>
 #include <mme/loco_filter.h>
 #include <mme/quantize.h>
+#include <trajgen/motion_map.h>
 #include <trajgen/video_job.h>
 
 #include <fmt/format.h>
@@ -39,32 +40,6 @@ struct Run {
   std::vector<std::vector<std::uint8_t>> chunks;  // its starts' encoded trajectories
   std::int64_t saturated = 0;
 };
-
-// Mean of |v| over each cell x cell block of a quantised 2-channel field (pixels = value x
-// scale) -> [gh][gw] (cells beyond the last whole one are ignored, as the seeds are).
-void cell_magnitude(const cv::Mat& field, float scale, int cell, int gh, int gw, float* out) {
-  const float norm = scale / static_cast<float>(cell * cell);
-  const int used = gw * cell;
-  std::vector<float> magnitude(static_cast<std::size_t>(used));
-  for (int i = 0; i < gh; ++i) {
-    float* cells = out + static_cast<std::size_t>(i) * gw;
-    std::fill(cells, cells + gw, 0.f);
-    for (int y = i * cell; y < (i + 1) * cell; ++y) {
-      // The magnitudes of a row first: a loop without a carried sum, which the compiler vectorises.
-      const auto* row = field.ptr<std::int16_t>(y);
-      for (int x = 0; x < used; ++x) {
-        const auto u = static_cast<float>(row[2 * x]), v = static_cast<float>(row[2 * x + 1]);
-        magnitude[x] = std::sqrt(u * u + v * v);
-      }
-      for (int j = 0; j < gw; ++j) {
-        float sum = 0;
-        for (int x = j * cell; x < (j + 1) * cell; ++x) sum += magnitude[x];
-        cells[j] += sum;
-      }
-    }
-    for (int j = 0; j < gw; ++j) cells[j] *= norm;
-  }
-}
 
 // A stored chunk decoded; its error names what the chunk holds ("flow pair 40: corrupt ...").
 std::vector<std::uint8_t> decode_named(const mme::DatasetReader& ds, const mme::DatasetReader::EncodedChunk& chunk,
