@@ -229,7 +229,7 @@ TEST_CASE("an object moving right over a still background: trajectories, MOFO bo
   }
 }
 
-TEST_CASE("--version names the kernels' build, which MME_ISA=baseline sets", "[trajgen][isa]") {
+TEST_CASE("trajgen --version names the kernels' build, which MME_ISA=baseline sets", "[trajgen][isa]") {
   auto r = trajgen_cli("--version");
   CHECK(r.rc == 0);
   CHECK_THAT(r.output, ContainsSubstring(std::string("kernels built for ") + mme::isa::name(mme::isa::supported())));

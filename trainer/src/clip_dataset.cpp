@@ -192,7 +192,7 @@ void ClipDataset::read(const VideoEntry& video, const std::vector<int>& frame_in
   out.frames.resize(frame_indices.size());
   for (std::size_t k = 0; k < jpegs.size(); ++k) {
     try {
-      out.frames[k] = decode_jpeg(jpegs[k].data(), jpegs[k].size());
+      out.frames[k] = mme::decode_jpeg(jpegs[k].data(), jpegs[k].size());
     } catch (const std::exception& e) {
       throw mme::FileError(flow_path, fmt::format("video {} frame {}: {}", video.id, frame_indices[k], e.what()));
     }

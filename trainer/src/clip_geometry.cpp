@@ -60,7 +60,7 @@ Tap tap(double x, int n) {
 
 }  // namespace
 
-void crop_resize_rgb(const RgbImage& image, const CropBox& crop, int size, std::uint8_t* out) {
+void crop_resize_rgb(const mme::RgbImage& image, const CropBox& crop, int size, std::uint8_t* out) {
   // Fixed-point weights (11 bits per axis): exact integer arithmetic, the same result everywhere,
   // and no float rounding call per value (which took half of the loader's time).
   constexpr int kBits = 11;

@@ -1,8 +1,8 @@
+#include <mme/png.h>
 #include <trainer/clip_dataset.h>
 #include <trainer/clip_loader.h>
 #include <trainer/mask_generator.h>
 #include <trainer/mask_picture.h>
-#include <trainer/png.h>
 
 #include <mme/log.h>
 
@@ -60,7 +60,7 @@ std::vector<std::string> write_mask_picture(const TrainConfig& config, const std
         }
     }
   }
-  write_png(png, width, height, picture);
+  mme::write_png(png, width, height, picture);
   return types;
 }
 

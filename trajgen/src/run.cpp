@@ -10,8 +10,10 @@
 #include <trajgen/video_job.h>
 
 #include <tbb/global_control.h>
-#include <tbb/parallel_for_each.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <opencv2/core.hpp>
@@ -68,28 +70,33 @@ int run_trajgen(const RunOptions& o) {
     if (!r) r = std::make_shared<mme::ShardReader>(o.flow_dir / file);
     return r;
   };
-  // Longest videos first: a long one started last would run alone at the end, where its serial
-  // HDF5 reads and writes leave the other threads idle. (A video that cannot be opened sorts
-  // last; process_video records why.)
+  // The most work first (flow pairs x pixels), taken one by one from a shared queue: a large video
+  // started last would run alone at the end, where its serial HDF5 reads and writes leave the other
+  // threads idle. (tbb::parallel_for_each over the sorted list did not keep the order: it splits
+  // the list in halves, so a second thread started on the short half's first video and the last
+  // large ones ended up one after the other.) A video that cannot be opened sorts last;
+  // process_video records why.
   {
-    std::map<std::string, std::uint64_t> pairs;
+    std::map<std::string, double> work;
     for (const auto& [id, file] : todo) {
       try {
-        pairs[id] = reader_for(file)->video(id).dataset("flow").info().shape.at(0);
+        const auto shape = reader_for(file)->video(id).dataset("flow").info().shape;
+        work[id] =
+            static_cast<double>(shape.at(0)) * static_cast<double>(shape.at(1)) * static_cast<double>(shape.at(2));
       } catch (const std::exception&) {
-        pairs[id] = 0;
+        work[id] = 0;
       }
     }
     std::stable_sort(todo.begin(), todo.end(),
-                     [&](const auto& a, const auto& b) { return pairs[a.first] > pairs[b.first]; });
+                     [&](const auto& a, const auto& b) { return work[a.first] > work[b.first]; });
   }
   int rc = mme::cli::kOk;
   {
     mme::Progress progress("trajgen", static_cast<std::int64_t>(todo.size()), "videos");
     const auto starts_counter = progress.add_counter("starts");
     try {
-      tbb::parallel_for_each(todo.begin(), todo.end(), [&](const std::pair<std::string, std::string>& v) {
-        if (stop.requested()) return;
+      std::atomic<std::size_t> next{0};
+      const auto one_video = [&](const std::pair<std::string, std::string>& v) {
         auto part = store->acquire();
         mme::VideoRecord record;
         try {
@@ -105,7 +112,15 @@ int run_trajgen(const RunOptions& o) {
         }
         store->release(part, std::move(record));
         progress.advance();
-      });
+      };
+      // One task per thread, each taking the next video until none is left (the videos' own
+      // parallel loops are shared out among the threads as before).
+      tbb::parallel_for(
+          0, threads,
+          [&](int) {
+            for (std::size_t i; !stop.requested() && (i = next++) < todo.size();) one_video(todo[i]);
+          },
+          tbb::simple_partitioner());
       store->close();
     } catch (const std::exception& e) {
       mme::log::error("{}", e.what());

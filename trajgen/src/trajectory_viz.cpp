@@ -1,9 +1,12 @@
 #include <mme/error.h>
+#include <mme/jpeg.h>
+#include <mme/png.h>
 #include <mme/shard_store.h>
 #include <trajgen/trajectory_viz.h>
 
+#include <fmt/format.h>
+
 #include <cmath>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace trajgen {
@@ -23,12 +26,20 @@ void write_trajectory_picture(const std::filesystem::path& target_part, const st
   const auto traj = traj_ds.read_slab<std::int16_t>({s, 0, 0, 0, 0}, {1, shape[1], shape[2], shape[3], 2});
   const auto valid = tv.dataset("valid").read_slab<std::uint8_t>({s, 0, 0}, {1, shape[1], shape[2]});
 
+  // The picture is RGB (libjpeg decodes to it, the PNG writer takes it): the colours below are
+  // (r, g, b).
   cv::Mat frame;
+  mme::RgbImage rgb;
   if (fv.has_dataset("frames")) {
     const auto offsets = fv.dataset("frame_offsets").read<std::int64_t>();
     const auto bytes = fv.dataset("frames").read_slab<std::uint8_t>(
         {static_cast<std::uint64_t>(offsets[s])}, {static_cast<std::uint64_t>(offsets[s + 1] - offsets[s])});
-    frame = cv::imdecode(bytes, cv::IMREAD_COLOR);
+    try {
+      rgb = mme::decode_jpeg(bytes.data(), bytes.size());
+    } catch (const std::exception& e) {
+      throw mme::FileError(flow_part, fmt::format("video '{}', frame {}: {}", id, s, e.what()));
+    }
+    frame = cv::Mat(rgb.height, rgb.width, CV_8UC3, rgb.pixels.data());
   }
   if (frame.empty()) {  // --frames none: a grey canvas of the flow's size
     const auto fshape = fv.dataset("flow").info().shape;
@@ -55,9 +66,9 @@ void write_trajectory_picture(const std::filesystem::path& target_part, const st
         // Hue = direction of the whole track; still points stay white.
         const double angle = std::atan2(total.y, total.x) * 180 / CV_PI;
         const double magnitude = std::min(1.0, std::hypot(total.x, total.y) / (0.5 * cell));
-        cv::Mat hsv(1, 1, CV_8UC3, cv::Scalar((angle < 0 ? angle + 360 : angle) / 2, 255 * magnitude, 255)), bgr;
-        cv::cvtColor(hsv, bgr, cv::COLOR_HSV2BGR);
-        const auto c = bgr.at<cv::Vec3b>(0, 0);
+        cv::Mat hsv(1, 1, CV_8UC3, cv::Scalar((angle < 0 ? angle + 360 : angle) / 2, 255 * magnitude, 255)), in_rgb;
+        cv::cvtColor(hsv, in_rgb, cv::COLOR_HSV2RGB);
+        const auto c = in_rgb.at<cv::Vec3b>(0, 0);
         color = cv::Scalar(c[0], c[1], c[2]);
       }
       cv::polylines(canvas, line, false, color, 1, cv::LINE_AA);
@@ -65,12 +76,14 @@ void write_trajectory_picture(const std::filesystem::path& target_part, const st
     }
   const auto boxes = tv.dataset("motion_box").read_slab<float>({s, 0}, {1, 4});
   cv::rectangle(canvas, cv::Point(cvRound(boxes[0] * z), cvRound(boxes[1] * z)),
-                cv::Point(cvRound(boxes[2] * z), cvRound(boxes[3] * z)), cv::Scalar(0, 255, 255), 2);
+                cv::Point(cvRound(boxes[2] * z), cvRound(boxes[3] * z)), cv::Scalar(255, 255, 0), 2);  // yellow
   const auto u = tv.get_doubles("motion_box_union");
   cv::rectangle(canvas, cv::Point(cvRound(u[0] * z), cvRound(u[1] * z)),
-                cv::Point(cvRound(u[2] * z), cvRound(u[3] * z)), cv::Scalar(0, 160, 255), 1);
+                cv::Point(cvRound(u[2] * z), cvRound(u[3] * z)), cv::Scalar(255, 160, 0), 1);  // orange
   std::filesystem::create_directories(png.parent_path().empty() ? "." : png.parent_path());
-  if (!cv::imwrite(png.string(), canvas)) throw mme::FileError(png, "cannot write PNG");
+  CV_Assert(canvas.isContinuous());
+  mme::write_png(png, canvas.cols, canvas.rows,
+                 std::vector<std::uint8_t>(canvas.data, canvas.data + canvas.total() * canvas.elemSize()));
 }
 
 }  // namespace trajgen

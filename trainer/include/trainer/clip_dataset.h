@@ -4,8 +4,8 @@
 // shards). Opening checks that the target shards were made for this run: their config.json must
 // name the same trajectory settings and the same flow set as data.flow_dir, or the run is refused
 // with both values named. Videos missing from a shard are skipped, counted and reported.
+#include <mme/jpeg.h>
 #include <trainer/config.h>
-#include <trainer/jpeg.h>
 
 #include <mme/shard_store.h>
 
@@ -36,7 +36,7 @@ struct VideoEntry {
 // What one clip reads: decoded frames and, per tube, the trajectories that start at its first
 // frame (pixels of the working frame, [grid_h, grid_w, L, 2]) and their validity.
 struct ClipSource {
-  std::vector<RgbImage> frames;
+  std::vector<mme::RgbImage> frames;
   std::vector<std::vector<float>> displacement;
   std::vector<std::vector<std::uint8_t>> valid;
   // With motion: the video's MOFO union box (x0, y0, x1, y1, working pixels) and the motion map

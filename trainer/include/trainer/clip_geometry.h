@@ -3,7 +3,7 @@
 // resampling that applies the *same* crop and flip to the frames and to the dense trajectory map
 // (METHOD.md section 1), so that the targets still describe the motion of the pixels the model
 // sees. Pure functions on plain buffers: tested without LibTorch.
-#include <trainer/jpeg.h>
+#include <mme/jpeg.h>
 #include <trainer/rng.h>
 
 #include <array>
@@ -30,7 +30,7 @@ CropBox multi_scale_crop(int width, int height, const std::vector<double>& scale
                          Rng& rng);
 
 // Bilinear crop + resize of an RGB image to size x size (pixel-centre aligned), flipped if asked.
-void crop_resize_rgb(const RgbImage& image, const CropBox& crop, int size, std::uint8_t* out);
+void crop_resize_rgb(const mme::RgbImage& image, const CropBox& crop, int size, std::uint8_t* out);
 
 // The trajectory map of one start frame, resampled like the frames. Input: the seeds' per-step
 // displacements [grid_h, grid_w, steps, 2] (pixels of the working frame, seed (i, j) at

@@ -1,4 +1,4 @@
-#include <trainer/jpeg.h>
+#include <mme/jpeg.h>
 
 #include <cstdio>  // before jpeglib.h, which uses FILE without including it
 
@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace trainer {
+namespace mme {
 
 namespace {
 
@@ -58,4 +58,4 @@ RgbImage decode_jpeg(const std::uint8_t* data, std::size_t size) {
   return image;
 }
 
-}  // namespace trainer
+}  // namespace mme

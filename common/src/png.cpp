@@ -1,4 +1,4 @@
-#include <trainer/png.h>
+#include <mme/png.h>
 
 #include <mme/atomic_file.h>
 #include <mme/error.h>
@@ -7,7 +7,7 @@
 
 #include <string>
 
-namespace trainer {
+namespace mme {
 
 namespace {
 
@@ -38,7 +38,7 @@ void write_png(const std::filesystem::path& file, int width, int height, const s
   std::string packed(size, '\0');
   if (compress2(reinterpret_cast<Bytef*>(packed.data()), &size, reinterpret_cast<const Bytef*>(raw.data()),
                 static_cast<uLong>(raw.size()), 6) != Z_OK)
-    throw mme::FileError(file, "zlib could not compress the picture");
+    throw FileError(file, "zlib could not compress the picture");
   packed.resize(size);
   std::string header;
   put32(header, static_cast<std::uint32_t>(width));
@@ -48,7 +48,7 @@ void write_png(const std::filesystem::path& file, int width, int height, const s
   chunk(png, "IHDR", header);
   chunk(png, "IDAT", packed);
   chunk(png, "IEND", "");
-  mme::write_atomically(file, png);
+  write_atomically(file, png);
 }
 
-}  // namespace trainer
+}  // namespace mme
