@@ -125,3 +125,22 @@ TEST_CASE("cell magnitudes: the mean of |v| over each whole cell", "[motion_box]
     for (int j = 0; j < gw; ++j) CHECK(m[i * gw + j] == 0.5f * 2.5f * static_cast<float>(i + j + 1));
   CHECK_THROWS_AS(trajgen::cell_magnitude(q, 0.5f, cell, gh + 1, gw, m.data()), std::invalid_argument);
 }
+
+TEST_CASE("gaussian_blur equals cv::GaussianBlur bit for bit, in place too", "[motion_box]") {
+  std::mt19937 rng(12);
+  std::exponential_distribution<float> e(1.0f);
+  for (auto size : {cv::Size(106, 80), cv::Size(53, 40), cv::Size(7, 5), cv::Size(40, 1), cv::Size(1, 30),
+                    cv::Size(1, 1), cv::Size(2, 2)})
+    for (double sigma : {0.25, 1.0, 3.75, 7.5}) {
+      INFO(size.width << "x" << size.height << " sigma " << sigma);
+      cv::Mat map(size, CV_32F);
+      for (auto it = map.begin<float>(); it != map.end<float>(); ++it) *it = e(rng);
+      cv::Mat theirs, ours, in_place = map.clone();
+      cv::GaussianBlur(map, theirs, cv::Size(), sigma);
+      trajgen::gaussian_blur(map, ours, sigma);
+      trajgen::gaussian_blur(in_place, in_place, sigma);
+      REQUIRE(ours.size() == theirs.size());
+      CHECK(std::memcmp(ours.data, theirs.data, theirs.total() * sizeof(float)) == 0);
+      CHECK(std::memcmp(in_place.data, theirs.data, theirs.total() * sizeof(float)) == 0);
+    }
+}

@@ -39,6 +39,10 @@ struct MotionBoxParams {
 // the box rule. The field is CV_32FC2 in pixels, or CV_16SC2 quantised (pixels = value x `scale`).
 cv::Mat motion_boundary(const cv::Mat& flow, int downscale = 1, float scale = 1.0f);
 
+// cv::GaussianBlur(src, dst, cv::Size(), sigma) of a CV_32FC1 map, bit for bit (tested), with its
+// kernel made once per thread and sigma instead of at every call.
+void gaussian_blur(const cv::Mat& src, cv::Mat& dst, double sigma);
+
 // The box of one frame (width x height pixels) from its summed motion-boundary map, reduced by
 // params.downscale;
 // `fallback` tells if the central half box was used.
