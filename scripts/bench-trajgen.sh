@@ -10,7 +10,7 @@ build="$repo/build/release"
 [[ -x "$build/trajgen/trajgen-bench" ]] || { echo "build first: cmake --preset release && cmake --build --preset release" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# flowgen three times, the fastest counting (trajgen-bench takes the fastest of five).
+# flowgen three times, the fastest counting (trajgen-bench takes the fastest of nine).
 flowgen_seconds=
 for run in 1 2 3; do
   rm -rf "$work/flow"
@@ -23,8 +23,9 @@ out="$work/table.md"
 {
   echo "Flow: flowgen defaults (dis-fast, native size up to a short side of 320) + --mv on every sample video,"
   echo "${flowgen_seconds} s of flowgen wall time ($(nproc) threads, fastest of 3). trajgen: defaults (L = 4, C = 8,"
-  echo "bilinear). trajgen and the read-only pass ran alternately 5 times: every time below is the fastest"
-  echo "of 5, the speed ratio the median of the 5 neighbouring pairs' ratios (this machine is noisy)."
+  echo "bilinear). trajgen and the read-only pass ran alternately 9 times: every time below is the fastest"
+  echo "of 9; the speed ratio is given as that of the fastest runs and as the median of the 9 neighbouring"
+  echo "pairs' ratios (this machine is noisy)."
   echo
   "$build/trajgen/trajgen-bench" --flow "$work/flow" --flowgen-seconds "$flowgen_seconds" --threads 1,2 --work "$work/t"
 } >"$out"
