@@ -107,23 +107,48 @@ TEST_CASE("motion boundaries and cell magnitudes: the x86-64-v3 builds give the 
 }
 
 TEST_CASE("cell magnitudes: the mean of |v| over each whole cell", "[motion_box]") {
-  // Cell (i, j) holds vectors of length 5 (3, 4) and 0 in a checkerboard, scaled by (i + j + 1):
-  // its mean |v| is half of 5 x (i + j + 1) steps; the partial cells at the right and bottom are
-  // ignored.
-  const int cell = 4, gh = 3, gw = 5;
-  cv::Mat q(gh * cell + 2, gw * cell + 3, CV_16SC2, cv::Scalar(100, 100));
-  for (int i = 0; i < gh; ++i)
-    for (int j = 0; j < gw; ++j)
-      for (int y = 0; y < cell; ++y)
-        for (int x = 0; x < cell; ++x) {
-          const short k = static_cast<short>((x + y) % 2 ? 0 : i + j + 1);
-          q.at<cv::Vec2s>(i * cell + y, j * cell + x) = {static_cast<short>(3 * k), static_cast<short>(-4 * k)};
-        }
-  std::vector<float> m(gh * gw);
-  trajgen::cell_magnitude(q, 0.5f, cell, gh, gw, m.data());
-  for (int i = 0; i < gh; ++i)
-    for (int j = 0; j < gw; ++j) CHECK(m[i * gw + j] == 0.5f * 2.5f * static_cast<float>(i + j + 1));
-  CHECK_THROWS_AS(trajgen::cell_magnitude(q, 0.5f, cell, gh + 1, gw, m.data()), std::invalid_argument);
+  // Cell (i, j) holds vectors of length 5 (3, 4) and 0 in a checkerboard (all 5 for cells of one
+  // pixel), scaled by (i + j + 1); the partial cells at the right and bottom are ignored. Cell
+  // sizes with their own unrolled loop (2, 4, 8) and without (1, 3).
+  for (const int cell : {1, 2, 3, 4, 8}) {
+    INFO("cell " << cell);
+    const int gh = 3, gw = 5;
+    cv::Mat q(gh * cell + 2, gw * cell + 3, CV_16SC2, cv::Scalar(100, 100));
+    for (int i = 0; i < gh; ++i)
+      for (int j = 0; j < gw; ++j)
+        for (int y = 0; y < cell; ++y)
+          for (int x = 0; x < cell; ++x) {
+            const short k = static_cast<short>((x + y) % 2 && cell > 1 ? 0 : i + j + 1);
+            q.at<cv::Vec2s>(i * cell + y, j * cell + x) = {static_cast<short>(3 * k), static_cast<short>(-4 * k)};
+          }
+    const float on = cell == 1 ? 1.0f : (cell * cell / 2 + (cell % 2)) / static_cast<float>(cell * cell);
+    std::vector<float> m(gh * gw);
+    trajgen::cell_magnitude(q, 0.5f, cell, gh, gw, m.data());
+    for (int i = 0; i < gh; ++i)
+      for (int j = 0; j < gw; ++j)
+        CHECK(std::abs(m[i * gw + j] - 0.5f * 5.0f * on * static_cast<float>(i + j + 1)) < 1e-5f);
+    const int too_many = q.rows / cell + 1;  // one row of cells more than the field holds
+    std::vector<float> room(static_cast<std::size_t>(too_many) * gw);
+    CHECK_THROWS_AS(trajgen::cell_magnitude(q, 0.5f, cell, too_many, gw, room.data()), std::invalid_argument);
+  }
+}
+
+TEST_CASE("sum_maps adds the maps in order, as cv::add one after the other", "[motion_box]") {
+  std::mt19937 rng(3);
+  std::exponential_distribution<float> e(1.0f);
+  std::vector<cv::Mat> maps;
+  for (int k = 0; k < 8; ++k) {
+    maps.emplace_back(61, 83, CV_32F);
+    for (auto it = maps.back().begin<float>(); it != maps.back().end<float>(); ++it) *it = e(rng) * (k + 1);
+  }
+  cv::Mat expected = maps[0].clone();
+  for (int k = 1; k < 8; ++k) cv::add(expected, maps[k], expected);
+  const cv::Mat summed = trajgen::sum_maps(maps.data(), 8);
+  CHECK(std::memcmp(summed.data, expected.data, expected.total() * sizeof(float)) == 0);
+  CHECK_THROWS_AS(trajgen::sum_maps(maps.data(), 0), std::invalid_argument);
+  const auto [baseline, v3] = mme::test::on_both_kernel_builds([&] { return trajgen::sum_maps(maps.data(), 8); });
+  CHECK(std::memcmp(baseline.data, expected.data, expected.total() * sizeof(float)) == 0);
+  CHECK(std::memcmp(v3.data, expected.data, expected.total() * sizeof(float)) == 0);
 }
 
 TEST_CASE("gaussian_blur equals cv::GaussianBlur bit for bit, in place too", "[motion_box]") {

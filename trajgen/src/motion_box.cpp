@@ -180,6 +180,41 @@ cv::Mat motion_boundary(const cv::Mat& flow, int downscale, float scale) {
   return reduced_boundary(flow, f, scale);
 }
 
+namespace {
+
+// Row by row, so that a row of the sum stays in the cache while the maps are added to it.
+cv::Mat sum_rows(const cv::Mat* maps, std::size_t count) {
+  cv::Mat summed(maps[0].size(), CV_32F);
+  for (int y = 0; y < summed.rows; ++y) {
+    float* sum_row = summed.ptr<float>(y);
+    std::copy_n(maps[0].ptr<float>(y), summed.cols, sum_row);
+    for (std::size_t f = 1; f < count; ++f) {
+      const float* in = maps[f].ptr<float>(y);
+      for (int x = 0; x < summed.cols; ++x) sum_row[x] += in[x];
+    }
+  }
+  return summed;
+}
+
+#if MME_HAVE_X86_64_V3
+MME_X86_64_V3 cv::Mat sum_rows_v3(const cv::Mat* maps, std::size_t count) {
+  return sum_rows(maps, count);
+}
+#endif
+
+}  // namespace
+
+cv::Mat sum_maps(const cv::Mat* maps, std::size_t count) {
+  if (count == 0) throw std::invalid_argument("sum_maps: no maps");
+  for (std::size_t f = 0; f < count; ++f)
+    if (maps[f].type() != CV_32FC1 || maps[f].size() != maps[0].size())
+      throw std::invalid_argument("sum_maps: the maps must be CV_32FC1 of one size");
+#if MME_HAVE_X86_64_V3
+  if (mme::isa::active() == mme::isa::Level::x86_64_v3) return sum_rows_v3(maps, count);
+#endif
+  return sum_rows(maps, count);
+}
+
 void gaussian_blur(const cv::Mat& src, cv::Mat& dst, double sigma) {
   if (src.type() != CV_32FC1 || !(sigma > 0))
     throw std::invalid_argument("gaussian_blur: needs CV_32FC1 and sigma > 0");

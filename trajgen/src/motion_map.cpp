@@ -10,7 +10,11 @@
 namespace trajgen {
 namespace {
 
+// kCell > 0: the cell size known at compile time (the common ones), so that the per-cell sums
+// unroll; 0: `cell` at run time. Each cell's sum runs left to right in every case.
+template <int kCell>
 void cell_magnitude_loop(const cv::Mat& field, float scale, int cell, int gh, int gw, float* out) {
+  if constexpr (kCell > 0) cell = kCell;
   const float norm = scale / static_cast<float>(cell * cell);
   const int used = gw * cell;
   std::vector<float> magnitude(static_cast<std::size_t>(used));
@@ -25,8 +29,9 @@ void cell_magnitude_loop(const cv::Mat& field, float scale, int cell, int gh, in
         magnitude[x] = std::sqrt(u * u + v * v);
       }
       for (int j = 0; j < gw; ++j) {
-        float sum = 0;
-        for (int x = j * cell; x < (j + 1) * cell; ++x) sum += magnitude[x];
+        const float* m = magnitude.data() + static_cast<std::size_t>(j) * cell;
+        float sum = m[0];  // = 0 + m[0]: magnitudes are >= +0
+        for (int x = 1; x < cell; ++x) sum += m[x];
         cells[j] += sum;
       }
     }
@@ -34,9 +39,22 @@ void cell_magnitude_loop(const cv::Mat& field, float scale, int cell, int gh, in
   }
 }
 
+void cell_magnitude_any(const cv::Mat& field, float scale, int cell, int gh, int gw, float* out) {
+  switch (cell) {
+    case 2:
+      return cell_magnitude_loop<2>(field, scale, cell, gh, gw, out);
+    case 4:
+      return cell_magnitude_loop<4>(field, scale, cell, gh, gw, out);
+    case 8:
+      return cell_magnitude_loop<8>(field, scale, cell, gh, gw, out);
+    default:
+      return cell_magnitude_loop<0>(field, scale, cell, gh, gw, out);
+  }
+}
+
 #if MME_HAVE_X86_64_V3
 MME_X86_64_V3 void cell_magnitude_v3(const cv::Mat& field, float scale, int cell, int gh, int gw, float* out) {
-  cell_magnitude_loop(field, scale, cell, gh, gw, out);
+  cell_magnitude_any(field, scale, cell, gh, gw, out);
 }
 #endif
 
@@ -48,7 +66,7 @@ void cell_magnitude(const cv::Mat& field, float scale, int cell, int gh, int gw,
 #if MME_HAVE_X86_64_V3
   if (mme::isa::active() == mme::isa::Level::x86_64_v3) return cell_magnitude_v3(field, scale, cell, gh, gw, out);
 #endif
-  cell_magnitude_loop(field, scale, cell, gh, gw, out);
+  cell_magnitude_any(field, scale, cell, gh, gw, out);
 }
 
 }  // namespace trajgen

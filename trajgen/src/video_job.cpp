@@ -201,18 +201,8 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
       while (box_end < frames && std::min(pairs, window_first(box_end) + window) <= f1) ++box_end;
       tbb::parallel_for(boxes_done, box_end, [&](std::int64_t t) {
         const std::int64_t w0 = window_first(t), w1 = std::min(pairs, w0 + window);
-        // Row by row, the maps added in order (as cv::add map after map, without a call and an
-        // allocation per map).
-        const cv::Mat& first = boundary[static_cast<std::size_t>(w0)];
-        cv::Mat summed(first.size(), CV_32F);
-        for (int y = 0; y < summed.rows; ++y) {
-          float* sum_row = summed.ptr<float>(y);
-          std::copy_n(first.ptr<float>(y), summed.cols, sum_row);
-          for (std::int64_t f = w0 + 1; f < w1; ++f) {
-            const float* in = boundary[static_cast<std::size_t>(f)].ptr<float>(y);
-            for (int x = 0; x < summed.cols; ++x) sum_row[x] += in[x];
-          }
-        }
+        const cv::Mat summed =
+            sum_maps(boundary.data() + static_cast<std::size_t>(w0), static_cast<std::size_t>(w1 - w0));
         bool fb = true;
         boxes[static_cast<std::size_t>(t)] = box_from_map(summed, W, H, s.box, fb);
         fallback[static_cast<std::size_t>(t)] = fb ? 1 : 0;

@@ -43,6 +43,10 @@ cv::Mat motion_boundary(const cv::Mat& flow, int downscale = 1, float scale = 1.
 // kernel made once per thread and sigma instead of at every call.
 void gaussian_blur(const cv::Mat& src, cv::Mat& dst, double sigma);
 
+// The element-wise sum of `count` >= 1 CV_32FC1 maps of one size, added in order (as cv::add map
+// after map, without a call and an allocation per map): a frame's window of motion boundaries.
+cv::Mat sum_maps(const cv::Mat* maps, std::size_t count);
+
 // The box of one frame (width x height pixels) from its summed motion-boundary map, reduced by
 // params.downscale;
 // `fallback` tells if the central half box was used.
