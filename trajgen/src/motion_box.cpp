@@ -164,24 +164,6 @@ MME_X86_64_V3 cv::Mat reduced_boundary_v3(const cv::Mat& flow, int f, float scal
 }
 #endif
 
-}  // namespace
-
-cv::Mat motion_boundary(const cv::Mat& flow, int downscale, float scale) {
-  // The flow is reduced first: the box rule runs at the reduced size anyway, and the derivatives
-  // on a 16x smaller field are 16x cheaper. Its thresholds are relative (to the maximum and the
-  // standard deviation), so the change of derivative scale does not matter.
-  if (flow.type() != CV_32FC2 && flow.type() != CV_16SC2)
-    throw std::invalid_argument("motion_boundary: the field must be CV_32FC2 or CV_16SC2");
-  const int f = std::max(1, downscale);
-  if (flow.rows < f || flow.cols < f) throw std::invalid_argument("motion_boundary: field smaller than one block");
-#if MME_HAVE_X86_64_V3
-  if (mme::isa::active() == mme::isa::Level::x86_64_v3) return reduced_boundary_v3(flow, f, scale);
-#endif
-  return reduced_boundary(flow, f, scale);
-}
-
-namespace {
-
 // Row by row, so that a row of the sum stays in the cache while the maps are added to it.
 cv::Mat sum_rows(const cv::Mat* maps, std::size_t count) {
   cv::Mat summed(maps[0].size(), CV_32F);
@@ -201,35 +183,6 @@ MME_X86_64_V3 cv::Mat sum_rows_v3(const cv::Mat* maps, std::size_t count) {
   return sum_rows(maps, count);
 }
 #endif
-
-}  // namespace
-
-cv::Mat sum_maps(const cv::Mat* maps, std::size_t count) {
-  if (count == 0) throw std::invalid_argument("sum_maps: no maps");
-  for (std::size_t f = 0; f < count; ++f)
-    if (maps[f].type() != CV_32FC1 || maps[f].size() != maps[0].size())
-      throw std::invalid_argument("sum_maps: the maps must be CV_32FC1 of one size");
-#if MME_HAVE_X86_64_V3
-  if (mme::isa::active() == mme::isa::Level::x86_64_v3) return sum_rows_v3(maps, count);
-#endif
-  return sum_rows(maps, count);
-}
-
-void gaussian_blur(const cv::Mat& src, cv::Mat& dst, double sigma) {
-  if (src.type() != CV_32FC1 || !(sigma > 0))
-    throw std::invalid_argument("gaussian_blur: needs CV_32FC1 and sigma > 0");
-  // As cv::GaussianBlur does: no vertical pass over a single row, no horizontal one over a single
-  // column; a copy when both.
-  const cv::Mat k = gaussian_kernel(sigma), one(1, 1, CV_32F, cv::Scalar(1));
-  const bool across = src.cols > 1 && k.rows > 1, down = src.rows > 1 && k.rows > 1;
-  if (!across && !down) {
-    src.copyTo(dst);
-    return;
-  }
-  cv::sepFilter2D(src, dst, CV_32F, across ? k : one, down ? k : one, cv::Point(-1, -1), 0, cv::BORDER_DEFAULT);
-}
-
-namespace {
 
 Box box_rule(const cv::Mat& small, int width, int height, const MotionBoxParams& p, bool& fallback) {
   const float w = static_cast<float>(width), h = static_cast<float>(height);
@@ -287,6 +240,45 @@ MME_X86_64_V3 Box box_rule_v3(const cv::Mat& small, int width, int height, const
 #endif
 
 }  // namespace
+
+cv::Mat motion_boundary(const cv::Mat& flow, int downscale, float scale) {
+  // The flow is reduced first: the box rule runs at the reduced size anyway, and the derivatives
+  // on a 16x smaller field are 16x cheaper. Its thresholds are relative (to the maximum and the
+  // standard deviation), so the change of derivative scale does not matter.
+  if (flow.type() != CV_32FC2 && flow.type() != CV_16SC2)
+    throw std::invalid_argument("motion_boundary: the field must be CV_32FC2 or CV_16SC2");
+  const int f = std::max(1, downscale);
+  if (flow.rows < f || flow.cols < f) throw std::invalid_argument("motion_boundary: field smaller than one block");
+#if MME_HAVE_X86_64_V3
+  if (mme::isa::active() == mme::isa::Level::x86_64_v3) return reduced_boundary_v3(flow, f, scale);
+#endif
+  return reduced_boundary(flow, f, scale);
+}
+
+cv::Mat sum_maps(const cv::Mat* maps, std::size_t count) {
+  if (count == 0) throw std::invalid_argument("sum_maps: no maps");
+  for (std::size_t f = 0; f < count; ++f)
+    if (maps[f].type() != CV_32FC1 || maps[f].size() != maps[0].size())
+      throw std::invalid_argument("sum_maps: the maps must be CV_32FC1 of one size");
+#if MME_HAVE_X86_64_V3
+  if (mme::isa::active() == mme::isa::Level::x86_64_v3) return sum_rows_v3(maps, count);
+#endif
+  return sum_rows(maps, count);
+}
+
+void gaussian_blur(const cv::Mat& src, cv::Mat& dst, double sigma) {
+  if (src.type() != CV_32FC1 || !(sigma > 0))
+    throw std::invalid_argument("gaussian_blur: needs CV_32FC1 and sigma > 0");
+  // As cv::GaussianBlur does: no vertical pass over a single row, no horizontal one over a single
+  // column; a copy when both.
+  const cv::Mat k = gaussian_kernel(sigma), one(1, 1, CV_32F, cv::Scalar(1));
+  const bool across = src.cols > 1 && k.rows > 1, down = src.rows > 1 && k.rows > 1;
+  if (!across && !down) {
+    src.copyTo(dst);
+    return;
+  }
+  cv::sepFilter2D(src, dst, CV_32F, across ? k : one, down ? k : one, cv::Point(-1, -1), 0, cv::BORDER_DEFAULT);
+}
 
 Box box_from_map(const cv::Mat& small, int width, int height, const MotionBoxParams& p, bool& fallback) {
 #if MME_HAVE_X86_64_V3
