@@ -77,6 +77,22 @@ TEST_CASE("the box holds all the motion at the left edge, whatever the map's wid
     }
 }
 
+TEST_CASE("a map one cell wide: the box holds the thresholded motion, not the blurred regions", "[motion_box]") {
+  // A map of one column or one row takes the region blur at its own size, on a copy: blurred in
+  // place, the map's motion would spread over the whole region and the box with it.
+  const trajgen::MotionBoxParams p;
+  for (const bool column : {true, false}) {
+    INFO((column ? "40x1" : "1x40") << " map, motion at cells 18-21");
+    cv::Mat map = cv::Mat::zeros(column ? 40 : 1, column ? 1 : 40, CV_32F);
+    for (int k = 18; k < 22; ++k) map.at<float>(column ? k : 0, column ? 0 : k) = 1.0f;
+    bool fallback = true;
+    const auto box = trajgen::box_from_map(map, column ? 4 : 160, column ? 160 : 4, p, fallback);
+    REQUIRE_FALSE(fallback);
+    const trajgen::Box expected = column ? trajgen::Box{0, 72, 4, 88} : trajgen::Box{72, 0, 88, 4};
+    CHECK(box == expected);
+  }
+}
+
 TEST_CASE("motion boundaries and cell magnitudes: the x86-64-v3 builds give the baseline builds' values",
           "[motion_box][isa]") {
   std::mt19937 rng(9);
