@@ -258,6 +258,26 @@ TEST_CASE("target directories: reuse, refusal, and resume equal to an uninterrup
   const cv::Mat picture = cv::imread((dir / "g1.png").string());
   CHECK(picture.cols == 2 * 400);
   CHECK(picture.rows == 2 * 300);
+  // The frame's MOFO box is drawn in yellow: (0, 255, 255) as OpenCV reads it (BGR), which a
+  // swap of the PNG's red and blue would turn cyan.
+  std::vector<cv::Mat> bgr;
+  cv::split(picture, bgr);
+  CHECK(cv::countNonZero((bgr[0] == 0) & (bgr[1] == 255) & (bgr[2] == 255)) > 100);
+  CHECK(cv::countNonZero((bgr[0] == 255) & (bgr[1] == 255) & (bgr[2] == 0)) == 0);
+
+  // A frame that is not a JPEG: an error naming the flow part, the video and the frame.
+  fs::copy(dir / "flow", dir / "flow-bad", fs::copy_options::recursive);
+  fs::path bad_part;
+  for (const auto& e : fs::recursive_directory_iterator(dir / "flow-bad"))
+    if (e.path().extension() == ".h5") bad_part = e.path();
+  mme::test::run_checked(mme::test::system_python() + " -c \"import h5py; f = h5py.File('" + bad_part.string() +
+                         "', 'r+'); d = f['videos/python3-mecavideo%2Fg1.avi/frames']; d[...] = 0\"");
+  const auto bad = trajgen_cli("viz " + (dir / "full").string() + " --flow " + (dir / "flow-bad").string() +
+                               " --video python3-mecavideo/g1.avi --out " + (dir / "bad.png").string());
+  CHECK(bad.rc != 0);
+  CHECK_THAT(bad.output, ContainsSubstring(bad_part.string()) && ContainsSubstring("python3-mecavideo/g1.avi") &&
+                             ContainsSubstring("frame") && ContainsSubstring("JPEG"));
+  CHECK_FALSE(fs::exists(dir / "bad.png"));
 
   // Bit-identical whatever the thread count.
   REQUIRE(trajgen_cli("-q --threads 1 " + base + (dir / "one-thread").string()).rc == 0);
