@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# Installs every Debian package that the build, the tests and the demo need.
+# Installs every Debian package that the build, the tests and the demo need, and LibTorch the way
+# users get it: PyTorch's wheel from PyPI (CUDA-enabled; pinned below), in a virtual environment
+# that also sees Debian's h5py, numpy and matplotlib. CMake finds it through that environment's
+# python (torch.utils.cmake_prefix_path; see cmake/MmeTorch.cmake).
 # Idempotent: a second run only checks. Needs root (or sudo) on Debian 12 (bookworm).
 #   scripts/install-deps.sh            # everything
 #   scripts/install-deps.sh --trainer  # only what the trainer needs (LibTorch, HDF5, fmt, libjpeg)
+# MME_VENV overrides where the environment goes (default: .venv in the repository).
 set -euo pipefail
+
+# The LibTorch every build compiles against: 2.11.0 is built with CUDA 13.0 (nvidia-*-cu13 wheels),
+# the toolkit installed on the build machines and the one the GPU machine's PyTorch uses.
+torch_version=2.11.0
+repo=$(cd "$(dirname "$0")/.." && pwd)
+venv=${MME_VENV:-$repo/.venv}
 
 want_all=1
 [[ "${1:-}" == "--trainer" ]] && want_all=0
@@ -27,8 +37,8 @@ fi
 common_pkgs=(build-essential cmake ninja-build pkg-config git
   libhdf5-dev hdf5-tools libfmt-dev libcli11-dev nlohmann-json3-dev
   libjpeg-dev libturbojpeg0-dev
-  libtorch-dev libopenblas0-pthread
-  python3-h5py python3-numpy python3-matplotlib python3-torch)
+  libgloo-dev python3-venv
+  python3-h5py python3-numpy python3-matplotlib)
 video_pkgs=(libopencv-dev libopencv-contrib-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
   libtbb-dev hdf5-filter-plugin clang-format)
@@ -46,7 +56,19 @@ if dpkg-query -W -f='${Version}' libcatch2-dev 2>/dev/null | grep -q '^2\.'; the
   missing+=(libcatch2-dev)
 fi
 
+# PyTorch's wheel into the virtual environment (about 4 GB with its CUDA libraries).
+install_torch() {
+  if [[ -x "$venv/bin/python" ]] &&
+    "$venv/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$torch_version')" 2>/dev/null; then
+    return
+  fi
+  echo "install-deps: installing torch==$torch_version from PyPI into $venv"
+  [[ -x "$venv/bin/python" ]] || /usr/bin/python3 -m venv --system-site-packages "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "torch==$torch_version"
+}
+
 if ((${#missing[@]} == 0)); then
+  install_torch
   echo "install-deps: everything is installed"
   exit 0
 fi
@@ -65,4 +87,5 @@ fi
 if printf '%s\n' "${missing[@]}" | grep -qx libcatch2-dev; then
   $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports libcatch2-dev >/dev/null
 fi
+install_torch
 echo "install-deps: done"

@@ -251,7 +251,7 @@ TEST_CASE("the loco HDF5 filter: direct chunks, H5Dread and h5py through the plu
 
   const long long sum = std::accumulate(flow.begin(), flow.end(), 0LL);
   mme::test::run_checked(
-      "HDF5_PLUGIN_PATH=" + std::string(MME_LOCO_PLUGIN_DIR) + " " + mme::test::system_python() +
+      "HDF5_PLUGIN_PATH=" + std::string(MME_LOCO_PLUGIN_DIR) + " " + mme::test::python() +
       " -c \"import h5py; v = h5py.File('" + path.string() +
       "', 'r')['videos']['clip.mp4']\nfor name, cd in (('flow', (1, 48, 64, 2, 0)), ('traj', (2, 48, 64, 2, "
       "1))):\n d = v[name][...]; assert d.shape == (3, 48, 64, 2); "

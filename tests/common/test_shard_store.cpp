@@ -197,7 +197,7 @@ TEST_CASE("h5py reads our shards with HDF5's own filters", "[shard_store][python
     writer.commit();
   }
   const long long expected = std::accumulate(flow.begin(), flow.end(), 0LL);
-  mme::test::run_checked(mme::test::system_python() + " -c \"import h5py; f = h5py.File('" + path.string() +
+  mme::test::run_checked(mme::test::python() + " -c \"import h5py; f = h5py.File('" + path.string() +
                          "', 'r'); g = f['videos']['cls%2Fvid.mp4']; d = g['flow'][...]; "
                          "assert g.attrs['id'] == 'cls/vid.mp4', g.attrs['id']; "
                          "assert d.shape == (3, 8, 10, 2); assert int(d.astype('int64').sum()) == " +

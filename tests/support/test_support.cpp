@@ -76,8 +76,8 @@ void set_rotation(const std::filesystem::path& in, const std::filesystem::path& 
               " '" + out.string() + "'");
 }
 
-std::string system_python() {
-  return std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+std::string python() {
+  return MME_PYTHON;
 }
 
 OutputContent read_output(const std::filesystem::path& out_dir) {

@@ -44,8 +44,8 @@ void run_checked(const std::string& command);
 // Copies a video, adding rotation metadata (a display matrix) of `degrees` as `-metadata rotate`
 // sets it: the picture is to be turned counter-clockwise by `degrees` for display.
 void set_rotation(const std::filesystem::path& in, const std::filesystem::path& out, int degrees);
-// The Python that has Debian's h5py and numpy (python3 on PATH may be another one).
-std::string system_python();
+// The Python the tests read files with: h5py, numpy, matplotlib and (for the trainer) torch.
+std::string python();
 // Every video of a flowgen/trajgen output directory: id -> dataset name -> stored values as bytes.
 // Fails the test if a video stands in two parts.
 using OutputContent = std::map<std::string, std::map<std::string, std::vector<std::uint8_t>>>;

@@ -163,7 +163,7 @@ TEST_CASE("videos missing from the shards are skipped, counted and reported", "[
   CHECK(skipped.size() == 1);
   CHECK(skipped.contains("kinetics/missing.mp4"));
   // The metrics plot.
-  mme::test::run_checked(mme::test::system_python() + " " +
+  mme::test::run_checked(mme::test::python() + " " +
                          (mme::test::source_dir() / "scripts/plot-metrics.py").string() + " " + (dir / "run").string());
   CHECK(fs::file_size(dir / "run" / "metrics.png") > 10000);
 }
@@ -252,6 +252,6 @@ TEST_CASE("trainer masks draws one clip through every masking strategy", "[train
   CHECK(be32(16) == 8 * 68);
   CHECK(be32(20) == 4 * 68);
   // Python reads it back (matplotlib's PNG reader).
-  mme::test::run_checked(mme::test::system_python() + " -c \"import matplotlib.image as m, sys; a = m.imread('" +
+  mme::test::run_checked(mme::test::python() + " -c \"import matplotlib.image as m, sys; a = m.imread('" +
                          (dir / "m.png").string() + "'); assert a.shape == (272, 544, 3), a.shape\"");
 }

@@ -220,7 +220,7 @@ for k in ["encoder.patch_embed.proj.weight", "encoder.blocks.0.attn.qkv.weight",
 print("checksum %.6f" % float(m["encoder.blocks.1.mlp.fc1.weight"].sum()))
 torch.save({"model": {k[len("encoder."):]: v.clone() for k, v in m.items()}, "epoch": 799}, sys.argv[2])
 )");
-  const auto r = mme::test::run_capture(mme::test::system_python() + " " + (dir / "resave.py").string() + " " +
+  const auto r = mme::test::run_capture(mme::test::python() + " " + (dir / "resave.py").string() + " " +
                                         (dir / "ours.pth").string() + " " + (dir / "python.pth").string());
   INFO(r.output);
   REQUIRE(r.rc == 0);

@@ -270,7 +270,7 @@ TEST_CASE("target directories: reuse, refusal, and resume equal to an uninterrup
   fs::path bad_part;
   for (const auto& e : fs::recursive_directory_iterator(dir / "flow-bad"))
     if (e.path().extension() == ".h5") bad_part = e.path();
-  mme::test::run_checked(mme::test::system_python() + " -c \"import h5py; f = h5py.File('" + bad_part.string() +
+  mme::test::run_checked(mme::test::python() + " -c \"import h5py; f = h5py.File('" + bad_part.string() +
                          "', 'r+'); d = f['videos/python3-mecavideo%2Fg1.avi/frames']; d[...] = 0\"");
   const auto bad = trajgen_cli("viz " + (dir / "full").string() + " --flow " + (dir / "flow-bad").string() +
                                " --video python3-mecavideo/g1.avi --out " + (dir / "bad.png").string());

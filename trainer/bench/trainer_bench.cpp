@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
           const double s = since(t0) / steps;
           std::printf("| %s | %s | %s | %s | %s | %s | %.1f | %.1f |\n", preset.c_str(), recipe.c_str(), batch.c_str(),
                       device.str().c_str(), bf16 ? "bf16 autocast" : "fp32",
-                      TORCH_VERSION_MAJOR >= 2 ? "scaled_dot_product" : "plain", 1000 * s, config.optim.batch / s);
+                      "scaled_dot_product", 1000 * s, config.optim.batch / s);
           std::fflush(stdout);
         }
     } else {

@@ -1,6 +1,5 @@
 #include <trainer/model.h>
 
-#include <torch/version.h>
 
 #include <cmath>
 
@@ -36,13 +35,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   const auto bias = torch::cat({q_bias, torch::zeros_like(v_bias), v_bias});
   const auto parts = F::linear(x, qkv->weight, bias).reshape({B, N, 3, heads, C / heads}).permute({2, 0, 3, 1, 4});
   const auto q = parts[0], k = parts[1], v = parts[2];
-#if TORCH_VERSION_MAJOR >= 2
-  // Fused (flash / memory-efficient) attention where LibTorch has it.
+  // Fused attention (flash / memory-efficient on CUDA), scaled by 1/sqrt(head dim) as VideoMAE's.
   const auto out = at::scaled_dot_product_attention(q, k, v);
-#else
-  const double scale = 1.0 / std::sqrt(static_cast<double>(C / heads));
-  const auto out = torch::softmax(torch::matmul(q * scale, k.transpose(-2, -1)), -1).matmul(v);
-#endif
   return proj(out.transpose(1, 2).reshape({B, N, C}));
 }
 
