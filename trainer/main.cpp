@@ -7,6 +7,7 @@
 #include <trainer/pretrain.h>
 #include <trainer/target.h>
 #include <trainer/videomae_io.h>
+#include <trainer/world.h>
 
 #include <mme/cli.h>
 #include <mme/host_allocator.h>
@@ -89,6 +90,7 @@ int main(int argc, char** argv) {
   try {
     const std::string mode = *finetune ? "finetune" : *probe ? "probe" : "pretrain";
     config = trainer::load_config(config_file, overrides, mode);
+    config.world_size = trainer::world_from_environment().size;  // torchrun's or Slurm's variables
   } catch (const std::exception& e) {
     mme::log::error("{}", e.what());
     return mme::cli::kUsage;
@@ -106,7 +108,7 @@ int main(int argc, char** argv) {
     }
     if (*eval) {
       const auto result = trainer::evaluate(config);
-      std::printf("%s\n", result.dump().c_str());
+      if (!result.is_null()) std::printf("%s\n", result.dump().c_str());  // rank 0's
       return mme::cli::kOk;
     }
     return *pretrain ? trainer::pretrain(config) : trainer::finetune(config);

@@ -7,6 +7,11 @@
 namespace mme::log {
 namespace {
 std::atomic<Level> g_level{Level::info};
+std::string g_prefix;  // set once at start-up, before any thread logs
+}  // namespace
+
+void set_prefix(std::string_view prefix) {
+  g_prefix = prefix;
 }
 
 void set_level(Level l) {
@@ -19,6 +24,7 @@ Level level() {
 void write(Level l, std::string_view message) {
   static constexpr const char* kPrefix[] = {"debug: ", "", "warning: ", "error: ", ""};
   std::string line = kPrefix[static_cast<int>(l)];
+  line += g_prefix;
   line += message;
   terminal::write_line(line);
 }

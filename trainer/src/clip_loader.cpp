@@ -17,25 +17,32 @@ struct ClipLoader::Pending {
   int remaining = 0;
 };
 
+long steps_per_epoch(long videos, const TrainConfig& config) {
+  const long clips = videos * config.data.repeats, global = config.global_batch();
+  if (clips < global)
+    throw std::invalid_argument(fmt::format(
+        "an epoch has {} videos x {} clips (data.repeats) = {} clips, fewer than one global batch of {} (optim.batch "
+        "{} x {} rank(s) x optim.accumulate {}): lower optim.batch, use fewer ranks or raise data.repeats",
+        videos, config.data.repeats, clips, global, config.optim.batch, config.world_size, config.optim.accumulate));
+  return clips / global;
+}
+
 ClipLoader::ClipLoader(const ClipDataset& dataset, const TrainConfig& config, const MaskGenerator& masks,
-                       bool trajectories, long first_batch, bool pin_memory)
+                       bool trajectories, long first_batch, bool pin_memory, int rank)
     : dataset_(dataset), config_(config), masks_(masks), pin_(pin_memory) {
   batch_ = config.optim.batch;
+  rank_ = rank;
   trajectories_ = trajectories;
   slices_ = config.tokens_t();
   grid_ = config.model.img_size / config.trajectory.cell;
   tokens_ = config.tokens();
   const long n = static_cast<long>(dataset.videos().size());
-  batches_per_epoch_ = n * config.data.repeats / batch_;
-  if (batches_per_epoch_ == 0)
-    throw std::invalid_argument(fmt::format(
-        "an epoch has {} videos x {} clips (data.repeats) = {} clips, fewer than one batch of {} (optim.batch): "
-        "lower optim.batch or raise data.repeats",
-        n, config.data.repeats, n * config.data.repeats, batch_));
-  slots_per_epoch_ = batches_per_epoch_ * batch_;
+  micro_clips_ = static_cast<long>(batch_) * config.world_size;
+  batches_per_epoch_ = steps_per_epoch(n, config) * config.optim.accumulate;
+  slots_per_epoch_ = batches_per_epoch_ * micro_clips_;
   consumed_ = first_batch;
   const long epoch = first_batch / batches_per_epoch_;
-  const long first_slot = (first_batch % batches_per_epoch_) * batch_;
+  const long first_slot = (first_batch % batches_per_epoch_) * micro_clips_ + static_cast<long>(rank_) * batch_;
   next_visit_ = epoch * n + first_slot / config.data.repeats;
   for (int t = 0; t < config.data.workers; ++t) threads_.emplace_back([this] { work(); });
 }
@@ -97,7 +104,7 @@ void ClipLoader::work() {
     {
       std::unique_lock lock(mutex_);
       auto first_batch_of = [&](long visit) {
-        return (visit / n) * batches_per_epoch_ + (visit % n) * repeats / batch_;
+        return (visit / n) * batches_per_epoch_ + (visit % n) * repeats / micro_clips_;
       };
       work_cv_.wait(lock,
                     [&] { return stop_ || fatal_ || first_batch_of(next_visit_) < consumed_ + config_.data.prefetch; });
@@ -107,8 +114,9 @@ void ClipLoader::work() {
       position = visit % n;
       for (int r = 0; r < repeats; ++r) {
         const long slot = position * repeats + r;
-        if (slot >= slots_per_epoch_) continue;  // the dropped tail of the epoch
-        const long m = epoch * batches_per_epoch_ + slot / batch_;
+        if (slot >= slots_per_epoch_) continue;                 // the dropped tail of the epoch
+        if ((slot % micro_clips_) / batch_ != rank_) continue;  // another rank's part
+        const long m = epoch * batches_per_epoch_ + slot / micro_clips_;
         if (m < consumed_) continue;  // before the resume point
         jobs.emplace_back(slot, &pending_locked(m));
       }

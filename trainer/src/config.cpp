@@ -19,7 +19,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FinetuneConfig, init, classes, p
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OptimConfig, batch, accumulate, base_lr, min_lr, warmup_epochs, epochs,
                                                 weight_decay, beta1, beta2, eps, clip_grad)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunConfig, out, seed, device, bf16, threads, max_steps,
-                                                checkpoint_every, log_every)
+                                                checkpoint_every, log_every, timeout, bucket_mb, overlap)
 
 nlohmann::json TrainConfig::to_json() const {
   return {{"mode", mode},
@@ -98,6 +98,8 @@ void TrainConfig::validate() const {
   need(finetune.label_smoothing >= 0 && finetune.label_smoothing < 1, "finetune.label_smoothing must be in [0, 1)");
   need(finetune.test_clips >= 1 && finetune.test_crops >= 1, "finetune.test_clips and test_crops must be >= 1");
   need(run.checkpoint_every >= 1 && run.log_every >= 1, "run.checkpoint_every and run.log_every must be >= 1");
+  need(run.timeout > 0, "run.timeout (seconds) must be > 0");
+  need(run.bucket_mb > 0, "run.bucket_mb must be > 0");
   bool any = false;
   for (const auto& [name, weight] : targets) {
     need(weight >= 0, fmt::format("targets.{} weight {} must be >= 0", name, weight));
@@ -245,8 +247,11 @@ TrainConfig load_config(const std::filesystem::path& file, const std::vector<std
 
 nlohmann::json identity(const TrainConfig& config) {
   auto j = config.to_json();
-  for (const char* key : {"max_steps", "checkpoint_every", "log_every", "threads", "out"}) j["run"].erase(key);
+  for (const char* key : {"max_steps", "checkpoint_every", "log_every", "threads", "out", "timeout", "bucket_mb", "overlap"})
+    j["run"].erase(key);
   for (const char* key : {"workers", "prefetch"}) j["data"].erase(key);
+  for (const char* key : {"batch", "accumulate"}) j["optim"].erase(key);
+  j["optim"]["global_batch"] = config.global_batch();
   return j;
 }
 

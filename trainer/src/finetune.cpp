@@ -111,16 +111,16 @@ void load_encoder(Encoder& encoder, const ModelConfig& model, const fs::path& fi
 }
 
 int finetune(const TrainConfig& config) {
-  const auto& run = config.run;
-  const auto device = start_run(config);
-  const bool bf16 = run.bf16 && device.is_cuda();
+  auto run = start_run(config);
+  const auto device = run.device;
+  const bool bf16 = config.run.bf16 && device.is_cuda();
 
   const auto masks = box_reader(config);
   ClipDataset dataset(config, masks->needs_motion());
-  report_skipped(dataset, run.out);
+  if (run.group->is_main()) report_skipped(dataset, config.run.out);
   const int classes = class_count(config, dataset);
 
-  torch::manual_seed(run.seed);
+  torch::manual_seed(config.run.seed);
   VideoClassifier model(config.model, classes, config.finetune.pooling);
   if (config.finetune.init.empty())
     mme::log::info("finetune.init is not set: the encoder starts from random weights");
@@ -162,14 +162,15 @@ int finetune(const TrainConfig& config) {
     return losses;
   };
   mme::log::info("{} classes, {} pooling{}", classes, config.finetune.pooling, probe ? ", frozen encoder" : "");
-  return train_loop(config, dataset, *masks, task, device);
+  return train_loop(config, dataset, *masks, task, run);
 }
 
 nlohmann::json evaluate(const TrainConfig& config) {
   const auto& run = config.run;
   if (run.out.empty()) throw std::invalid_argument("run.out (the finetune or probe run directory) is not set");
-  torch::set_num_threads(run.threads);
-  const auto device = pick_device(run.device);
+  auto joined = join_run(config);
+  auto& group = *joined.group;
+  const auto device = joined.device;
   const auto checkpoint = run.out / "checkpoint.pt";
   if (!fs::exists(checkpoint))
     throw mme::FileError(checkpoint, "does not exist: run.out must be the directory of a finetune or probe run");
@@ -198,7 +199,10 @@ nlohmann::json evaluate(const TrainConfig& config) {
   std::vector<std::vector<std::int64_t>> confusion(classes, std::vector<std::int64_t>(classes, 0));
   long top1 = 0, top5 = 0, counted = 0;
   ClipSource source;
-  for (const auto& video : dataset.videos()) {
+  // Rank r tests videos r, r + world, ...; the counts are summed over the ranks below.
+  const auto& videos = dataset.videos();
+  for (std::size_t i = group.rank(); i < videos.size(); i += group.size()) {
+    const auto& video = videos[i];
     if (video.label < 0 || video.label >= classes) {
       mme::log::warn("{}: label {} is not one of the {} classes; not counted", video.id, video.label, classes);
       continue;
@@ -224,7 +228,7 @@ nlohmann::json evaluate(const TrainConfig& config) {
           crop_resize_rgb(source.frames[k], crop, S, out + static_cast<std::size_t>(k) * S * S * 3);
         if (mofo) {
           const auto b = crop_box(source.motion_box, crop, S, m.patch);
-          for (int i = 0; i < 4; ++i) boxes[view][i] = b[i];
+          for (int k = 0; k < 4; ++k) boxes[view][k] = b[k];
         }
       }
     }
@@ -238,6 +242,19 @@ nlohmann::json evaluate(const TrainConfig& config) {
     ++confusion[video.label][predicted];
     ++counted;
   }
+  {
+    // Every rank's counts into one result: [top1, top5, counted, confusion...].
+    std::vector<std::int64_t> counts{top1, top5, counted};
+    for (const auto& row : confusion) counts.insert(counts.end(), row.begin(), row.end());
+    auto t = torch::tensor(counts, torch::kInt64);
+    group.allreduce_sum(t, "all-reduce of the evaluation counts");
+    const auto* v = t.data_ptr<std::int64_t>();
+    top1 = v[0];
+    top5 = v[1];
+    counted = v[2];
+    for (int r = 0; r < classes; ++r)
+      for (int c = 0; c < classes; ++c) confusion[r][c] = v[3 + r * classes + c];
+  }
   if (counted == 0) throw std::invalid_argument("eval: no labelled video to evaluate");
   nlohmann::json result{{"top1", static_cast<double>(top1) / counted},
                         {"top5", static_cast<double>(top5) / counted},
@@ -245,6 +262,7 @@ nlohmann::json evaluate(const TrainConfig& config) {
                         {"views_per_video", T * C},
                         {"classes", classes},
                         {"checkpoint", checkpoint.string()}};
+  if (!group.is_main()) return nullptr;  // rank 0 writes the files and prints the result
   mme::write_atomically(run.out / "eval.json", result.dump(1) + "\n");
   std::string csv = "true\\predicted";
   for (int c = 0; c < classes; ++c) csv += fmt::format(",{}", c);

@@ -63,18 +63,18 @@ Losses masked_losses(MaskedVideoModel& model, const std::vector<std::pair<std::u
 }
 
 int pretrain(const TrainConfig& config) {
-  const auto& run = config.run;
-  const auto device = start_run(config);
-  const bool bf16 = run.bf16 && device.is_cuda();
+  auto run = start_run(config);
+  const auto device = run.device;
+  const bool bf16 = config.run.bf16 && device.is_cuda();
 
   auto targets = make_targets(config);
   bool need_trajectories = false;
   for (const auto& [target, weight] : targets) need_trajectories = need_trajectories || target->needs_trajectories();
   const auto masks = make_mask_generator(config.mask);
   ClipDataset dataset(config, need_trajectories || masks->needs_motion());
-  report_skipped(dataset, run.out);
+  if (run.group->is_main()) report_skipped(dataset, config.run.out);
 
-  torch::manual_seed(run.seed);
+  torch::manual_seed(config.run.seed);
   auto model = make_model(config);
   model->to(device);
   auto [groups, scales] = adamw_groups(*model, config.optim, nullptr);
@@ -85,7 +85,7 @@ int pretrain(const TrainConfig& config) {
   task.lr_scale = scales;
   task.trajectories = need_trajectories;
   task.step = [&](const Batch& batch) { return masked_losses(model, targets, to_device(batch, device), bf16); };
-  return train_loop(config, dataset, *masks, task, device);
+  return train_loop(config, dataset, *masks, task, run);
 }
 
 }  // namespace trainer

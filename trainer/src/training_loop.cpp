@@ -1,4 +1,5 @@
 #include <trainer/checkpoint.h>
+#include <trainer/gradient_reducer.h>
 #include <trainer/lr_schedule.h>
 #include <trainer/metrics_log.h>
 #include <trainer/training_loop.h>
@@ -11,9 +12,12 @@
 #include <mme/part_store.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 namespace trainer {
 
@@ -45,25 +49,83 @@ std::pair<std::vector<torch::optim::OptimizerParamGroup>, std::vector<double>> a
   return {std::move(groups), std::move(scales)};
 }
 
-torch::Device pick_device(const std::string& name) {
+torch::Device pick_device(const std::string& name, int local_rank) {
   if (name == "cpu") return torch::kCPU;
-  if (name == "cuda") {
-    if (!torch::cuda::is_available())
-      throw std::invalid_argument("run.device=cuda, but no CUDA device is available to this LibTorch build");
-    return torch::kCUDA;
-  }
-  return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  const bool cuda = torch::cuda::is_available();
+  if (name == "cuda" && !cuda)
+    throw std::invalid_argument("run.device=cuda, but no CUDA device is available to this LibTorch build");
+  if (!cuda) return torch::kCPU;
+  const auto gpus = static_cast<int>(torch::cuda::device_count());
+  if (local_rank >= gpus)
+    throw std::invalid_argument(fmt::format("local rank {} needs GPU {}, but this node shows {} GPU(s) to it",
+                                            local_rank, local_rank, gpus));
+  return {torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank)};
 }
 
-torch::Device start_run(const TrainConfig& config) {
+namespace {
+
+// The settings that differ between two identities, as dotted keys: "optim.base_lr 0.0003 here,
+// 0.00015 on rank 0".
+std::string settings_difference(const std::string& mine, const std::string& theirs) {
+  const auto a = nlohmann::json::parse(mine).flatten(), b = nlohmann::json::parse(theirs).flatten();
+  std::vector<std::string> lines;
+  auto dotted = [](std::string key) {
+    std::replace(key.begin(), key.end(), '/', '.');
+    return key.substr(1);
+  };
+  for (const auto& [key, value] : a.items()) {
+    const auto it = b.find(key);
+    if (it == b.end() || *it != value)
+      lines.push_back(
+          fmt::format("{} {} here, {} on rank 0", dotted(key), value.dump(), it == b.end() ? "nothing" : it->dump()));
+  }
+  for (const auto& [key, value] : b.items())
+    if (!a.contains(key)) lines.push_back(fmt::format("{} nothing here, {} on rank 0", dotted(key), value.dump()));
+  return fmt::format("{}", fmt::join(lines, "; "));
+}
+
+}  // namespace
+
+Run join_run(const TrainConfig& config) {
+  const auto world = world_from_environment();
+  if (world.size != config.world_size)
+    throw std::logic_error("join_run: config.world_size is not the environment's world size");
+  if (world.rank != 0) {
+    mme::log::set_prefix(fmt::format("rank {}: ", world.rank));
+    if (mme::log::level() < mme::log::Level::warn) mme::log::set_level(mme::log::Level::warn);
+  }
+  torch::set_num_threads(config.run.threads);
+  Run run;
+  run.device = pick_device(config.run.device, world.size > 1 ? world.local_rank : 0);
+  const auto timeout = std::chrono::milliseconds(static_cast<long>(config.run.timeout * 1000));
+  run.group = std::make_unique<ProcessGroup>(world, run.device, timeout);
+  run.group->agree("settings", identity(config).dump(), settings_difference);
+  if (world.size > 1)
+    mme::log::info("rank 0 of {} ({}, {} backend, rendezvous at {}:{})", world.size, world.launcher,
+                   run.group->backend_name(), world.master_addr, world.master_port);
+  return run;
+}
+
+Run start_run(const TrainConfig& config) {
   const auto& run = config.run;
   if (run.out.empty()) throw std::invalid_argument("run.out (the run directory) is not set");
   if (config.data.flow_dir.empty()) throw std::invalid_argument("data.flow_dir (flowgen's output) is not set");
-  torch::set_num_threads(run.threads);
-  const auto device = pick_device(run.device);
+  auto joined = join_run(config);
   fs::create_directories(run.out);
-  mme::claim_output_dir(run.out, "config.json", identity(config));
-  return device;
+  mme::claim_output_dir(run.out, "config.json", identity(config));  // safe from every rank at once
+  return joined;
+}
+
+void broadcast_module(torch::nn::Module& module, ProcessGroup& group) {
+  if (group.size() == 1) return;
+  torch::NoGradGuard no_grad;
+  auto send = [&](torch::Tensor t) {
+    auto buffer = t.detach().contiguous();
+    group.broadcast(buffer, "broadcast of rank 0's weights");
+    if (!buffer.is_same(t)) t.copy_(buffer);
+  };
+  for (auto& p : module.parameters()) send(p);
+  for (auto& b : module.buffers()) send(b);
 }
 
 void report_skipped(const ClipDataset& dataset, const fs::path& out) {
@@ -79,82 +141,126 @@ void report_skipped(const ClipDataset& dataset, const fs::path& out) {
   }
 }
 
-int train_loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenerator& masks, TrainingTask& task,
-               const torch::Device& device) {
-  const auto& run = config.run;
+namespace {
+
+// One step's numbers, summed over the ranks in one all-reduce: the losses (divided by the world
+// afterwards), the clips replaced after read errors, and the stop requests.
+struct StepNumbers {
+  double total = 0;
+  std::map<std::string, double> parts;
+  double replaced = 0;
+  bool stop = false;
+
+  void reduce(ProcessGroup& group) {
+    if (group.size() == 1) return;
+    std::vector<double> values{total, replaced, stop ? 1.0 : 0.0};
+    for (const auto& [name, value] : parts) values.push_back(value);
+    auto t = torch::tensor(values, torch::kFloat64);
+    group.allreduce_sum(t, "all-reduce of the step's losses");
+    const auto* v = t.data_ptr<double>();
+    const double world = group.size();
+    total = v[0] / world;
+    replaced = v[1];
+    stop = v[2] > 0;
+    std::size_t i = 3;
+    for (auto& [name, value] : parts) value = v[i++] / world;
+  }
+};
+
+int loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenerator& masks, TrainingTask& task,
+         Run& run) {
+  const auto& settings = config.run;
   auto& model = *task.model;
   auto& optimizer = *task.optimizer;
+  auto& group = *run.group;
+  const auto& device = run.device;
   const long videos = static_cast<long>(dataset.videos().size());
-  const long batches_per_epoch = videos * config.data.repeats / config.optim.batch;
   const long accumulate = config.optim.accumulate;
-  const long steps_per_epoch = std::max(1L, batches_per_epoch / accumulate);
+  const long per_epoch = steps_per_epoch(videos, config);
   // min_lr is absolute, as in VideoMAE; with small batches it may exceed the peak: then the
   // cosine ends at the peak instead of rising to it.
   LrSchedule schedule{config.lr(), std::min(config.optim.min_lr, config.lr()),
-                      static_cast<long>(std::llround(config.optim.warmup_epochs * steps_per_epoch)),
-                      std::max(1L, static_cast<long>(std::llround(config.optim.epochs * steps_per_epoch)))};
+                      static_cast<long>(std::llround(config.optim.warmup_epochs * per_epoch)),
+                      std::max(1L, static_cast<long>(std::llround(config.optim.epochs * per_epoch)))};
 
-  const auto checkpoint = run.out / "checkpoint.pt";
+  const auto checkpoint = settings.out / "checkpoint.pt";
   long step = 0;
   const auto my_identity = identity(config).dump();
   if (fs::exists(checkpoint)) {
     const auto state = load_checkpoint(checkpoint, model, optimizer, device);
     if (state.identity != my_identity)
-      throw mme::FileError(checkpoint, "was written with other settings than " + (run.out / "config.json").string());
+      throw mme::FileError(checkpoint,
+                           "was written with other settings than " + (settings.out / "config.json").string());
     step = state.step;
     mme::log::info("{}: resuming at step {}", checkpoint.string(), step);
   }
-  const long last = run.max_steps > 0 ? std::min(schedule.total_steps, run.max_steps) : schedule.total_steps;
-  mme::log::info("{}: {} videos, {} clips per epoch, {} steps per epoch, steps {}..{} of {} on {}{}", config.mode,
-                 videos, batches_per_epoch * config.optim.batch, steps_per_epoch, step, last, schedule.total_steps,
-                 device.str(), run.bf16 && device.is_cuda() ? " (bf16 autocast)" : "");
+  // Every rank reads the checkpoint itself: they must all have found the same one.
+  group.agree("resume step", std::to_string(step), [&](const std::string& mine, const std::string& theirs) {
+    return fmt::format("step {} here (from {}), step {} on rank 0: run.out must be one directory that every rank "
+                       "sees (a shared filesystem)",
+                       mine, fs::exists(checkpoint) ? checkpoint.string() : "no checkpoint", theirs);
+  });
+  broadcast_module(model, group);
+  const long last = settings.max_steps > 0 ? std::min(schedule.total_steps, settings.max_steps) : schedule.total_steps;
+  mme::log::info("{}: {} videos, {} clips per epoch, {} steps per epoch, steps {}..{} of {} on {}{}{}", config.mode,
+                 videos, per_epoch * config.global_batch(), per_epoch, step, last, schedule.total_steps, device.str(),
+                 settings.bf16 && device.is_cuda() ? " (bf16 autocast)" : "",
+                 group.size() > 1 ? fmt::format(", {} ranks x batch {} x accumulate {}", group.size(),
+                                                config.optim.batch, accumulate)
+                                  : "");
   // VideoMAE scales base_lr by batch / 256, so a base_lr typed as if it were the lr itself (0.1)
   // lands far above what AdamW trains a ViT with (VideoMAE and MME: 1.5e-4 to 1e-3 after scaling).
   // A linear probe's head takes larger rates, so probing is not warned about.
   if (config.mode != "probe" && config.lr() > 5e-3)
     mme::log::warn(
-        "lr = optim.base_lr {} x batch {} x accumulate {} / 256 = {:.3g}: high for AdamW on a ViT "
+        "lr = optim.base_lr {} x global batch {} / 256 = {:.3g}: high for AdamW on a ViT "
         "(VideoMAE: 1.5e-4 to 1e-3 after scaling); lower optim.base_lr if the loss stalls or diverges",
-        config.optim.base_lr, config.optim.batch, config.optim.accumulate, config.lr());
+        config.optim.base_lr, config.global_batch(), config.lr());
 
-  ClipLoader loader(dataset, config, masks, task.trajectories, step * accumulate, device.is_cuda());
-  MetricsLog metrics(run.out / "metrics.jsonl", step);
+  ClipLoader loader(dataset, config, masks, task.trajectories, step * accumulate, device.is_cuda(), group.rank());
+  std::optional<MetricsLog> metrics;
+  if (group.is_main()) metrics.emplace(settings.out / "metrics.jsonl", step);
+  GradientReducer reducer(group, model.parameters(), static_cast<std::size_t>(settings.bucket_mb * (1 << 20)),
+                          settings.overlap);
   mme::StopRequest stop;
   long saved = step;
   auto save = [&] {
-    save_checkpoint(checkpoint, model, optimizer, {step, my_identity});
+    if (group.is_main()) save_checkpoint(checkpoint, model, optimizer, {step, my_identity});
     saved = step;
   };
 
   model.train();
   while (step < last) {
+    group.set_step(step);
     const auto start = std::chrono::steady_clock::now();
-    const double wait_before = loader.wait_seconds();
+    const double wait_before = loader.wait_seconds(), reduce_before = reducer.wait_seconds();
     const double lr = schedule.at(step);
     auto& groups = optimizer.param_groups();
     for (std::size_t g = 0; g < groups.size(); ++g)
       static_cast<torch::optim::AdamWOptions&>(groups[g].options())
           .lr(lr * (g < task.lr_scale.size() ? task.lr_scale[g] : 1.0));
     optimizer.zero_grad();
-    std::map<std::string, double> parts;
-    double total = 0;
-    int replaced = 0;
+    StepNumbers numbers;
     for (long micro = 0; micro < accumulate; ++micro) {
       const auto batch = loader.next();
-      replaced += batch.replaced;
+      numbers.replaced += batch.replaced;
       const auto losses = task.step(batch);
+      if (micro + 1 == accumulate) reducer.arm();
       (losses.total / static_cast<double>(accumulate)).backward();
-      total += losses.total.item<double>() / accumulate;
-      for (const auto& [name, value] : losses.parts) parts[name] += value.item<double>() / accumulate;
+      numbers.total += losses.total.item<double>() / accumulate;
+      for (const auto& [name, value] : losses.parts) numbers.parts[name] += value.item<double>() / accumulate;
     }
-    if (!std::isfinite(total)) {
+    reducer.finish();
+    numbers.stop = stop.requested();
+    numbers.reduce(group);
+    if (!std::isfinite(numbers.total)) {
       std::string detail;
-      for (const auto& [name, value] : parts) detail += fmt::format(" {}={}", name, value);
+      for (const auto& [name, value] : numbers.parts) detail += fmt::format(" {}={}", name, value);
       mme::log::error(
           "step {}: the loss is not finite (total={}{}); stopping without updating the weights. The last "
           "good checkpoint (step {}) is kept: {}. Lower optim.base_lr or set optim.clip_grad, then run "
           "again to resume from it.",
-          step, total, detail, saved, fs::exists(checkpoint) ? checkpoint.string() : "none yet");
+          step, numbers.total, detail, saved, fs::exists(checkpoint) ? checkpoint.string() : "none yet");
       return mme::cli::kFatal;
     }
     if (config.optim.clip_grad > 0) torch::nn::utils::clip_grad_norm_(model.parameters(), config.optim.clip_grad);
@@ -162,31 +268,51 @@ int train_loop(const TrainConfig& config, const ClipDataset& dataset, const Mask
     ++step;
 
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (step % run.log_every == 0 || step == last) {
+    if (metrics && (step % settings.log_every == 0 || step == last)) {
       nlohmann::json line{{"step", step},
-                          {"epoch", static_cast<double>(step) / steps_per_epoch},
+                          {"epoch", static_cast<double>(step) / per_epoch},
                           {"lr", lr},
-                          {"loss", total},
-                          {"losses", parts},
-                          {"clips_per_s", config.optim.batch * accumulate / seconds},
+                          {"loss", numbers.total},
+                          {"losses", numbers.parts},
+                          {"clips_per_s", config.global_batch() / seconds},
                           {"data_wait", (loader.wait_seconds() - wait_before) / seconds},
-                          {"replaced", replaced}};
-      metrics.write(line);
-      mme::log::info("step {}/{} loss {:.4f} lr {:.3g} {:.1f} clips/s, {:.0f}% waiting for data", step, last, total, lr,
-                     line["clips_per_s"].get<double>(), 100 * line["data_wait"].get<double>());
+                          {"allreduce_wait", (reducer.wait_seconds() - reduce_before) / seconds},
+                          {"replaced", numbers.replaced}};
+      metrics->write(line);
+      mme::log::info("step {}/{} loss {:.4f} lr {:.3g} {:.1f} clips/s, {:.0f}% waiting for data{}", step, last,
+                     numbers.total, lr, line["clips_per_s"].get<double>(), 100 * line["data_wait"].get<double>(),
+                     group.size() > 1
+                         ? fmt::format(", {:.0f}% for the all-reduce", 100 * line["allreduce_wait"].get<double>())
+                         : "");
     }
-    if (step % run.checkpoint_every == 0 || step == last) save();
-    if (stop.requested()) {
+    if (step % settings.checkpoint_every == 0 || step == last) save();
+    if (numbers.stop) {
       if (saved != step) save();
+      group.barrier("barrier after the stop checkpoint");  // no rank leaves before it is written
       mme::log::warn("interrupted at step {}; checkpoint {} written, run again to resume", step, checkpoint.string());
       return mme::cli::kInterrupted;
     }
   }
   if (saved != step) save();
+  group.barrier("barrier after the last checkpoint");
   const auto errors = loader.errors();
-  mme::log::info("{}: {} steps done (checkpoint {}){}", run.out.string(), step, checkpoint.string(),
+  mme::log::info("{}: {} steps done (checkpoint {}){}", settings.out.string(), step, checkpoint.string(),
                  errors.empty() ? "" : fmt::format(", {} clip read errors (replaced by other videos)", errors.size()));
   return mme::cli::kOk;
+}
+
+}  // namespace
+
+int train_loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenerator& masks, TrainingTask& task,
+               Run& run) {
+  try {
+    return loop(config, dataset, masks, task, run);
+  } catch (const RankFailure&) {
+    throw;  // another rank's failure: the others know
+  } catch (const std::exception& e) {
+    run.group->announce_error(e.what());  // so the other ranks can say why this one stopped
+    throw;
+  }
 }
 
 }  // namespace trainer

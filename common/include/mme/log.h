@@ -12,6 +12,8 @@ enum class Level { debug = 0, info = 1, warn = 2, error = 3, off = 4 };
 
 void set_level(Level level);
 Level level();
+// Text put ahead of every line (after the level), e.g. "rank 3: " in a data-parallel run.
+void set_prefix(std::string_view prefix);
 void write(Level level, std::string_view message);
 
 template <typename... Args>

@@ -1,11 +1,15 @@
 #pragma once
 // The multi-threaded prefetching loader (std::thread; no TBB, which the GPU machine lacks).
 //
-// Micro-batch m of the run is fixed by (seed, m) alone: epoch e = m / batches_per_epoch visits the
-// videos in a permutation drawn from (seed, e); a visit reads one video and makes data.repeats clips
-// from it (repeated sampling), each with its own random stream (seed, e, slot) for frame offset,
-// crop, flip and mask. So any thread count gives the same batches, and a run resumed at step m sees
-// exactly what the uninterrupted run saw. Workers write straight into the batch tensors (pinned
+// The clips of optimiser step s are fixed by (seed, s) alone: epoch e = s / steps_per_epoch visits
+// the videos in a permutation drawn from (seed, e); a visit reads one video and makes data.repeats
+// clips from it (repeated sampling) in consecutive slots of the epoch, each with its own random
+// stream (seed, e, slot) for frame offset, crop, flip and mask. Step q of the epoch takes the slots
+// [q x G, (q + 1) x G) of the global batch G = batch x ranks x accumulate: micro-batch a of rank r
+// takes the `batch` slots from q x G + (a x ranks + r) x batch (DistributedSampler's disjoint
+// parts; a video's repeated clips stay on one rank when batch is a multiple of data.repeats). So
+// any thread count, any number of ranks and any split of G into batch x accumulate gives the same
+// clips per step, and a run resumed at step s sees exactly what the uninterrupted run saw. Workers write straight into the batch tensors (pinned
 // when the run is on CUDA, for non-blocking copies) and stay at most data.prefetch batches ahead.
 #include <trainer/clip_dataset.h>
 #include <trainer/clip_geometry.h>
@@ -39,16 +43,21 @@ struct Batch {
   int replaced = 0;                             // clips taken from another video after a read error
 };
 
+// Optimiser steps per epoch: the epoch's clips (videos x data.repeats) in whole global batches (the
+// tail is dropped, as in VideoMAE). Throws std::invalid_argument when there is not one.
+long steps_per_epoch(long videos, const TrainConfig& config);
+
 class ClipLoader {
  public:
-  // `trajectories`: the batches carry trajectory maps (a target uses them).
+  // `trajectories`: the batches carry trajectory maps (a target uses them). `first_batch`: this
+  // rank's first micro-batch (step x accumulate). `rank`: of config.world_size ranks.
   ClipLoader(const ClipDataset& dataset, const TrainConfig& config, const MaskGenerator& masks, bool trajectories,
-             long first_batch, bool pin_memory);
+             long first_batch, bool pin_memory, int rank = 0);
   ~ClipLoader();
   ClipLoader(const ClipLoader&) = delete;
   ClipLoader& operator=(const ClipLoader&) = delete;
 
-  // Full batches per epoch (the last partial one is dropped, as in VideoMAE).
+  // This rank's micro-batches per epoch: steps_per_epoch x accumulate.
   long batches_per_epoch() const { return batches_per_epoch_; }
   // The next micro-batch, in order. Rethrows a worker's fatal error.
   Batch next();
@@ -70,8 +79,10 @@ class ClipLoader {
   bool pin_;
   bool trajectories_ = false;
   int batch_ = 0, grid_ = 0, slices_ = 0, tokens_ = 0;
-  long batches_per_epoch_ = 0;
-  long slots_per_epoch_ = 0;  // used slots: batches_per_epoch x batch
+  int rank_ = 0;
+  long micro_clips_ = 0;        // clips of one micro-batch over all ranks: batch x ranks
+  long batches_per_epoch_ = 0;  // micro-batches per epoch
+  long slots_per_epoch_ = 0;    // used slots: batches_per_epoch x micro_clips
 
   mutable std::mutex mutex_;
   std::condition_variable work_cv_, done_cv_;

@@ -66,9 +66,9 @@ struct FinetuneConfig {
 };
 
 struct OptimConfig {
-  int batch = 32;           // clips per optimiser step (before accumulation)
+  int batch = 32;           // clips per rank and micro-batch
   int accumulate = 1;       // micro-batches per optimiser step
-  double base_lr = 1.5e-4;  // lr = base_lr x batch x accumulate / 256
+  double base_lr = 1.5e-4;  // lr = base_lr x global batch / 256 (global batch: batch x ranks x accumulate)
   double min_lr = 1e-5;     // end of the cosine
   double warmup_epochs = 40;
   double epochs = 800;
@@ -86,6 +86,12 @@ struct RunConfig {
   long max_steps = 0;           // stop after this many optimiser steps (0: the whole schedule)
   long checkpoint_every = 100;
   long log_every = 1;
+  // Data-parallel runs (several ranks): how long the rendezvous or a collective may wait for the
+  // other ranks before the run stops naming the rank that is missing; the all-reduce buckets' size
+  // and whether they overlap backward (gradient_reducer.h).
+  double timeout = 300;
+  double bucket_mb = 25;
+  bool overlap = true;
 };
 
 struct TrainConfig {
@@ -100,6 +106,8 @@ struct TrainConfig {
   FinetuneConfig finetune;
   OptimConfig optim;
   RunConfig run;
+  // Processes of a data-parallel run (from the launcher's environment, world.h; not a setting).
+  int world_size = 1;
 
   nlohmann::json to_json() const;
   static TrainConfig from_json(const nlohmann::json& j);  // throws std::invalid_argument
@@ -109,7 +117,10 @@ struct TrainConfig {
   int tokens_t() const { return model.frames / model.tubelet; }
   int tokens_side() const { return model.img_size / model.patch; }
   int tokens() const { return tokens_t() * tokens_side() * tokens_side(); }
-  double lr() const { return optim.base_lr * optim.batch * optim.accumulate / 256.0; }
+  // Clips per optimiser step over every rank: what the schedule, the lr and the data order follow,
+  // so that 2 ranks x batch 4, 1 x 8 and 1 x 4 x accumulate 2 are the same run.
+  long global_batch() const { return static_cast<long>(optim.batch) * world_size * optim.accumulate; }
+  double lr() const { return optim.base_lr * static_cast<double>(global_batch()) / 256.0; }
   bool uses(const std::string& target) const {
     auto it = targets.find(target);
     return it != targets.end() && it->second != 0;
@@ -128,8 +139,10 @@ TrainConfig load_config(const std::filesystem::path& file, const std::vector<std
                         const std::string& mode = "pretrain");
 
 // The settings that decide what a run computes: all but the operational ones (run.max_steps,
-// run.checkpoint_every, run.log_every, data.workers, data.prefetch, run.threads, run.out), so a
-// run can be resumed and extended with different ones.
+// run.checkpoint_every, run.log_every, run.timeout, run.bucket_mb, run.overlap, data.workers,
+// data.prefetch, run.threads, run.out), so a run can be resumed and extended with different ones.
+// optim.batch and optim.accumulate count as their product with the world size (optim.global_batch):
+// a run resumes with any number of ranks that keeps the global batch.
 nlohmann::json identity(const TrainConfig& config);
 
 }  // namespace trainer
