@@ -163,8 +163,8 @@ TEST_CASE("videos missing from the shards are skipped, counted and reported", "[
   CHECK(skipped.size() == 1);
   CHECK(skipped.contains("kinetics/missing.mp4"));
   // The metrics plot.
-  mme::test::run_checked(mme::test::python() + " " +
-                         (mme::test::source_dir() / "scripts/plot-metrics.py").string() + " " + (dir / "run").string());
+  mme::test::run_checked(mme::test::python() + " " + (mme::test::source_dir() / "scripts/plot-metrics.py").string() +
+                         " " + (dir / "run").string());
   CHECK(fs::file_size(dir / "run" / "metrics.png") > 10000);
 }
 
@@ -179,7 +179,10 @@ TEST_CASE("a diverging run stops at the first non-finite loss and keeps its last
   CHECK_THAT(r.output, ContainsSubstring("the loss is not finite"));
   CHECK_THAT(r.output, ContainsSubstring("last good checkpoint (step"));
   // ...and it was warned about before the first step, with the scaling spelt out.
-  CHECK_THAT(r.output, ContainsSubstring("lr = optim.base_lr 1e+30 x batch 2 x accumulate 1 / 256 = 7.81e+27: high"));
+  CHECK_THAT(
+      r.output,
+      ContainsSubstring("lr = optim.base_lr 1e+30 x global batch 2 (optim.batch 2 x 1 rank(s) x optim.accumulate 1) / "
+                        "256 = 7.81e+27: high"));
   REQUIRE(fs::exists(dir / "run" / "checkpoint.pt"));
   const auto lines = metrics(dir / "run");
   REQUIRE(!lines.empty());

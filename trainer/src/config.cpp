@@ -247,7 +247,8 @@ TrainConfig load_config(const std::filesystem::path& file, const std::vector<std
 
 nlohmann::json identity(const TrainConfig& config) {
   auto j = config.to_json();
-  for (const char* key : {"max_steps", "checkpoint_every", "log_every", "threads", "out", "timeout", "bucket_mb", "overlap"})
+  for (const char* key :
+       {"max_steps", "checkpoint_every", "log_every", "threads", "out", "timeout", "bucket_mb", "overlap"})
     j["run"].erase(key);
   for (const char* key : {"workers", "prefetch"}) j["data"].erase(key);
   for (const char* key : {"batch", "accumulate"}) j["optim"].erase(key);

@@ -1,6 +1,5 @@
 #include <trainer/model.h>
 
-
 #include <cmath>
 
 namespace trainer {

@@ -114,10 +114,10 @@ ProcessGroup::ProcessGroup(const WorldInfo& world, const torch::Device& device, 
           "rank 0: the rendezvous at {} did not complete within {:g} s: not all {} ranks joined (start every rank "
           "with the same MASTER_ADDR, MASTER_PORT and world size; run.timeout sets the wait): {}",
           where, seconds(timeout_), world_.size, first_line(e)));
-    throw std::runtime_error(fmt::format(
-        "rank {}: cannot reach rank 0's rendezvous at {} within {:g} s (is rank 0 running, and MASTER_ADDR "
-        "reachable from this host?): {}",
-        world_.rank, where, seconds(timeout_), first_line(e)));
+    throw std::runtime_error(
+        fmt::format("rank {}: cannot reach rank 0's rendezvous at {} within {:g} s (is rank 0 running, and MASTER_ADDR "
+                    "reachable from this host?): {}",
+                    world_.rank, where, seconds(timeout_), first_line(e)));
   }
   auto backend_store = c10::make_intrusive<c10d::PrefixStore>("c10d", store_);
   try {
@@ -166,9 +166,9 @@ void ProcessGroup::agree(const std::string& what, const std::string& value, cons
     if (world_.rank != 0) {
       const auto theirs = text(store_->get(base + "/0"));
       if (theirs != value) {
-        const auto problem = fmt::format("rank {}'s {} differs from rank 0's: {}", world_.rank, what,
-                                         describe ? describe(value, theirs)
-                                                  : fmt::format("{} here, {} on rank 0", value, theirs));
+        const auto problem =
+            fmt::format("rank {} does not agree with rank 0 on the {}: {}", world_.rank, what,
+                        describe ? describe(value, theirs) : fmt::format("{} here, {} on rank 0", value, theirs));
         store_->compareSet(base + "/problem", {}, bytes(problem));  // the first one stays
       }
     }

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <optional>
 
 namespace trainer {
@@ -57,8 +58,8 @@ torch::Device pick_device(const std::string& name, int local_rank) {
   if (!cuda) return torch::kCPU;
   const auto gpus = static_cast<int>(torch::cuda::device_count());
   if (local_rank >= gpus)
-    throw std::invalid_argument(fmt::format("local rank {} needs GPU {}, but this node shows {} GPU(s) to it",
-                                            local_rank, local_rank, gpus));
+    throw std::invalid_argument(
+        fmt::format("local rank {} needs GPU {}, but this node shows {} GPU(s) to it", local_rank, local_rank, gpus));
   return {torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank)};
 }
 
@@ -196,9 +197,10 @@ int loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenera
   }
   // Every rank reads the checkpoint itself: they must all have found the same one.
   group.agree("resume step", std::to_string(step), [&](const std::string& mine, const std::string& theirs) {
-    return fmt::format("step {} here (from {}), step {} on rank 0: run.out must be one directory that every rank "
-                       "sees (a shared filesystem)",
-                       mine, fs::exists(checkpoint) ? checkpoint.string() : "no checkpoint", theirs);
+    return fmt::format(
+        "step {} here (from {}), step {} on rank 0: run.out must be one directory that every rank "
+        "sees (a shared filesystem)",
+        mine, fs::exists(checkpoint) ? checkpoint.string() : "no checkpoint", theirs);
   });
   broadcast_module(model, group);
   const long last = settings.max_steps > 0 ? std::min(schedule.total_steps, settings.max_steps) : schedule.total_steps;
@@ -213,9 +215,10 @@ int loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenera
   // A linear probe's head takes larger rates, so probing is not warned about.
   if (config.mode != "probe" && config.lr() > 5e-3)
     mme::log::warn(
-        "lr = optim.base_lr {} x global batch {} / 256 = {:.3g}: high for AdamW on a ViT "
-        "(VideoMAE: 1.5e-4 to 1e-3 after scaling); lower optim.base_lr if the loss stalls or diverges",
-        config.optim.base_lr, config.global_batch(), config.lr());
+        "lr = optim.base_lr {} x global batch {} (optim.batch {} x {} rank(s) x optim.accumulate {}) / 256 = "
+        "{:.3g}: high for AdamW on a ViT (VideoMAE: 1.5e-4 to 1e-3 after scaling); lower optim.base_lr if the "
+        "loss stalls or diverges",
+        config.optim.base_lr, config.global_batch(), config.optim.batch, group.size(), accumulate, config.lr());
 
   ClipLoader loader(dataset, config, masks, task.trajectories, step * accumulate, device.is_cuda(), group.rank());
   std::optional<MetricsLog> metrics;
@@ -263,7 +266,11 @@ int loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenera
           step, numbers.total, detail, saved, fs::exists(checkpoint) ? checkpoint.string() : "none yet");
       return mme::cli::kFatal;
     }
-    if (config.optim.clip_grad > 0) torch::nn::utils::clip_grad_norm_(model.parameters(), config.optim.clip_grad);
+    // The global gradient norm (after averaging over the ranks, before clipping), for the log.
+    const double grad_norm =
+        config.optim.clip_grad > 0
+            ? torch::nn::utils::clip_grad_norm_(model.parameters(), config.optim.clip_grad)
+            : torch::nn::utils::clip_grad_norm_(model.parameters(), std::numeric_limits<double>::infinity());
     optimizer.step();
     ++step;
 
@@ -274,6 +281,7 @@ int loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenera
                           {"lr", lr},
                           {"loss", numbers.total},
                           {"losses", numbers.parts},
+                          {"grad_norm", grad_norm},
                           {"clips_per_s", config.global_batch() / seconds},
                           {"data_wait", (loader.wait_seconds() - wait_before) / seconds},
                           {"allreduce_wait", (reducer.wait_seconds() - reduce_before) / seconds},

@@ -4,8 +4,11 @@
 #include <mme/atomic_file.h>
 #include <mme/error.h>
 
+#include <caffe2/serialize/inline_container.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
 
 #include <fstream>
 #include <iterator>
@@ -37,6 +40,29 @@ c10::Dict<c10::IValue, c10::IValue> state_dict(const c10::IValue& root, const fs
   return dict;
 }
 
+// torch.save's format (a zip of data.pkl and one record per storage), which Python's torch.load
+// reads with its default weights_only=True. torch::pickle_save writes the same container but tags
+// typed dicts with torch.jit._pickle.restore_type_tag, a global weights_only refuses: the pickle
+// is written here without those tags.
+std::vector<char> torch_save_bytes(const c10::IValue& value) {
+  std::vector<char> pickle;
+  torch::jit::Pickler pickler(
+      [&](const char* data, std::size_t size) { pickle.insert(pickle.end(), data, data + size); }, nullptr, nullptr,
+      nullptr, nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(value);
+  pickler.stop();
+  std::vector<char> out;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, std::size_t size) {
+    const auto* bytes = static_cast<const char*>(data);
+    out.insert(out.end(), bytes, bytes + size);
+    return size;
+  });
+  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
+  writer.writeEndOfFile();
+  return out;
+}
+
 }  // namespace
 
 void export_encoder(Encoder& encoder, const fs::path& file) {
@@ -45,7 +71,7 @@ void export_encoder(Encoder& encoder, const fs::path& file) {
     tensors.insert(kPrefix + name, tensor.detach().to(torch::kCPU).contiguous().clone());
   c10::Dict<std::string, c10::Dict<std::string, torch::Tensor>> root;
   root.insert("model", tensors);
-  const auto bytes = torch::pickle_save(c10::IValue(root));
+  const auto bytes = torch_save_bytes(c10::IValue(root));
   mme::write_atomically(file, std::string_view(bytes.data(), bytes.size()));
 }
 

@@ -70,8 +70,8 @@ WorldInfo world_from_environment(const Getenv& getenv) {
   }
   if (w.size < 1) throw std::invalid_argument(fmt::format("the world size is {} ({})", w.size, w.launcher));
   if (w.rank < 0 || w.rank >= w.size)
-    throw std::invalid_argument(fmt::format("rank {} is not in 0..{} (world size {}, from {})", w.rank, w.size - 1,
-                                            w.size, w.launcher));
+    throw std::invalid_argument(
+        fmt::format("rank {} is not in 0..{} (world size {}, from {})", w.rank, w.size - 1, w.size, w.launcher));
   if (w.local_rank < 0) throw std::invalid_argument(fmt::format("the local rank is {}", w.local_rank));
   if (const char* addr = getenv("MASTER_ADDR")) {
     w.master_addr = addr;

@@ -9,8 +9,9 @@
 // takes the `batch` slots from q x G + (a x ranks + r) x batch (DistributedSampler's disjoint
 // parts; a video's repeated clips stay on one rank when batch is a multiple of data.repeats). So
 // any thread count, any number of ranks and any split of G into batch x accumulate gives the same
-// clips per step, and a run resumed at step s sees exactly what the uninterrupted run saw. Workers write straight into the batch tensors (pinned
-// when the run is on CUDA, for non-blocking copies) and stay at most data.prefetch batches ahead.
+// clips per step, and a run resumed at step s sees exactly what the uninterrupted run saw. Workers write straight into
+// the batch tensors (pinned when the run is on CUDA, for non-blocking copies) and stay at most data.prefetch batches
+// ahead.
 #include <trainer/clip_dataset.h>
 #include <trainer/clip_geometry.h>
 #include <trainer/config.h>

@@ -10,9 +10,9 @@
 // which (with the message a rank that stopped on its own error left behind).
 #include <trainer/world.h>
 
+#include <torch/torch.h>
 #include <torch/csrc/distributed/c10d/Backend.hpp>
 #include <torch/csrc/distributed/c10d/Store.hpp>
-#include <torch/torch.h>
 
 #include <chrono>
 #include <functional>
