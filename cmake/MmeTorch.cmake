@@ -77,7 +77,7 @@ message(STATUS "LibTorch ${Torch_VERSION} (${MME_PYTHON}): CUDA ${MME_TORCH_CUDA
 # other version's library (the two live in different inline namespaces, fmt::v9 and fmt::v12).
 add_library(mme_torch INTERFACE)
 target_link_libraries(mme_torch INTERFACE ${TORCH_LIBRARIES})
-target_compile_definitions(mme_torch INTERFACE FMT_HEADER_ONLY
+target_compile_definitions(mme_torch INTERFACE FMT_HEADER_ONLY $<$<BOOL:${MME_TORCH_CUDA}>:MME_TORCH_CUDA>
   $<$<BOOL:${MME_HAVE_GLOO}>:MME_HAVE_GLOO USE_C10D_GLOO>
   $<$<BOOL:${MME_HAVE_NCCL}>:MME_HAVE_NCCL USE_C10D_NCCL>)
 # The wheel's libtorch.so exports its own copies of some libstdc++ functions (std::filesystem among

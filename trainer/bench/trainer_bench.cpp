@@ -11,6 +11,9 @@
 #include <mme/log.h>
 
 #include <fmt/format.h>
+#ifdef MME_TORCH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <chrono>
 #include <cstdio>
@@ -32,6 +35,27 @@ std::vector<std::string> split(const std::string& s) {
 
 void sync(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize();
+}
+
+// Peak memory the caching allocator handed out since the last reset (what torch.cuda's
+// max_memory_allocated reports); -1 on the CPU.
+void reset_peak_memory(const torch::Device& device) {
+#ifdef MME_TORCH_CUDA
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+#else
+  (void)device;
+#endif
+}
+double peak_memory_gib(const torch::Device& device) {
+#ifdef MME_TORCH_CUDA
+  if (device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+    return static_cast<double>(stats.allocated_bytes[0].peak) / (1 << 30);
+  }
+#else
+  (void)device;
+#endif
+  return -1;
 }
 
 // A batch on the device with the shapes of the real one (random frames, uniform trajectories).
@@ -88,8 +112,8 @@ int main(int argc, char** argv) {
     torch::set_num_threads(trainer::load_config("", overrides).run.threads);  // run.threads=N to change
     if (what == "steps") {
       std::printf(
-          "| preset | recipe | batch | device | precision | attention | ms/step | clips/s "
-          "|\n|---|---|---|---|---|---|---|---|\n");
+          "| preset | recipe | batch | device | precision | attention | ms/step | clips/s | peak GPU GiB "
+          "|\n|---|---|---|---|---|---|---|---|---|\n");
       for (const auto& preset : split(presets))
         for (const auto& batch : split(batches)) {
           auto o = overrides;
@@ -110,15 +134,17 @@ int main(int argc, char** argv) {
             trainer::masked_losses(model, targets, input, bf16).total.backward();
             optimizer.step();
           };
+          reset_peak_memory(device);
           for (int i = 0; i < warmup; ++i) step();
           sync(device);
           const auto t0 = Clock::now();
           for (int i = 0; i < steps; ++i) step();
           sync(device);
           const double s = since(t0) / steps;
-          std::printf("| %s | %s | %s | %s | %s | %s | %.1f | %.1f |\n", preset.c_str(), recipe.c_str(), batch.c_str(),
-                      device.str().c_str(), bf16 ? "bf16 autocast" : "fp32",
-                      "scaled_dot_product", 1000 * s, config.optim.batch / s);
+          const double peak = peak_memory_gib(device);
+          std::printf("| %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s |\n", preset.c_str(), recipe.c_str(),
+                      batch.c_str(), device.str().c_str(), bf16 ? "bf16 autocast" : "fp32", "scaled_dot_product",
+                      1000 * s, config.optim.batch / s, peak >= 0 ? fmt::format("{:.1f}", peak).c_str() : "-");
           std::fflush(stdout);
         }
     } else {

@@ -14,7 +14,7 @@ struct GradientReducer::Bucket {
 GradientReducer::GradientReducer(ProcessGroup& group, const std::vector<torch::Tensor>& parameters,
                                  std::size_t bucket_bytes, bool overlap)
     : group_(group), overlap_(overlap) {
-  if (group_.size() == 1) return;  // nothing to reduce, no buffers
+  if (!group_.active()) return;  // nothing to reduce, no buffers
   std::vector<torch::Tensor> trainable;
   for (const auto& p : parameters)
     if (p.requires_grad()) trainable.push_back(p);
@@ -86,7 +86,7 @@ void GradientReducer::arm() {
 
 void GradientReducer::finish() {
   armed_ = false;
-  if (group_.size() == 1) return;
+  if (!group_.active()) return;
   const auto start = std::chrono::steady_clock::now();
   // What the hooks did not reduce yet: everything without overlap, unused parameters with it.
   for (auto& slot : slots_)

@@ -98,7 +98,7 @@ c10::intrusive_ptr<c10d::Backend> make_gloo(const c10::intrusive_ptr<c10d::Store
 
 ProcessGroup::ProcessGroup(const WorldInfo& world, const torch::Device& device, std::chrono::milliseconds timeout)
     : world_(world), timeout_(timeout) {
-  if (world_.size == 1) return;
+  if (world_.launcher == "none") return;
   const auto where = fmt::format("{}:{}", world_.master_addr, world_.master_port);
   c10d::TCPStoreOptions options;
   options.port = static_cast<std::uint16_t>(world_.master_port);
@@ -150,8 +150,7 @@ ProcessGroup::ProcessGroup(const WorldInfo& world, const torch::Device& device, 
 ProcessGroup::~ProcessGroup() = default;
 
 std::string ProcessGroup::backend_name() const {
-  if (world_.size == 1) return "none";
-  return backend_ ? backend_->getBackendName() : "gloo/nccl";
+  return backend_ ? backend_->getBackendName() : "none";
 }
 
 std::string ProcessGroup::key(const std::string& what, int rank) const {
@@ -159,7 +158,7 @@ std::string ProcessGroup::key(const std::string& what, int rank) const {
 }
 
 void ProcessGroup::agree(const std::string& what, const std::string& value, const Describe& describe) {
-  if (world_.size == 1) return;
+  if (!store_) return;
   const auto base = fmt::format("mme/agree/{}", agreements_++);
   try {
     store_->set(fmt::format("{}/{}", base, world_.rank), bytes(value));
@@ -192,7 +191,7 @@ void ProcessGroup::agree(const std::string& what, const std::string& value, cons
 }
 
 void ProcessGroup::broadcast(torch::Tensor& tensor, const std::string& what) {
-  if (world_.size == 1) return;
+  if (!active()) return;
   std::vector<at::Tensor> tensors{tensor};
   try {
     backend_->broadcast(tensors, c10d::BroadcastOptions{})->wait();
@@ -202,7 +201,7 @@ void ProcessGroup::broadcast(torch::Tensor& tensor, const std::string& what) {
 }
 
 void ProcessGroup::allreduce_sum(torch::Tensor& tensor, const std::string& what) {
-  if (world_.size == 1) return;
+  if (!active()) return;
   wait(allreduce_sum_async(tensor), what);
 }
 
@@ -220,7 +219,7 @@ void ProcessGroup::wait(const c10::intrusive_ptr<c10d::Work>& work, const std::s
 }
 
 void ProcessGroup::barrier(const std::string& what) {
-  if (world_.size == 1) return;
+  if (!active()) return;
   try {
     backend_->barrier(c10d::BarrierOptions{})->wait();
   } catch (const std::exception& e) {
@@ -229,7 +228,7 @@ void ProcessGroup::barrier(const std::string& what) {
 }
 
 void ProcessGroup::announce_error(const std::string& message) noexcept {
-  if (world_.size == 1 || !store_) return;
+  if (!store_) return;
   try {
     store_->set(key("error", world_.rank), bytes(message));
   } catch (...) {

@@ -97,11 +97,11 @@ Run join_run(const TrainConfig& config) {
   }
   torch::set_num_threads(config.run.threads);
   Run run;
-  run.device = pick_device(config.run.device, world.size > 1 ? world.local_rank : 0);
+  run.device = pick_device(config.run.device, world.local_rank);
   const auto timeout = std::chrono::milliseconds(static_cast<long>(config.run.timeout * 1000));
   run.group = std::make_unique<ProcessGroup>(world, run.device, timeout);
   run.group->agree("settings", identity(config).dump(), settings_difference);
-  if (world.size > 1)
+  if (run.group->active())
     mme::log::info("rank 0 of {} ({}, {} backend, rendezvous at {}:{})", world.size, world.launcher,
                    run.group->backend_name(), world.master_addr, world.master_port);
   return run;
@@ -118,7 +118,7 @@ Run start_run(const TrainConfig& config) {
 }
 
 void broadcast_module(torch::nn::Module& module, ProcessGroup& group) {
-  if (group.size() == 1) return;
+  if (!group.active()) return;
   torch::NoGradGuard no_grad;
   auto send = [&](torch::Tensor t) {
     auto buffer = t.detach().contiguous();
@@ -153,7 +153,7 @@ struct StepNumbers {
   bool stop = false;
 
   void reduce(ProcessGroup& group) {
-    if (group.size() == 1) return;
+    if (!group.active()) return;
     std::vector<double> values{total, replaced, stop ? 1.0 : 0.0};
     for (const auto& [name, value] : parts) values.push_back(value);
     auto t = torch::tensor(values, torch::kFloat64);

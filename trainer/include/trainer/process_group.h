@@ -1,8 +1,9 @@
 #pragma once
 // The processes of a data-parallel run, as torch.distributed's default group: a c10d TCPStore at
 // the master (rank 0 hosts it) for the rendezvous, and a ProcessGroupNCCL (CUDA) or
-// ProcessGroupGloo (CPU) for the collectives. A run of one process has no group at all: every
-// collective returns at once.
+// ProcessGroupGloo (CPU) for the collectives. Started by a launcher (torchrun, srun), a run has a
+// group even with one rank (a 1-GPU NCCL run exercises the same path); started by hand, it has none
+// and every collective returns at once.
 //
 // Failures are named: when a collective throws (a peer closed its connections, or nothing came
 // within run.timeout), each surviving rank says so in the store and waits a few seconds for the
@@ -39,6 +40,7 @@ class ProcessGroup {
   int rank() const { return world_.rank; }
   int size() const { return world_.size; }
   bool is_main() const { return world_.rank == 0; }
+  bool active() const { return backend_ != nullptr; }
   const WorldInfo& world() const { return world_; }
   std::string backend_name() const;
 
