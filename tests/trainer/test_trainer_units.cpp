@@ -14,6 +14,7 @@
 #include <trainer/pixel_target.h>
 #include <trainer/trajectory_target.h>
 #include <trainer/videomae_io.h>
+#include <trainer/world.h>
 
 #include <test_support.h>
 
@@ -441,4 +442,41 @@ TEST_CASE("tokens inside a box are those whose centre it holds, in every slice",
   CHECK(model->layer_of("encoder.blocks.1.attn.qkv.weight") == 2);
   CHECK(model->layer_of("head.weight") == 3);
   CHECK(model->forward(torch::randn({2, 3, 16, 64, 64}), {}).sizes() == torch::IntArrayRef({2, 5}));
+}
+
+TEST_CASE("rank and world come from torchrun's or Slurm's variables", "[trainer][distributed]") {
+  auto from = [](std::map<std::string, std::string> env) {
+    return trainer::world_from_environment([env](const char* name) -> const char* {
+      const auto it = env.find(name);
+      return it == env.end() ? nullptr : it->second.c_str();
+    });
+  };
+  const auto none = from({});
+  CHECK(none.size == 1);
+  CHECK(none.launcher == "none");
+  const auto torchrun = from(
+      {{"RANK", "3"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"}, {"MASTER_ADDR", "node7"}, {"MASTER_PORT", "29400"}});
+  CHECK(torchrun.rank == 3);
+  CHECK(torchrun.size == 8);
+  CHECK(torchrun.local_rank == 1);
+  CHECK(torchrun.master_addr == "node7");
+  CHECK(torchrun.master_port == 29400);
+  const auto slurm = from({{"SLURM_PROCID", "9"},
+                           {"SLURM_NTASKS", "16"},
+                           {"SLURM_LOCALID", "1"},
+                           {"SLURM_JOB_NODELIST", "gpu[003-010,12],cpu1"},
+                           {"SLURM_JOB_ID", "123456"}});
+  CHECK(slurm.launcher == "slurm");
+  CHECK(slurm.rank == 9);
+  CHECK(slurm.size == 16);
+  CHECK(slurm.local_rank == 1);
+  CHECK(slurm.master_addr == "gpu003");
+  CHECK(slurm.master_port == 20000 + 123456 % 20000);
+  CHECK(trainer::first_slurm_host("a1,a2") == "a1");
+  CHECK(trainer::first_slurm_host("node[7-8]") == "node7");
+  CHECK(trainer::first_slurm_host("rack[2-3]-n[01-04]") == "rack2-n01");
+  CHECK_THROWS_WITH(from({{"RANK", "2"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"}}),
+                    Catch::Matchers::ContainsSubstring("rank 2 is not in 0..1"));
+  CHECK_THROWS_WITH(from({{"RANK", "x"}, {"WORLD_SIZE", "2"}}),
+                    Catch::Matchers::ContainsSubstring("RANK='x' is not a number"));
 }

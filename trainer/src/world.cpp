@@ -38,7 +38,7 @@ std::string first_slurm_host(const std::string& nodelist) {
   first = first.substr(0, first.find_first_of(",-]"));
   const auto close = entry.find(']', open);
   const auto rest = close == std::string::npos ? std::string() : entry.substr(close + 1);
-  return entry.substr(0, open) + first + rest;
+  return entry.substr(0, open) + first + (rest.empty() ? rest : first_slurm_host(rest));  // "a[1-2]-b[3-4]"
 }
 
 int slurm_master_port(long job_id) {
