@@ -328,3 +328,25 @@ TEST_CASE("bad data-parallel set-ups stop with one line that says what is wrong"
     CHECK_THAT(r.output, ContainsSubstring("RANK and WORLD_SIZE are set but MASTER_ADDR is not"));
   }
 }
+
+TEST_CASE("a rank that hangs makes the other stop within run.timeout, naming it", "[trainer][distributed]") {
+  mme::test::TempDir dir;
+  auto ranks = start_ranks(2, pretrain(dir / "run", 4, "run.timeout=10"), dir / "logs", free_port());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (metrics(dir / "run").size() < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(metrics(dir / "run").size() >= 3);
+  const auto stopped_at = std::chrono::steady_clock::now();
+  kill(ranks[1].pid, SIGSTOP);  // alive, connections open, never answering
+  std::vector<Rank> survivor{ranks[0]};
+  wait_ranks(survivor, std::chrono::seconds(60));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped_at).count();
+  kill(ranks[1].pid, SIGKILL);
+  kill(ranks[1].pid, SIGCONT);
+  int status = 0;
+  waitpid(ranks[1].pid, &status, 0);
+  INFO(survivor[0].output());
+  CHECK(survivor[0].rc == 1);
+  CHECK_THAT(survivor[0].output(), ContainsSubstring("rank 1 stopped responding (killed, crashed or hung)"));
+  CHECK(seconds < 10 + 5 + 10);  // the timeout, the 5 s wait for the others, slack
+}
