@@ -54,6 +54,13 @@ std::vector<nlohmann::json> metrics(const fs::path& run) {
   return lines;
 }
 
+// Waits (at most two minutes) until rank 0 of a running run has logged `steps` steps.
+void wait_for_steps(const fs::path& run, std::size_t steps) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (metrics(run).size() < steps && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
 struct Rank {
   pid_t pid = -1;
   fs::path log;
@@ -195,9 +202,7 @@ TEST_CASE("2 ranks x batch 4 pretrain as 1 rank x batch 8: losses per step, fina
   SECTION("a rank killed mid-run stops the other with its name; the same command resumes both, bit for bit") {
     const int port = free_port();
     auto ranks = start_ranks(2, pretrain(dir / "killed", 4, "run.checkpoint_every=5"), dir / "logs-killed", port);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (metrics(dir / "killed").size() < 7 && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    wait_for_steps(dir / "killed", 7);
     REQUIRE(metrics(dir / "killed").size() >= 7);
     const auto killed_at = std::chrono::steady_clock::now();
     kill(ranks[1].pid, SIGKILL);
@@ -217,9 +222,7 @@ TEST_CASE("2 ranks x batch 4 pretrain as 1 rank x batch 8: losses per step, fina
   SECTION("SIGTERM on one rank stops both at the same step with a checkpoint and exit code 130") {
     const int port = free_port();
     auto ranks = start_ranks(2, pretrain(dir / "term", 4, "run.checkpoint_every=100"), dir / "logs-term", port);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (metrics(dir / "term").size() < 4 && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    wait_for_steps(dir / "term", 4);
     kill(ranks[1].pid, SIGTERM);
     wait_ranks(ranks, std::chrono::seconds(90));
     INFO(outputs(ranks));
@@ -332,9 +335,7 @@ TEST_CASE("bad data-parallel set-ups stop with one line that says what is wrong"
 TEST_CASE("a rank that hangs makes the other stop within run.timeout, naming it", "[trainer][distributed]") {
   mme::test::TempDir dir;
   auto ranks = start_ranks(2, pretrain(dir / "run", 4, "run.timeout=10"), dir / "logs", free_port());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (metrics(dir / "run").size() < 3 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  wait_for_steps(dir / "run", 3);
   REQUIRE(metrics(dir / "run").size() >= 3);
   const auto stopped_at = std::chrono::steady_clock::now();
   kill(ranks[1].pid, SIGSTOP);  // alive, connections open, never answering
