@@ -13,7 +13,7 @@ namespace {
 
 int run_merge(const std::filesystem::path& out_dir) {
   try {
-    const auto n = mme::merge_index(out_dir, "flowgen.json");
+    const auto n = mme::merge_index(out_dir, mme::schema::kFlowSettingsFile);
     mme::log::info("{}: index.json lists {} videos", out_dir.string(), n);
     return mme::cli::kOk;
   } catch (const std::exception& e) {

@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   if (int rc = mme::cli::parse(app, argc, argv); rc >= 0) return rc;
   if (*merge) {
     try {
-      const auto n = mme::merge_index(merge_dir, "config.json");
+      const auto n = mme::merge_index(merge_dir, mme::schema::kTargetSettingsFile);
       mme::log::info("{}: index.json lists {} videos", merge_dir.string(), n);
       return mme::cli::kOk;
     } catch (const std::exception& e) {

@@ -40,7 +40,7 @@ int finish_batch(const PartStore& store, const std::vector<std::string>& ids, co
     if (it != store.records().end()) (it->second.status == "ok" ? ok : bad)++;
   }
   log::info("{}: {} of {} videos done, {} failed (manifest: {})", out.string(), ok, ids.size(), bad,
-            (store.shard_dir() / "manifest.jsonl").string());
+            (store.shard_dir() / schema::kManifestFile).string());
   if (interrupted) {
     log::warn("interrupted: finished videos are kept; run the same command again to resume");
     return cli::kInterrupted;

@@ -1,5 +1,5 @@
 #include <mme/chunk_codec.h>
-#include <mme/shard_store.h>
+#include <mme/hdf5_lock.h>
 
 #include <fmt/format.h>
 #include <zlib.h>
@@ -29,6 +29,12 @@ std::size_t dtype_size(DType t) {
       return 8;
   }
   throw std::logic_error("dtype_size: unknown dtype");
+}
+
+const char* dtype_name(DType t) {
+  static constexpr const char* names[] = {"uint8", "int8",  "uint16",  "int16",   "uint32",
+                                          "int32", "int64", "float16", "float32", "float64"};
+  return names[static_cast<int>(t)];
 }
 
 void shuffle_bytes(const std::uint8_t* in, std::uint8_t* out, std::size_t bytes, std::size_t element_size) {

@@ -1,8 +1,8 @@
+#include <mme/hdf5_lock.h>
 #include <mme/isa.h>
 #include <mme/loco_filter.h>
 #include <mme/loco_rice.h>
 #include <mme/loco_transform.h>
-#include <mme/shard_store.h>
 
 #include <fmt/format.h>
 

@@ -50,7 +50,7 @@ VideoRecord record_from_group(const mme::GroupReader& g, const std::string& file
   r.id = g.id();
   r.status = "ok";
   r.file = file;
-  if (g.has("stats")) r.stats = nlohmann::json::parse(g.get_string("stats"));
+  if (g.has(schema::video::stats)) r.stats = nlohmann::json::parse(g.get(schema::video::stats));
   return r;
 }
 
@@ -91,8 +91,8 @@ std::vector<fs::path> shard_dirs(const fs::path& out_dir) {
 void scan_part(const fs::path& part, const fs::path& out_dir, std::map<std::string, VideoRecord>& records) {
   mme::ShardReader reader(part);
   const std::string rel = fs::relative(part, out_dir).string();
-  if (reader.has("failures")) {
-    for (const auto& j : nlohmann::json::parse(reader.get_string("failures"))) {
+  if (reader.has(schema::root::failures)) {
+    for (const auto& j : nlohmann::json::parse(reader.get(schema::root::failures))) {
       auto r = VideoRecord::from_json(j);
       auto it = records.find(r.id);
       if (it == records.end() || it->second.status != "ok") records[r.id] = r;
@@ -172,7 +172,7 @@ void PartStore::commit_locked(Part& part) {
   nlohmann::json failures = nlohmann::json::array();
   for (const auto& r : part.records)
     if (r.status != "ok") failures.push_back(r.to_json());
-  part.writer->set("failures", failures.dump());
+  part.writer->set(schema::root::failures, failures.dump());
   part.writer->commit();
   part.writer.reset();
   for (auto& r : part.records) {
@@ -186,7 +186,7 @@ void PartStore::commit_locked(Part& part) {
 void PartStore::write_manifest_locked() {
   std::string text;
   for (const auto& [id, r] : records_) text += r.to_json().dump() + "\n";
-  mme::write_atomically(shard_dir_ / "manifest.jsonl", text);
+  mme::write_atomically(shard_dir_ / schema::kManifestFile, text);
 }
 
 void PartStore::close() {
@@ -244,7 +244,7 @@ std::size_t merge_index(const fs::path& out_dir, const std::string& settings_fil
   }
   index["videos"] = videos;
   index["failed"] = failed;
-  mme::write_atomically(out_dir / "index.json", index.dump(1) + "\n");
+  mme::write_atomically(out_dir / schema::kIndexFile, index.dump(1) + "\n");
   return videos.size();
 }
 

@@ -70,17 +70,20 @@ Outcome probe_one(const mme::ListEntry& entry, const Settings& s, mme::ShardWrit
   const std::uint64_t n = times.size();
   try {
     mme::write_video_attributes(group, entry, info, source);
-    group.set("container", info.container);
-    group.set("pixel_format", info.pixel_format);
-    group.set("frames", static_cast<std::int64_t>(times.size()));
-    group.set("warnings", static_cast<std::int64_t>(reader.warnings().size()));
-    group.write_dataset("timestamps", {mme::DType::f64, {n}, {n}, mme::deflate_codec()}, times.data());
-    group.write_dataset("picture_type", {mme::DType::u8, {n}, {n}, mme::deflate_codec()}, types.data());
+    group.set(mme::schema::probe::container, info.container);
+    group.set(mme::schema::probe::pixel_format, info.pixel_format);
+    group.set(mme::schema::video::frames, static_cast<std::int64_t>(times.size()));
+    group.set(mme::schema::video::warnings, static_cast<std::int64_t>(reader.warnings().size()));
+    group.write_dataset(mme::schema::probe::timestamps, {mme::DType::f64, {n}, {n}, mme::deflate_codec()},
+                        times.data());
+    group.write_dataset(mme::schema::probe::picture_type, {mme::DType::u8, {n}, {n}, mme::deflate_codec()},
+                        types.data());
     if (s.motion_vectors)
-      group.write_dataset("has_motion_vectors", {mme::DType::u8, {n}, {n}, mme::deflate_codec()}, has_mv.data());
+      group.write_dataset(mme::schema::probe::has_motion_vectors, {mme::DType::u8, {n}, {n}, mme::deflate_codec()},
+                          has_mv.data());
     const auto h = static_cast<std::uint64_t>(info.height), w = static_cast<std::uint64_t>(info.width);
-    group.write_dataset("thumbnail", {mme::DType::u8, {h, w, 3}, {h, w, 3}, mme::deflate_codec(6, false)},
-                        thumbnail.data());
+    group.write_dataset(mme::schema::probe::thumbnail,
+                        {mme::DType::u8, {h, w, 3}, {h, w, 3}, mme::deflate_codec(6, false)}, thumbnail.data());
   } catch (...) {
     shard.remove_video(entry.id);  // never publish a half-written group
     throw;

@@ -78,8 +78,8 @@ VizResult write_flow_pictures(const std::filesystem::path& part, const std::stri
                               const std::filesystem::path& out_dir, int rows, float max_magnitude) {
   mme::ShardReader reader(part);
   auto video = reader.video(video_id);
-  auto flow_ds = video.dataset("flow");
-  const double scale = flow_ds.get_double("scale");
+  auto flow_ds = video.dataset(mme::schema::flow::flow);
+  const double scale = flow_ds.get(mme::schema::dataset::scale);
   const auto& shape = flow_ds.info().shape;
   const auto pairs = shape[0];
   const int h = static_cast<int>(shape[1]), w = static_cast<int>(shape[2]);
@@ -90,9 +90,9 @@ VizResult write_flow_pictures(const std::filesystem::path& part, const std::stri
   };
   std::vector<std::int64_t> offsets;
   std::optional<mme::DatasetReader> frames;
-  if (video.has_dataset("frames")) {
-    frames.emplace(video.dataset("frames"));
-    offsets = video.dataset("frame_offsets").read<std::int64_t>();
+  if (video.has_dataset(mme::schema::flow::frames)) {
+    frames.emplace(video.dataset(mme::schema::flow::frames));
+    offsets = video.dataset(mme::schema::flow::frame_offsets).read<std::int64_t>();
   }
   auto read_frame = [&](std::uint64_t k) -> cv::Mat {
     if (!frames) return cv::Mat(h, w, CV_8UC3, cv::Scalar::all(40));

@@ -1,6 +1,6 @@
 #include <flowgen/run.h>
 #include <flowgen/video_job.h>
-#include <mme/batch.h>
+#include <mme/batch_runner.h>
 #include <mme/cli.h>
 #include <mme/error.h>
 #include <mme/host_allocator.h>
@@ -9,8 +9,8 @@
 #include <mme/version.h>
 
 #include <tbb/global_control.h>
-#include <tbb/parallel_for_each.h>
 
+#include <limits>
 #include <opencv2/core.hpp>
 #include <thread>
 
@@ -34,7 +34,7 @@ int run_flowgen(const RunOptions& o) {
   }
 
   nlohmann::json provenance_settings = o.settings.to_json();
-  provenance_settings["shard"] = shard.to_string();
+  provenance_settings[mme::schema::kShardKey.name] = shard.to_string();
   std::unique_ptr<mme::PartStore> store;
   try {
     store = std::make_unique<mme::PartStore>(o.out, shard, mme::Provenance{"flowgen", provenance_settings.dump()},
@@ -56,45 +56,28 @@ int run_flowgen(const RunOptions& o) {
   // video and per pair, OpenCV runs single-threaded inside each task.
   cv::setNumThreads(1);
   mme::keep_freed_memory();  // every pair allocates a few ~350 KB buffers again
-  mme::StopRequest stop;
 
   const BackendInfo& backend = flow_backend(o.settings.algo);
   tbb::enumerable_thread_specific<std::unique_ptr<FlowBackend>> backends;
-  int rc = mme::cli::kOk;
-  {
-    mme::Progress progress("flowgen", static_cast<std::int64_t>(todo.size()), "videos");
-    JobContext ctx{o.settings,     backend, backends, stop.flag(), &progress, progress.add_counter("pairs"),
-                   2 * threads + 2};
-    const auto in_flight = static_cast<int>(std::min<std::size_t>(std::max<std::size_t>(todo.size(), 1), threads));
-    ctx.decoder_threads = std::max(1, threads / in_flight);
-    try {
-      tbb::parallel_for_each(todo.begin(), todo.end(), [&](const mme::ListEntry& entry) {
-        if (stop.requested()) return;
-        auto part = store->acquire();
-        try {
-          auto record = process_video(entry, store->writer(part), ctx);
-          if (record.status != "ok") {
-            mme::log::error("{}", record.reason);
-          } else if (record.stats.value("saturated", 0) > 0) {
-            mme::log::warn("{}: {} flow values saturated at +-{} px", entry.id, record.stats["saturated"].get<long>(),
-                           32767 * o.settings.quant_step);
-          }
-          store->release(part, std::move(record));
-        } catch (const Interrupted&) {
-          store->abandon(part);
-        }
-        progress.advance();
-      });
-      store->close();
-    } catch (const std::exception& e) {
-      mme::log::error("{}", e.what());
-      rc = mme::cli::kFatal;
-    }
-  }
-  if (rc != mme::cli::kOk) return rc;
+  mme::BatchRunner batch("flowgen", *store, todo.size(), threads);
+  JobContext ctx{o.settings,          backend,           backends,
+                 batch.stop().flag(), &batch.progress(), batch.progress().add_counter("pairs"),
+                 2 * threads + 2};
+  const auto in_flight = static_cast<int>(std::min<std::size_t>(std::max<std::size_t>(todo.size(), 1), threads));
+  ctx.decoder_threads = std::max(1, threads / in_flight);
+  // The list's order (videos are not probed for their length before the run).
+  std::vector<mme::BatchItem> items;
+  for (std::size_t i = 0; i < todo.size(); ++i) items.push_back({todo[i].id, i, 0.0});
   std::vector<std::string> ids;
   for (const auto& e : entries) ids.push_back(e.id);
-  return mme::finish_batch(*store, ids, o.out, stop.requested());
+  const double saturation_px = std::numeric_limits<std::int16_t>::max() * o.settings.quant_step;
+  return batch.run(std::move(items), ids, o.out, [&](const mme::BatchItem& item, mme::ShardWriter& part) {
+    auto record = process_video(todo[item.index], part, ctx);
+    if (record.status == "ok" && record.stats.value("saturated", 0) > 0)
+      mme::log::warn("{}: {} flow values saturated at +-{} px", item.id, record.stats["saturated"].get<long>(),
+                     saturation_px);
+    return record;
+  });
 }
 
 }  // namespace flowgen

@@ -57,6 +57,9 @@ std::pair<double, double> frame_shift(const torch::Tensor& a, const torch::Tenso
   return {bx + refine(cost(bx - 1, by), cost(bx + 1, by)), by + refine(cost(bx, by - 1), cost(bx, by + 1))};
 }
 
+// The batches carry the trajectory maps (and the dataset reads trajgen's shards).
+const trainer::ClipNeeds kTrajectories{.trajectories = true};
+
 }  // namespace
 
 TEST_CASE("after crop, resize and flip the trajectory targets still describe the frames' motion", "[trainer][data]") {
@@ -66,10 +69,10 @@ TEST_CASE("after crop, resize and flip the trajectory targets still describe the
   // pan's.
   auto config = tiny(
       "pan", {"model.img_size=112", "data.flip=true", "optim.batch=12", "data.repeats=12", "targets.trajectory=1"});
-  trainer::ClipDataset dataset(config, true);
+  trainer::ClipDataset dataset(config, kTrajectories);
   REQUIRE(dataset.videos().size() == 1);
   const auto masks = trainer::make_mask_generator(config.mask);
-  trainer::ClipLoader loader(dataset, config, *masks, true, 0, false);
+  trainer::ClipLoader loader(dataset, config, masks.get(), kTrajectories, 0, false);
   const auto batch = loader.next();
   int flipped = 0;
   for (int c = 0; c < 12; ++c) {
@@ -115,9 +118,9 @@ TEST_CASE("the MGM mask follows an ffmpeg-made moving object from slice to slice
   for (const std::string type : {"mgm", "tube"}) {
     auto config = tiny("object", {"model.img_size=224", "mask.type=" + type, "mask.ratio=0.25", "optim.batch=6",
                                   "data.repeats=6", "data.stride=2", "data.scales=[1]"});
-    trainer::ClipDataset dataset(config, true);
+    trainer::ClipDataset dataset(config, kTrajectories);
     const auto masks = trainer::make_mask_generator(config.mask);
-    trainer::ClipLoader loader(dataset, config, *masks, false, 0, false);
+    trainer::ClipLoader loader(dataset, config, masks.get(), {}, 0, false);
     const auto batch = loader.next();
     int hit = 0, total = 0;
     for (int c = 0; c < 6; ++c)
@@ -138,10 +141,10 @@ TEST_CASE("the loader gives the same batches for any number of threads and from 
   auto one = tiny("real", {"optim.batch=3", "data.workers=1", "targets.trajectory=1", "data.repeats=2"});
   auto three =
       tiny("real", {"optim.batch=3", "data.workers=3", "targets.trajectory=1", "data.repeats=2", "data.prefetch=2"});
-  trainer::ClipDataset dataset(one, true);
+  trainer::ClipDataset dataset(one, kTrajectories);
   const auto masks = trainer::make_mask_generator(one.mask);
-  trainer::ClipLoader a(dataset, one, *masks, true, 0, false);
-  trainer::ClipLoader b(dataset, three, *masks, true, 0, false);
+  trainer::ClipLoader a(dataset, one, masks.get(), kTrajectories, 0, false);
+  trainer::ClipLoader b(dataset, three, masks.get(), kTrajectories, 0, false);
   REQUIRE(a.batches_per_epoch() == 3);  // 5 videos x 2 clips / 3
   std::vector<trainer::Batch> first;
   for (int i = 0; i < 7; ++i) {  // across two epoch boundaries
@@ -159,7 +162,7 @@ TEST_CASE("the loader gives the same batches for any number of threads and from 
   CHECK(first[0].videos[0] == first[0].videos[1]);
   CHECK_FALSE(first[0].frames[0].equal(first[0].frames[1]));
   // Resuming at batch 4 sees batch 4.
-  trainer::ClipLoader c(dataset, three, *masks, true, 4, false);
+  trainer::ClipLoader c(dataset, three, masks.get(), kTrajectories, 4, false);
   const auto resumed = c.next();
   CHECK(resumed.index == 4);
   CHECK(resumed.frames.equal(first[4].frames));
@@ -181,9 +184,9 @@ TEST_CASE("the tiny model overfits one real batch for each target", "[trainer][o
     auto config = tiny("real", o);
     auto targets = trainer::make_targets(config);
     REQUIRE(targets.size() == 1);
-    trainer::ClipDataset dataset(config, target == "trajectory");
+    trainer::ClipDataset dataset(config, targets.front().first->needs());
     const auto masks = trainer::make_mask_generator(config.mask);
-    trainer::ClipLoader loader(dataset, config, *masks, target == "trajectory", 0, false);
+    trainer::ClipLoader loader(dataset, config, masks.get(), targets.front().first->needs(), 0, false);
     const auto batch = trainer::to_device(loader.next(), torch::kCPU);
     torch::manual_seed(0);
     trainer::MaskedVideoModel model(config.model, std::map<std::string, int>{{target, targets[0].first->channels()}});

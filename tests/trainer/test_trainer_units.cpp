@@ -33,7 +33,7 @@ using trainer::Rng;
 
 TEST_CASE("tube masks are identical in every time slice and hit the ratio", "[trainer][mask]") {
   const auto tube = trainer::make_mask_generator(MaskConfig{"tube", 0.9});
-  const MaskContext grid{8, 14, 14, {}, {}};
+  const MaskContext grid{8, 14, 14, {}, nullptr};
   REQUIRE(tube->masked_count(grid) == 176 * 8);  // VideoMAE: 176 of 196 per slice
   std::set<std::vector<std::uint8_t>> distinct;
   for (std::uint64_t clip = 0; clip < 20; ++clip) {
@@ -53,7 +53,7 @@ TEST_CASE("tube masks are identical in every time slice and hit the ratio", "[tr
 
 TEST_CASE("random masks hit the ratio over all tokens and differ between slices", "[trainer][mask]") {
   const auto random = trainer::make_mask_generator(MaskConfig{"random", 0.9});
-  const MaskContext grid{8, 14, 14, {}, {}};
+  const MaskContext grid{8, 14, 14, {}, nullptr};
   std::vector<std::uint8_t> mask(grid.tokens());
   auto rng = Rng::stream(1, 2, 3);
   random->generate(grid, rng, mask.data());
@@ -65,8 +65,8 @@ TEST_CASE("random masks hit the ratio over all tokens and differ between slices"
 
 TEST_CASE("MOFO masks exactly k = min(n, floor(0.75 x inside)) positions inside the box", "[trainer][mask]") {
   const auto mofo = trainer::make_mask_generator(MaskConfig{"mofo", 0.9});
-  REQUIRE(mofo->needs_motion());
-  MaskContext c{8, 14, 14, {}, {}};
+  REQUIRE(mofo->needs().motion_box);
+  MaskContext c{8, 14, 14, {}, nullptr};
   struct Case {
     std::array<float, 4> box;
     int inside, k;
@@ -99,14 +99,26 @@ TEST_CASE("MOFO masks exactly k = min(n, floor(0.75 x inside)) positions inside 
 
 TEST_CASE("MGM masks the positions with the most motion in each slice", "[trainer][mask]") {
   const auto mgm = trainer::make_mask_generator(MaskConfig{"mgm", 0.25});
-  MaskContext c{8, 14, 14, {}, {}};
-  // A 3 x 3 blob of motion moving one token right per slice over small random motion.
-  c.motion.assign(c.tokens(), 0.0f);
+  REQUIRE(mgm->needs().motion_map);
+  MaskContext c{8, 14, 14, {}, nullptr};
+  // A 3 x 3 blob of motion moving one token right per slice over small random motion, as the
+  // clip's maps: one per frame (two per slice), on a 16-px grid (one cell per token), uncropped.
+  std::vector<std::vector<float>> maps(16, std::vector<float>(196));
   auto noise = Rng(5);
-  for (auto& m : c.motion) m = static_cast<float>(0.2 * noise.uniform01());
-  for (int s = 0; s < 8; ++s)
+  for (int s = 0; s < 8; ++s) {
+    std::vector<float> slice(196);
+    for (auto& m : slice) m = static_cast<float>(0.2 * noise.uniform01());
     for (int r = 5; r < 8; ++r)
-      for (int q = s + 2; q < s + 5; ++q) c.motion[s * 196 + r * 14 + q] = 3.0f;
+      for (int q = s + 2; q < s + 5; ++q) slice[r * 14 + q] = 3.0f;
+    maps[2 * s] = maps[2 * s + 1] = slice;
+  }
+  const trainer::ClipMotion motion{&maps, 14, 14, 16, trainer::CropBox{0, 0, 224, 224, false}, 224, 16, 2};
+  c.motion = &motion;
+  // Brought to the tokens: the same values (token centres are the cells' seeds, zoom 1).
+  const auto per_token = trainer::MgmMask::token_motion(motion, c);
+  REQUIRE(per_token.size() == 8 * 196u);
+  CHECK(per_token[3 * 196 + 6 * 14 + 6] == Approx(3.0f));
+  CHECK(per_token[3 * 196 + 0] == Approx(maps[6][0]));
   auto rng = Rng(9);
   std::vector<std::uint8_t> mask(c.tokens());
   mgm->generate(c, rng, mask.data());
@@ -116,7 +128,7 @@ TEST_CASE("MGM masks the positions with the most motion in each slice", "[traine
       for (int q = s + 2; q < s + 5; ++q) CHECK(mask[s * 196 + r * 14 + q] == 1);
   }
   // No motion at all: random positions, still 49 per slice, different in each slice.
-  c.motion.assign(c.tokens(), 0.0f);
+  for (auto& m : maps) std::fill(m.begin(), m.end(), 0.0f);
   mgm->generate(c, rng, mask.data());
   CHECK(std::accumulate(mask.begin(), mask.begin() + 196, 0) == 49);
   CHECK_FALSE(std::equal(mask.begin(), mask.begin() + 196, mask.begin() + 196));
@@ -360,12 +372,33 @@ TEST_CASE("the model predicts every target for the masked tokens only", "[traine
   auto config = trainer::load_config("", {"model_preset=tiny"});
   torch::manual_seed(0);
   trainer::MaskedVideoModel model(config.model, std::map<std::string, int>{{"pixel", 1536}, {"hog", 108}});
+  // Each clip its own mask of 100 of the 128 tokens.
   auto mask = torch::zeros({2, 128}, torch::kBool);
-  mask.slice(1, 0, 100) = true;
-  const auto out = model->forward(torch::randn({2, 3, 16, 64, 64}), mask);
+  mask[0].index_put_({torch::randperm(128).slice(0, 0, 100)}, true);
+  mask[1].index_put_({torch::randperm(128).slice(0, 0, 100)}, true);
+  const auto video = torch::randn({2, 3, 16, 64, 64});
+  const auto out = model->forward(video, mask);
   CHECK(out.at("pixel").sizes() == torch::IntArrayRef({2, 100, 1536}));
   CHECK(out.at("hog").sizes() == torch::IntArrayRef({2, 100, 108}));
-  CHECK(model->encode(torch::randn({2, 3, 16, 64, 64}), mask).sizes() == torch::IntArrayRef({2, 28, 64}));
+  CHECK(model->encode(video, mask).sizes() == torch::IntArrayRef({2, 28, 64}));
+  // The predictions are those of the masked tokens, in token order: the decoder (no causal mask,
+  // positions added to its inputs) computed here with the masked tokens put *first* gives the
+  // same values in its first 100 places. Predicting from the visible end fails this.
+  {
+    torch::NoGradGuard no_grad;
+    const auto visible = model->encoder_to_decoder(model->encode(video, mask));
+    const auto pos = model->decoder_pos_embed.expand({2, -1, -1});
+    const auto D = visible.size(2);
+    auto x = torch::cat({model->mask_token + pos.index({mask}).reshape({2, -1, D}),
+                         visible + pos.index({mask.logical_not()}).reshape({2, -1, D})},
+                        1);
+    for (const auto& block : *model->decoder_blocks) x = block->as<trainer::Block>()->forward(x);
+    const auto first = model->decoder_norm(x.slice(1, 0, 100));
+    CHECK(torch::allclose(out.at("pixel"), model->decoder_heads["pixel"]->as<torch::nn::Sequential>()->forward(first),
+                          1e-5, 1e-5));
+    CHECK(torch::allclose(out.at("hog"), model->decoder_heads["hog"]->as<torch::nn::Sequential>()->forward(first), 1e-5,
+                          1e-5));
+  }
   // VideoMAE's key names, for exchanging weights with it.
   const auto params = model->named_parameters();
   for (const char* key :

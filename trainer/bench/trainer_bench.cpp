@@ -155,17 +155,17 @@ int main(int argc, char** argv) {
                              "optim.batch=" + split(batches).front()});
         const auto config = trainer::load_config("", o);
         const auto masks = trainer::make_mask_generator(config.mask);
-        bool trajectories = false;
-        for (const auto& [t, weight] : trainer::make_targets(config)) trajectories |= t->needs_trajectories();
-        trainer::ClipDataset dataset(config, trajectories || masks->needs_motion());
-        trainer::ClipLoader loader(dataset, config, *masks, trajectories, 0, false);
+        trainer::ClipNeeds needs;
+        for (const auto& [t, weight] : trainer::make_targets(config)) needs = needs | t->needs();
+        trainer::ClipDataset dataset(config, needs | masks->needs());
+        trainer::ClipLoader loader(dataset, config, masks.get(), needs, 0, false);
         for (int i = 0; i < warmup; ++i) loader.next();
         const auto t0 = Clock::now();
         for (int i = 0; i < steps; ++i) loader.next();
         const double s = since(t0);
         std::printf("| %s | %s | %dx%dx%d%s | %s | %.1f |\n", presets.c_str(), recipe.c_str(), config.model.frames,
-                    config.model.img_size, config.model.img_size, trajectories ? " + trajectories" : "", w.c_str(),
-                    steps * config.optim.batch / s);
+                    config.model.img_size, config.model.img_size, needs.trajectories ? " + trajectories" : "",
+                    w.c_str(), steps * config.optim.batch / s);
         std::fflush(stdout);
       }
     }

@@ -1,29 +1,17 @@
 #include <trainer/checkpoint.h>
 #include <trainer/torch_error.h>
 
+#include <mme/atomic_file.h>
 #include <mme/error.h>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
-#include <fcntl.h>
 #include <unistd.h>
 
 namespace trainer {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-void fsync_file(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) throw mme::FileError(path, "cannot reopen the checkpoint to sync it");
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) throw mme::FileError(path, "fsync failed");
-}
-
-}  // namespace
 
 void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
                      const CheckpointState& state) {
@@ -38,8 +26,7 @@ void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::opti
   const auto temp = fs::path(path.string() + fmt::format(".tmp-{}", ::getpid()));
   try {
     archive.save_to(temp.string());
-    fsync_file(temp);
-    fs::rename(temp, path);
+    mme::publish_file(temp, path);
   } catch (const std::exception& e) {
     std::error_code ignored;
     fs::remove(temp, ignored);

@@ -6,6 +6,7 @@
 #include <mme/part_store.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cstring>
@@ -15,10 +16,11 @@
 namespace trainer {
 
 namespace fs = std::filesystem;
+namespace schema = mme::schema;
 
 void check_target_set(const fs::path& target_dir, const fs::path& flow_dir,
                       const std::map<std::string, std::string>& flow_videos, const TrajectoryConfig& trajectory) {
-  const auto file = target_dir / "config.json";
+  const auto file = target_dir / schema::kTargetSettingsFile;
   std::ifstream in(file);
   if (!in) throw mme::FileError(file, "missing: data.target_dir is not a trajgen output directory");
   nlohmann::json config;
@@ -27,18 +29,21 @@ void check_target_set(const fs::path& target_dir, const fs::path& flow_dir,
   } catch (const nlohmann::json::exception& e) {
     throw mme::FileError(file, fmt::format("not valid JSON: {}", e.what()));
   }
-  auto expect = [&](const char* key, int mine, const char* setting) {
+  auto expect = [&](const schema::ConfigKey& k, int mine, const char* setting) {
+    const char* key = k.name;
     if (!config.contains(key)) throw mme::FileError(file, fmt::format("has no '{}'", key));
     const int theirs = config[key].get<int>();
     if (theirs != mine)
       throw mme::FileError(file, fmt::format("the targets were made with {} = {}, but this run has {} = {}", key,
                                              theirs, setting, mine));
   };
-  expect("traj_len", trajectory.steps, "trajectory.steps");
-  expect("cell", trajectory.cell, "trajectory.cell");
-  const auto flow = mme::output_identity(flow_dir, "flowgen.json", flow_videos);
-  if (!config.contains("flow")) throw mme::FileError(file, "has no 'flow' (the identity of its flow set)");
-  const auto& theirs = config["flow"];
+  expect(schema::target_settings::traj_len, trajectory.steps, "trajectory.steps");
+  expect(schema::target_settings::cell, trajectory.cell, "trajectory.cell");
+  const auto flow = mme::output_identity(flow_dir, schema::kFlowSettingsFile, flow_videos);
+  const char* flow_key = schema::target_settings::flow.name;
+  if (!config.contains(flow_key))
+    throw mme::FileError(file, fmt::format("has no '{}' (the identity of its flow set)", flow_key));
+  const auto& theirs = config[flow_key];
   if (theirs != flow)
     throw mme::FileError(
         file, fmt::format(
@@ -49,11 +54,17 @@ void check_target_set(const fs::path& target_dir, const fs::path& flow_dir,
                   theirs.value("settings", nlohmann::json()) != flow["settings"] ? " and other flowgen settings" : ""));
 }
 
-ClipDataset::ClipDataset(const TrainConfig& config, bool need_targets) : config_(config), need_targets_(need_targets) {
+ClipDataset::ClipDataset(const TrainConfig& config, const ClipNeeds& needs) : config_(config) {
   const auto& d = config.data;
-  if (need_targets && d.target_dir.empty())
+  const bool need_targets = needs.any();
+  if (need_targets && d.target_dir.empty()) {
+    std::vector<std::string> what;
+    if (needs.trajectories) what.push_back("the trajectories");
+    if (needs.motion_box) what.push_back("the motion box");
+    if (needs.motion_map) what.push_back("the motion map");
     throw std::invalid_argument(
-        "the trajectory target and the mofo and mgm masks need data.target_dir (trajgen's output)");
+        fmt::format("this run reads {} of trajgen's output: set data.target_dir", fmt::join(what, " and ")));
+  }
   const auto flow_videos = mme::scan_videos(d.flow_dir);
   if (flow_videos.empty()) throw mme::FileError(d.flow_dir, "no flowgen shards with videos here");
   std::map<std::string, std::string> target_videos;
@@ -105,15 +116,15 @@ ClipDataset::ClipDataset(const TrainConfig& config, bool need_targets) : config_
     auto& v = candidates[i];
     try {
       const auto group = open(d.flow_dir / v.flow_file)->video(v.id);
-      if (!group.has_dataset("frames")) {
+      if (!group.has_dataset(schema::flow::frames)) {
         skipped_[v.id] = fmt::format("{}: no frames stored (flowgen --frames none)", v.flow_file);
         usable[i] = 0;
         continue;
       }
-      v.frames = static_cast<int>(group.get_int("frames"));
-      v.width = static_cast<int>(group.get_int("width"));
-      v.height = static_cast<int>(group.get_int("height"));
-      if (v.label < 0 && group.has("label")) v.label = group.get_int("label");
+      v.frames = static_cast<int>(group.get(schema::video::frames));
+      v.width = static_cast<int>(group.get(schema::video::width));
+      v.height = static_cast<int>(group.get(schema::video::height));
+      if (v.label < 0 && group.has(schema::video::label)) v.label = group.get(schema::video::label);
     } catch (const std::exception& e) {
       skipped_[v.id] = e.what();
       usable[i] = 0;
@@ -124,7 +135,7 @@ ClipDataset::ClipDataset(const TrainConfig& config, bool need_targets) : config_
       auto& v = candidates[i];
       if (!usable[i]) continue;
       try {
-        const auto traj = open(d.target_dir / v.target_file)->video(v.id).dataset("traj");
+        const auto traj = open(d.target_dir / v.target_file)->video(v.id).dataset(schema::target::traj);
         const auto& shape = traj.info().shape;
         if (shape.size() != 5 || shape[0] == 0) {
           skipped_[v.id] = fmt::format("{}: no trajectories (only {} frames)", v.target_file, v.frames);
@@ -134,7 +145,7 @@ ClipDataset::ClipDataset(const TrainConfig& config, bool need_targets) : config_
         v.starts = static_cast<int>(shape[0]);
         v.grid_h = static_cast<int>(shape[1]);
         v.grid_w = static_cast<int>(shape[2]);
-        v.traj_scale = traj.get_double("scale");
+        v.traj_scale = traj.get(schema::dataset::scale);
       } catch (const std::exception& e) {
         skipped_[v.id] = e.what();
         usable[i] = 0;
@@ -163,15 +174,15 @@ std::shared_ptr<mme::ShardReader> ClipDataset::open(const fs::path& file) const 
 }
 
 void ClipDataset::read(const VideoEntry& video, const std::vector<int>& frame_indices,
-                       const std::vector<int>& traj_starts, bool motion, ClipSource& out) const {
+                       const std::vector<int>& traj_starts, const ClipNeeds& needs, ClipSource& out) const {
   const auto flow_path = config_.data.flow_dir / video.flow_file;
   std::vector<std::vector<std::uint8_t>> jpegs(frame_indices.size());
   try {
     const auto group = open(flow_path)->video(video.id);
-    const auto offsets = group.dataset("frame_offsets").read<std::int64_t>();
+    const auto offsets = group.dataset(schema::flow::frame_offsets).read<std::int64_t>();
     if (offsets.size() != static_cast<std::size_t>(video.frames) + 1)
       throw std::runtime_error(fmt::format("frame_offsets has {} entries for {} frames", offsets.size(), video.frames));
-    const auto frames = group.dataset("frames");
+    const auto frames = group.dataset(schema::flow::frames);
     // A frame repeated in a short clip is read once.
     std::map<int, std::size_t> first;
     for (std::size_t k = 0; k < frame_indices.size(); ++k) {
@@ -200,12 +211,12 @@ void ClipDataset::read(const VideoEntry& video, const std::vector<int>& frame_in
 
   out.displacement.resize(traj_starts.size());
   out.valid.resize(traj_starts.size());
-  if (traj_starts.empty() && !motion) return;
+  if (traj_starts.empty() && !needs.motion_box && !needs.motion_map) return;
   const auto target_path = config_.data.target_dir / video.target_file;
   try {
     const auto group = open(target_path)->video(video.id);
-    const auto traj = group.dataset("traj");
-    const auto valid = group.dataset("valid");
+    const auto traj = group.dataset(schema::target::traj);
+    const auto valid = group.dataset(schema::target::valid);
     const std::uint64_t gh = video.grid_h, gw = video.grid_w,
                         values = static_cast<std::uint64_t>(config_.trajectory.steps) * 2;
     for (std::size_t k = 0; k < traj_starts.size(); ++k) {
@@ -222,14 +233,16 @@ void ClipDataset::read(const VideoEntry& video, const std::vector<int>& frame_in
       for (std::size_t i = 0; i < disp.size(); ++i) disp[i] = q[i] * scale;
       out.valid[k] = valid.read_slab<std::uint8_t>({s, 0, 0}, {1, gh, gw});
     }
-    if (motion) {
-      const auto box = group.get_doubles("motion_box_union");
+    if (needs.motion_box) {
+      const auto box = group.get(schema::target::motion_box_union);
       if (box.size() != 4) throw std::runtime_error("motion_box_union does not hold 4 values");
       for (int i = 0; i < 4; ++i) out.motion_box[i] = static_cast<float>(box[i]);
+    }
+    if (needs.motion_map) {
       // One read for the clip's span: the map is one compressed chunk per video.
       const auto [lo, hi] = std::minmax_element(frame_indices.begin(), frame_indices.end());
       const auto first = static_cast<std::uint64_t>(*lo), count = static_cast<std::uint64_t>(*hi - *lo + 1);
-      const auto span = group.dataset("motion").read_slab<float>({first, 0, 0}, {count, gh, gw});
+      const auto span = group.dataset(schema::target::motion).read_slab<float>({first, 0, 0}, {count, gh, gw});
       out.motion.resize(frame_indices.size());
       for (std::size_t k = 0; k < frame_indices.size(); ++k) {
         const auto* f = span.data() + (static_cast<std::uint64_t>(frame_indices[k]) - first) * gh * gw;

@@ -12,6 +12,9 @@
 
 namespace trainer {
 
+// The random stream of an epoch's video order (clips use (epoch, slot + 1)).
+constexpr std::uint64_t kEpochOrderStream = 0xE90C4;
+
 struct ClipLoader::Pending {
   Batch batch;
   int remaining = 0;
@@ -27,12 +30,12 @@ long steps_per_epoch(long videos, const TrainConfig& config) {
   return clips / global;
 }
 
-ClipLoader::ClipLoader(const ClipDataset& dataset, const TrainConfig& config, const MaskGenerator& masks,
-                       bool trajectories, long first_batch, bool pin_memory, int rank)
+ClipLoader::ClipLoader(const ClipDataset& dataset, const TrainConfig& config, const MaskGenerator* masks,
+                       ClipNeeds needs, long first_batch, bool pin_memory, int rank)
     : dataset_(dataset), config_(config), masks_(masks), pin_(pin_memory) {
   batch_ = config.optim.batch;
   rank_ = rank;
-  trajectories_ = trajectories;
+  needs_ = masks ? needs | masks->needs() : needs;
   slices_ = config.tokens_t();
   grid_ = config.model.img_size / config.trajectory.cell;
   tokens_ = config.tokens();
@@ -64,7 +67,7 @@ std::vector<std::string> ClipLoader::errors() const {
 std::vector<int> ClipLoader::epoch_order(long epoch) const {
   std::vector<int> order(dataset_.videos().size());
   std::iota(order.begin(), order.end(), 0);
-  auto rng = Rng::stream(config_.run.seed, static_cast<std::uint64_t>(epoch), 0xE90C4ULL);
+  auto rng = Rng::stream(config_.run.seed, static_cast<std::uint64_t>(epoch), kEpochOrderStream);
   shuffle(order, rng);
   return order;
 }
@@ -78,10 +81,10 @@ ClipLoader::Pending& ClipLoader::pending_locked(long index) {
     const auto opts = torch::TensorOptions().pinned_memory(pin_);
     const long S = config_.model.img_size;
     b.frames = torch::empty({batch_, config_.model.frames, S, S, 3}, opts.dtype(torch::kUInt8));
-    b.mask = torch::empty({batch_, tokens_}, opts.dtype(torch::kBool));
+    if (masks_) b.mask = torch::empty({batch_, tokens_}, opts.dtype(torch::kBool));
     b.labels = torch::empty({batch_}, opts.dtype(torch::kInt64));
-    b.boxes = torch::zeros({batch_, 4}, opts.dtype(torch::kFloat32));
-    if (trajectories_) {
+    if (needs_.motion_box) b.boxes = torch::zeros({batch_, 4}, opts.dtype(torch::kFloat32));
+    if (needs_.trajectories) {
       b.trajectory =
           torch::empty({batch_, slices_, grid_, grid_, config_.trajectory.steps, 2}, opts.dtype(torch::kFloat32));
       b.valid = torch::empty({batch_, slices_, grid_, grid_}, opts.dtype(torch::kUInt8));
@@ -159,10 +162,10 @@ void ClipLoader::make_clip(long epoch, long slot, int video, Pending& pending, i
     const auto crop = multi_scale_crop(entry.width, entry.height, config_.data.scales, config_.data.max_distort, S,
                                        config_.data.flip, rng);
     std::vector<int> starts;
-    if (trajectories_)
+    if (needs_.trajectories)
       for (int k = 0; k < slices_; ++k) starts.push_back(frames[k * m.tubelet]);
     try {
-      dataset_.read(entry, frames, starts, masks_.needs_motion(), source);
+      dataset_.read(entry, frames, starts, needs_, source);
       for (const auto& f : source.frames)
         if (f.width != entry.width || f.height != entry.height)
           throw mme::FileError(config_.data.flow_dir / entry.flow_file,
@@ -181,7 +184,7 @@ void ClipLoader::make_clip(long epoch, long slot, int video, Pending& pending, i
     const std::size_t frame_bytes = static_cast<std::size_t>(S) * S * 3;
     auto* out = b.frames.data_ptr<std::uint8_t>() + static_cast<std::size_t>(position) * m.frames * frame_bytes;
     for (int t = 0; t < m.frames; ++t) crop_resize_rgb(source.frames[t], crop, S, out + t * frame_bytes);
-    if (trajectories_) {
+    if (needs_.trajectories) {
       const std::size_t cells = static_cast<std::size_t>(grid_) * grid_;
       const std::size_t values = cells * config_.trajectory.steps * 2;
       float* traj = b.trajectory.data_ptr<float>() + static_cast<std::size_t>(position) * slices_ * values;
@@ -191,26 +194,20 @@ void ClipLoader::make_clip(long epoch, long slot, int video, Pending& pending, i
                                  config_.trajectory.steps, config_.trajectory.cell, crop, S, traj + k * values,
                                  valid + k * cells);
     }
-    MaskContext context{slices_, S / m.patch, S / m.patch, {}, {}};
-    if (masks_.needs_motion()) {
+    MaskContext context{slices_, S / m.patch, S / m.patch, {}, nullptr};
+    if (needs_.motion_box) {
       context.box = crop_box(source.motion_box, crop, S, m.patch);
       std::copy(context.box.begin(), context.box.end(), b.boxes.data_ptr<float>() + position * 4);
-      // Per slice: the mean of its frames' maps, resampled to the tokens, in input pixels.
-      const int side = S / m.patch;
-      const float zoom = 0.5f * (static_cast<float>(S) / crop.width + static_cast<float>(S) / crop.height);
-      context.motion.assign(static_cast<std::size_t>(slices_) * side * side, 0.0f);
-      std::vector<float> tokens(static_cast<std::size_t>(side) * side);
-      for (int k = 0; k < slices_; ++k)
-        for (int f = 0; f < m.tubelet; ++f) {
-          crop_resize_map(source.motion[k * m.tubelet + f].data(), entry.grid_h, entry.grid_w, config_.trajectory.cell,
-                          crop, S, side, tokens.data());
-          for (int i = 0; i < side * side; ++i) context.motion[k * side * side + i] += tokens[i] * zoom / m.tubelet;
-        }
     }
-    std::vector<std::uint8_t> mask(tokens_);
-    masks_.generate(context, rng, mask.data());
-    bool* mask_out = b.mask.data_ptr<bool>() + static_cast<std::size_t>(position) * tokens_;
-    for (int i = 0; i < tokens_; ++i) mask_out[i] = mask[i] != 0;
+    const ClipMotion motion{&source.motion, entry.grid_h, entry.grid_w, config_.trajectory.cell, crop, S,
+                            m.patch,        m.tubelet};
+    if (needs_.motion_map) context.motion = &motion;
+    if (masks_) {
+      std::vector<std::uint8_t> mask(tokens_);
+      masks_->generate(context, rng, mask.data());
+      bool* mask_out = b.mask.data_ptr<bool>() + static_cast<std::size_t>(position) * tokens_;
+      for (int i = 0; i < tokens_; ++i) mask_out[i] = mask[i] != 0;
+    }
     b.labels.data_ptr<std::int64_t>()[position] = entry.label;
     std::lock_guard lock(mutex_);
     b.videos[position] = v;

@@ -41,12 +41,6 @@ int class_count(const TrainConfig& config, const ClipDataset& dataset) {
   return classes;
 }
 
-// The mask generator only matters for MOFO pooling, which needs the loader to carry the box.
-std::unique_ptr<MaskGenerator> box_reader(const TrainConfig& config) {
-  if (config.finetune.pooling == "mofo") return std::make_unique<MofoMask>(config.mask.ratio, config.mask.mofo_inside);
-  return std::make_unique<TubeMask>(config.mask.ratio);
-}
-
 // The classes a finetune/probe checkpoint's head was trained with.
 int head_classes(const fs::path& checkpoint) {
   try {
@@ -115,8 +109,9 @@ int finetune(const TrainConfig& config) {
   const auto device = run.device;
   const bool bf16 = config.run.bf16 && device.is_cuda();
 
-  const auto masks = box_reader(config);
-  ClipDataset dataset(config, masks->needs_motion());
+  // MOFO pooling reads the motion box; the clips are not masked.
+  const ClipNeeds needs{.motion_box = config.finetune.pooling == "mofo"};
+  ClipDataset dataset(config, needs);
   if (run.group->is_main()) report_skipped(dataset, config.run.out);
   const int classes = class_count(config, dataset);
 
@@ -146,7 +141,8 @@ int finetune(const TrainConfig& config) {
   task.step = [&](const Batch& batch) {
     const auto d = to_device(batch, device);
     const auto labels = batch.labels.to(device);
-    const auto inside = tokens_inside(batch.boxes.to(device), slices, side, side);
+    const auto inside =
+        batch.boxes.defined() ? tokens_inside(batch.boxes.to(device), slices, side, side) : torch::Tensor();
     torch::Tensor logits;
     {
       Autocast autocast(bf16);
@@ -162,7 +158,8 @@ int finetune(const TrainConfig& config) {
     return losses;
   };
   mme::log::info("{} classes, {} pooling{}", classes, config.finetune.pooling, probe ? ", frozen encoder" : "");
-  return train_loop(config, dataset, *masks, task, run);
+  task.needs = needs;
+  return train_loop(config, dataset, nullptr, task, run);
 }
 
 nlohmann::json evaluate(const TrainConfig& config) {
@@ -185,7 +182,8 @@ nlohmann::json evaluate(const TrainConfig& config) {
   settings.finetune.pooling = trained.finetune.pooling;
   settings.trajectory = trained.trajectory;
   const bool mofo = trained.finetune.pooling == "mofo";
-  ClipDataset dataset(settings, mofo);
+  const ClipNeeds needs{.motion_box = mofo};
+  ClipDataset dataset(settings, needs);
   const int classes = head_classes(checkpoint);
   VideoClassifier model(trained.model, classes, trained.finetune.pooling);
   load_weights(checkpoint, *model, torch::kCPU);
@@ -216,7 +214,7 @@ nlohmann::json evaluate(const TrainConfig& config) {
       const int start = T == 1 ? room / 2 : static_cast<int>(std::lround(static_cast<double>(room) * t / (T - 1)));
       std::vector<int> indices(m.frames);
       for (int k = 0; k < m.frames; ++k) indices[k] = std::min(start + k * settings.data.stride, video.frames - 1);
-      dataset.read(video, indices, {}, mofo, source);
+      dataset.read(video, indices, {}, needs, source);
       for (int c = 0; c < C; ++c) {
         const int along = C == 1 ? 1 : c;  // left, centre, right (top, centre, bottom)
         const int slack_x = video.width - base, slack_y = video.height - base;

@@ -13,10 +13,13 @@ namespace trainer {
 std::vector<std::string> write_mask_picture(const TrainConfig& config, const std::filesystem::path& png) {
   const bool targets = !config.data.target_dir.empty();
   std::vector<std::string> types;
+  ClipNeeds needs;  // of every strategy drawn: one dataset serves them all
   for (const auto& type : mask_types()) {
     auto c = config.mask;
     c.type = type;
-    if (make_mask_generator(c)->needs_motion() && !targets) {
+    const auto strategy_needs = make_mask_generator(c)->needs();
+    needs = needs | strategy_needs;
+    if (strategy_needs.any() && !targets) {
       mme::log::warn("{}: needs data.target_dir (trajgen's motion boxes and maps); not drawn", type);
       continue;
     }
@@ -28,18 +31,20 @@ std::vector<std::string> write_mask_picture(const TrainConfig& config, const std
   settings.optim.batch = 1;
   settings.data.workers = 1;
   settings.data.prefetch = 1;
-  const ClipDataset dataset(settings, targets);
+  if (!targets) needs = {};
+  const ClipDataset dataset(settings, needs);
   const int S = config.model.img_size, P = config.model.patch, slices = config.tokens_t(), side = S / P;
   const int width = slices * (S + 4), height = static_cast<int>(types.size()) * (S + 4);
   std::vector<std::uint8_t> picture(static_cast<std::size_t>(width) * height * 3, 255);
   for (std::size_t row = 0; row < types.size(); ++row) {
     settings.mask.type = types[row];
     const auto masks = make_mask_generator(settings.mask);
-    ClipLoader loader(dataset, settings, *masks, false, 0, false);
+    ClipLoader loader(dataset, settings, masks.get(), {}, 0, false);
     const auto batch = loader.next();  // the same clip for every strategy: same seed, same slot
     const auto* frames = batch.frames.data_ptr<std::uint8_t>();
     const bool* mask = batch.mask.data_ptr<bool>();
-    const float* box = batch.boxes.data_ptr<float>();
+    const std::array<float, 4> no_box{0, 0, 0, 0};
+    const float* box = batch.boxes.defined() ? batch.boxes.data_ptr<float>() : no_box.data();
     for (int t = 0; t < slices; ++t) {
       const auto* frame = frames + static_cast<std::size_t>(t * config.model.tubelet) * S * S * 3;
       for (int y = 0; y < S; ++y)

@@ -70,8 +70,7 @@ PatchEmbedImpl::PatchEmbedImpl(int dim, int tubelet, int patch) {
 
 EncoderImpl::EncoderImpl(const ModelConfig& c) {
   patch_embed = register_module("patch_embed", PatchEmbed(c.dim, c.tubelet, c.patch));
-  const int tokens = (c.frames / c.tubelet) * (c.img_size / c.patch) * (c.img_size / c.patch);
-  pos_embed = register_buffer("pos_embed", sinusoid_table(tokens, c.dim).unsqueeze(0));
+  pos_embed = register_buffer("pos_embed", sinusoid_table(c.tokens(), c.dim).unsqueeze(0));
   for (int i = 0; i < c.depth; ++i) blocks->push_back(Block(c.dim, c.heads, c.mlp_ratio));
   register_module("blocks", blocks);
   norm = register_module("norm", layer_norm(c.dim));
@@ -92,8 +91,7 @@ MaskedVideoModelImpl::MaskedVideoModelImpl(const ModelConfig& c, const std::map<
   mask_token = register_parameter("mask_token", torch::zeros({1, 1, c.decoder_dim}));
   // VideoMAE's trunc_normal_(std=0.02) truncates at +-2 (absolute), i.e. never: a plain normal.
   torch::nn::init::normal_(mask_token, 0.0, 0.02);
-  const int tokens = (c.frames / c.tubelet) * (c.img_size / c.patch) * (c.img_size / c.patch);
-  decoder_pos_embed = register_buffer("decoder_pos_embed", sinusoid_table(tokens, c.decoder_dim).unsqueeze(0));
+  decoder_pos_embed = register_buffer("decoder_pos_embed", sinusoid_table(c.tokens(), c.decoder_dim).unsqueeze(0));
   for (int i = 0; i < c.decoder_depth; ++i)
     decoder_blocks->push_back(Block(c.decoder_dim, c.decoder_heads, c.mlp_ratio));
   register_module("decoder_blocks", decoder_blocks);
@@ -109,7 +107,6 @@ MaskedVideoModelImpl::MaskedVideoModelImpl(const ModelConfig& c, const std::map<
     } else {
       head->push_back(linear(c.decoder_dim, channels));
     }
-    head_by_name[name] = head;
     named.emplace_back(name, head.ptr());
   }
   decoder_heads = torch::nn::ModuleDict(named);
@@ -128,7 +125,7 @@ std::map<std::string, torch::Tensor> MaskedVideoModelImpl::forward(const torch::
   for (const auto& block : *decoder_blocks) x = block->as<Block>()->forward(x);
   x = decoder_norm(x.slice(1, x.size(1) - masked));
   std::map<std::string, torch::Tensor> out;
-  for (auto& [name, head] : head_by_name) out[name] = head->forward(x);
+  for (const auto& [name, head] : decoder_heads->items()) out[name] = head->as<torch::nn::Sequential>()->forward(x);
   return out;
 }
 

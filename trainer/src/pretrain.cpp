@@ -5,8 +5,8 @@
 
 namespace trainer {
 
-std::vector<std::pair<std::unique_ptr<Target>, double>> make_targets(const TrainConfig& config) {
-  std::vector<std::pair<std::unique_ptr<Target>, double>> targets;
+Targets make_targets(const TrainConfig& config) {
+  Targets targets;
   for (const auto& [name, weight] : config.targets) {
     auto target = make_target(name, config);  // also checks names of zero-weight targets
     if (weight > 0) targets.emplace_back(std::move(target), weight);
@@ -14,10 +14,14 @@ std::vector<std::pair<std::unique_ptr<Target>, double>> make_targets(const Train
   return targets;
 }
 
-MaskedVideoModel make_model(const TrainConfig& config) {
+MaskedVideoModel make_model(const TrainConfig& config, const Targets& targets) {
   std::map<std::string, int> heads;
-  for (const auto& [target, weight] : make_targets(config)) heads[target->name()] = target->channels();
+  for (const auto& [target, weight] : targets) heads[target->name()] = target->channels();
   return MaskedVideoModel(config.model, heads);
+}
+
+MaskedVideoModel make_model(const TrainConfig& config) {
+  return make_model(config, make_targets(config));
 }
 
 DeviceBatch to_device(const Batch& batch, const torch::Device& device) {
@@ -25,7 +29,7 @@ DeviceBatch to_device(const Batch& batch, const torch::Device& device) {
   const bool async = device.is_cuda();
   const auto frames = frames_to_video(batch.frames.to(device, async));
   d.video = imagenet_normalise(frames);
-  d.mask = batch.mask.to(device, async);
+  if (batch.mask.defined()) d.mask = batch.mask.to(device, async);
   d.targets.frames = frames;
   if (batch.trajectory.defined()) {
     d.targets.trajectory = batch.trajectory.to(device, async);
@@ -34,8 +38,7 @@ DeviceBatch to_device(const Batch& batch, const torch::Device& device) {
   return d;
 }
 
-Losses masked_losses(MaskedVideoModel& model, const std::vector<std::pair<std::unique_ptr<Target>, double>>& targets,
-                     const DeviceBatch& batch, bool bf16) {
+Losses masked_losses(MaskedVideoModel& model, const Targets& targets, const DeviceBatch& batch, bool bf16) {
   std::map<std::string, torch::Tensor> predictions;
   {
     Autocast autocast(bf16);
@@ -67,15 +70,15 @@ int pretrain(const TrainConfig& config) {
   const auto device = run.device;
   const bool bf16 = config.run.bf16 && device.is_cuda();
 
-  auto targets = make_targets(config);
-  bool need_trajectories = false;
-  for (const auto& [target, weight] : targets) need_trajectories = need_trajectories || target->needs_trajectories();
+  const auto targets = make_targets(config);
+  ClipNeeds needs;  // what the targets read; the loader adds the mask's
+  for (const auto& [target, weight] : targets) needs = needs | target->needs();
   const auto masks = make_mask_generator(config.mask);
-  ClipDataset dataset(config, need_trajectories || masks->needs_motion());
+  ClipDataset dataset(config, needs | masks->needs());
   if (run.group->is_main()) report_skipped(dataset, config.run.out);
 
   torch::manual_seed(config.run.seed);
-  auto model = make_model(config);
+  auto model = make_model(config, targets);
   model->to(device);
   auto [groups, scales] = adamw_groups(*model, config.optim, nullptr);
   torch::optim::AdamW optimizer(std::move(groups), torch::optim::AdamWOptions(config.lr()));
@@ -83,9 +86,9 @@ int pretrain(const TrainConfig& config) {
   task.model = model.get();
   task.optimizer = &optimizer;
   task.lr_scale = scales;
-  task.trajectories = need_trajectories;
+  task.needs = needs;
   task.step = [&](const Batch& batch) { return masked_losses(model, targets, to_device(batch, device), bf16); };
-  return train_loop(config, dataset, *masks, task, run);
+  return train_loop(config, dataset, masks.get(), task, run);
 }
 
 }  // namespace trainer

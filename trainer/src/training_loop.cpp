@@ -168,7 +168,7 @@ struct StepNumbers {
   }
 };
 
-int loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenerator& masks, TrainingTask& task,
+int loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenerator* masks, TrainingTask& task,
          Run& run) {
   const auto& settings = config.run;
   auto& model = *task.model;
@@ -213,14 +213,15 @@ int loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenera
   // VideoMAE scales base_lr by batch / 256, so a base_lr typed as if it were the lr itself (0.1)
   // lands far above what AdamW trains a ViT with (VideoMAE and MME: 1.5e-4 to 1e-3 after scaling).
   // A linear probe's head takes larger rates, so probing is not warned about.
-  if (config.mode != "probe" && config.lr() > 5e-3)
+  constexpr double kHighLr = 5e-3;
+  if (config.mode != "probe" && config.lr() > kHighLr)
     mme::log::warn(
         "lr = optim.base_lr {} x global batch {} (optim.batch {} x {} rank(s) x optim.accumulate {}) / 256 = "
         "{:.3g}: high for AdamW on a ViT (VideoMAE: 1.5e-4 to 1e-3 after scaling); lower optim.base_lr if the "
         "loss stalls or diverges",
         config.optim.base_lr, config.global_batch(), config.optim.batch, group.size(), accumulate, config.lr());
 
-  ClipLoader loader(dataset, config, masks, task.trajectories, step * accumulate, device.is_cuda(), group.rank());
+  ClipLoader loader(dataset, config, masks, task.needs, step * accumulate, device.is_cuda(), group.rank());
   std::optional<MetricsLog> metrics;
   if (group.is_main()) metrics.emplace(settings.out / "metrics.jsonl", step);
   GradientReducer reducer(group, model.parameters(), static_cast<std::size_t>(settings.bucket_mb * (1 << 20)),
@@ -311,7 +312,7 @@ int loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenera
 
 }  // namespace
 
-int train_loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenerator& masks, TrainingTask& task,
+int train_loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenerator* masks, TrainingTask& task,
                Run& run) {
   try {
     return loop(config, dataset, masks, task, run);

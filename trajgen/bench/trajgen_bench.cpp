@@ -37,7 +37,7 @@ ReadOnly read_only(const std::filesystem::path& flow_dir, const std::map<std::st
     auto& reader = readers[file];
     if (!reader) reader = std::make_shared<mme::ShardReader>(flow_dir / file);
     const auto video = reader->video(id);
-    auto ds = video.dataset("flow");
+    auto ds = video.dataset(mme::schema::flow::flow);
     const auto pairs = ds.info().shape[0];
     r.pairs += static_cast<std::int64_t>(pairs);
     // Chunks read serially (HDF5 is), decoded in parallel, as trajgen does.
@@ -48,13 +48,13 @@ ReadOnly read_only(const std::filesystem::path& flow_dir, const std::map<std::st
     std::vector<std::uint64_t> all(pairs);
     std::iota(all.begin(), all.end(), std::uint64_t{0});
     read_and_decode(ds, all);
-    if (video.has_dataset("mv") && video.has_dataset("mv_present")) {
+    if (video.has_dataset(mme::schema::flow::mv) && video.has_dataset(mme::schema::flow::mv_present)) {
       const auto t_mv = Clock::now();
-      const auto present = video.dataset("mv_present").read<std::uint8_t>();
+      const auto present = video.dataset(mme::schema::flow::mv_present).read<std::uint8_t>();
       std::vector<std::uint64_t> with;
       for (std::uint64_t t = 0; t < present.size(); ++t)
         if (present[t]) with.push_back(t);
-      read_and_decode(video.dataset("mv"), with);
+      read_and_decode(video.dataset(mme::schema::flow::mv), with);
       r.mv_seconds += since(t_mv);
     }
   }
@@ -124,8 +124,11 @@ int main(int argc, char** argv) {
         ratios.size() % 2 ? ratios[ratios.size() / 2] : (ratios[ratios.size() / 2 - 1] + ratios[ratios.size() / 2]) / 2;
     const std::int64_t starts = best.pairs - static_cast<std::int64_t>(videos.size()) * (o.settings.traj_len - 1);
     // Seed-steps from the first video's geometry.
-    auto first =
-        mme::ShardReader(flow_dir / videos.begin()->second).video(videos.begin()->first).dataset("flow").info().shape;
+    auto first = mme::ShardReader(flow_dir / videos.begin()->second)
+                     .video(videos.begin()->first)
+                     .dataset(mme::schema::flow::flow)
+                     .info()
+                     .shape;
     const double seeds = static_cast<double>(first[1] / 8) * static_cast<double>(first[2] / 8);
     fmt::print("| {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.0f} | {:.3g} | {:.0f}% | {:.0f}% |", threads, starts,
                read_only_seconds, best.mv_seconds, traj_seconds, starts / traj_seconds,

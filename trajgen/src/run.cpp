@@ -1,4 +1,4 @@
-#include <mme/batch.h>
+#include <mme/batch_runner.h>
 #include <mme/cli.h>
 #include <mme/error.h>
 #include <mme/host_allocator.h>
@@ -10,10 +10,7 @@
 #include <trajgen/video_job.h>
 
 #include <tbb/global_control.h>
-#include <tbb/parallel_for.h>
-#include <tbb/partitioner.h>
 #include <algorithm>
-#include <atomic>
 #include <map>
 #include <mutex>
 #include <opencv2/core.hpp>
@@ -30,8 +27,9 @@ int run_trajgen(const RunOptions& o) {
     config = o.settings.to_json();
     // The flow set is scanned once: its map names the identity and this shard's videos.
     const auto flow_videos = mme::scan_videos(o.flow_dir);
-    config["flow"] = mme::output_identity(o.flow_dir, "flowgen.json", flow_videos);
-    mme::claim_output_dir(o.out, "config.json", config);
+    config[mme::schema::target_settings::flow.name] =
+        mme::output_identity(o.flow_dir, mme::schema::kFlowSettingsFile, flow_videos);
+    mme::claim_output_dir(o.out, mme::schema::kTargetSettingsFile, config);
     for (const auto& [id, file] : flow_videos)
       if (shard.contains(id)) videos.emplace(id, file);
   } catch (const std::exception& e) {
@@ -59,7 +57,6 @@ int run_trajgen(const RunOptions& o) {
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
   cv::setNumThreads(1);
   mme::keep_freed_memory();  // every flow field allocates ~0.3-1 MB buffers again
-  mme::StopRequest stop;
 
   // Flow parts are opened once and shared by the videos in them.
   std::mutex readers_mutex;
@@ -70,67 +67,29 @@ int run_trajgen(const RunOptions& o) {
     if (!r) r = std::make_shared<mme::ShardReader>(o.flow_dir / file);
     return r;
   };
-  // The most work first (flow pairs x pixels), taken one by one from a shared queue: a large video
-  // started last would run alone at the end, where its serial HDF5 reads and writes leave the other
-  // threads idle. (tbb::parallel_for_each over the sorted list did not keep the order: it splits
-  // the list in halves, so a second thread started on the short half's first video and the last
-  // large ones ended up one after the other.) A video that cannot be opened sorts last;
-  // process_video records why.
-  {
-    std::map<std::string, double> work;
-    for (const auto& [id, file] : todo) {
-      try {
-        const auto shape = reader_for(file)->video(id).dataset("flow").info().shape;
-        work[id] =
-            static_cast<double>(shape.at(0)) * static_cast<double>(shape.at(1)) * static_cast<double>(shape.at(2));
-      } catch (const std::exception&) {
-        work[id] = 0;
-      }
-    }
-    std::stable_sort(todo.begin(), todo.end(),
-                     [&](const auto& a, const auto& b) { return work[a.first] > work[b.first]; });
-  }
-  int rc = mme::cli::kOk;
-  {
-    mme::Progress progress("trajgen", static_cast<std::int64_t>(todo.size()), "videos");
-    const auto starts_counter = progress.add_counter("starts");
+  // The most work first (flow pairs x pixels): a large video started last would run alone at the
+  // end, where its serial HDF5 reads and writes leave the other threads idle. A video that cannot
+  // be opened sorts last; process_video records why.
+  std::vector<mme::BatchItem> items;
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    const auto& [id, file] = todo[i];
+    double work = 0;
     try {
-      std::atomic<std::size_t> next{0};
-      const auto one_video = [&](const std::pair<std::string, std::string>& v) {
-        auto part = store->acquire();
-        mme::VideoRecord record;
-        try {
-          record =
-              process_video(v.first, *reader_for(v.second), o.settings, store->writer(part), &progress, starts_counter);
-        } catch (const std::exception& e) {  // an unreadable flow part
-          record.id = v.first;
-          record.status = "failed";
-          record.reason = e.what();
-        }
-        if (record.status != "ok") {
-          mme::log::error("{}", record.reason);
-        }
-        store->release(part, std::move(record));
-        progress.advance();
-      };
-      // One task per thread, each taking the next video until none is left (the videos' own
-      // parallel loops are shared out among the threads as before).
-      tbb::parallel_for(
-          0, threads,
-          [&](int) {
-            for (std::size_t i; !stop.requested() && (i = next++) < todo.size();) one_video(todo[i]);
-          },
-          tbb::simple_partitioner());
-      store->close();
-    } catch (const std::exception& e) {
-      mme::log::error("{}", e.what());
-      rc = mme::cli::kFatal;
+      const auto shape = reader_for(file)->video(id).dataset(mme::schema::flow::flow).info().shape;
+      work = static_cast<double>(shape.at(0)) * static_cast<double>(shape.at(1)) * static_cast<double>(shape.at(2));
+    } catch (const std::exception&) {
+      work = 0;
     }
+    items.push_back({id, i, work});
   }
-  if (rc != mme::cli::kOk) return rc;
+  mme::BatchRunner batch("trajgen", *store, todo.size(), threads);
+  const auto starts_counter = batch.progress().add_counter("starts");
   std::vector<std::string> ids;
   for (const auto& v : videos) ids.push_back(v.first);
-  return mme::finish_batch(*store, ids, o.out, stop.requested());
+  return batch.run(std::move(items), ids, o.out, [&](const mme::BatchItem& item, mme::ShardWriter& part) {
+    const auto& file = todo[item.index].second;
+    return process_video(item.id, *reader_for(file), o.settings, part, &batch.progress(), starts_counter);
+  });
 }
 
 }  // namespace trajgen

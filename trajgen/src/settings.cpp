@@ -1,12 +1,19 @@
 #include <trajgen/settings.h>
 
+#include <mme/shard_schema.h>
+
 #include <fmt/format.h>
 
 namespace trajgen {
 
 nlohmann::json TrajSettings::to_json() const {
-  return {{"traj_len", traj_len},     {"cell", track.cell},        {"lookup", to_string(track.lookup)},
-          {"traj_scale", traj_scale}, {"mofo_window", box.window}, {"motion_source", motion_source}};
+  namespace key = mme::schema::target_settings;
+  return {{key::traj_len.name, traj_len},
+          {key::cell.name, track.cell},
+          {key::lookup.name, to_string(track.lookup)},
+          {key::traj_scale.name, traj_scale},
+          {key::mofo_window.name, box.window},
+          {key::motion_source.name, motion_source}};
 }
 
 void TrajSettings::validate() const {

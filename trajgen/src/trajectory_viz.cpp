@@ -16,24 +16,25 @@ void write_trajectory_picture(const std::filesystem::path& target_part, const st
   mme::ShardReader targets(target_part), flows(flow_part);
   auto tv = targets.video(id);
   auto fv = flows.video(id);
-  auto traj_ds = tv.dataset("traj");
+  auto traj_ds = tv.dataset(mme::schema::target::traj);
   const auto shape = traj_ds.info().shape;  // starts, gh, gw, L, 2
   if (shape[0] == 0) throw mme::FileError(target_part, "video '" + id + "' has no trajectories");
   const auto s = start < 0 ? shape[0] / 2 : std::min<std::uint64_t>(static_cast<std::uint64_t>(start), shape[0] - 1);
   const int gh = static_cast<int>(shape[1]), gw = static_cast<int>(shape[2]), L = static_cast<int>(shape[3]);
-  const int cell = static_cast<int>(tv.get_int("cell"));
-  const double scale = traj_ds.get_double("scale");
+  const int cell = static_cast<int>(tv.get(mme::schema::target::cell));
+  const double scale = traj_ds.get(mme::schema::dataset::scale);
   const auto traj = traj_ds.read_slab<std::int16_t>({s, 0, 0, 0, 0}, {1, shape[1], shape[2], shape[3], 2});
-  const auto valid = tv.dataset("valid").read_slab<std::uint8_t>({s, 0, 0}, {1, shape[1], shape[2]});
+  const auto valid = tv.dataset(mme::schema::target::valid).read_slab<std::uint8_t>({s, 0, 0}, {1, shape[1], shape[2]});
 
   // The picture is RGB (libjpeg decodes to it, the PNG writer takes it): the colours below are
   // (r, g, b).
   cv::Mat frame;
   mme::RgbImage rgb;
-  if (fv.has_dataset("frames")) {
-    const auto offsets = fv.dataset("frame_offsets").read<std::int64_t>();
-    const auto bytes = fv.dataset("frames").read_slab<std::uint8_t>(
-        {static_cast<std::uint64_t>(offsets[s])}, {static_cast<std::uint64_t>(offsets[s + 1] - offsets[s])});
+  if (fv.has_dataset(mme::schema::flow::frames)) {
+    const auto offsets = fv.dataset(mme::schema::flow::frame_offsets).read<std::int64_t>();
+    const auto bytes = fv.dataset(mme::schema::flow::frames)
+                           .read_slab<std::uint8_t>({static_cast<std::uint64_t>(offsets[s])},
+                                                    {static_cast<std::uint64_t>(offsets[s + 1] - offsets[s])});
     try {
       rgb = mme::decode_jpeg(bytes.data(), bytes.size());
     } catch (const std::exception& e) {
@@ -42,7 +43,7 @@ void write_trajectory_picture(const std::filesystem::path& target_part, const st
     frame = cv::Mat(rgb.height, rgb.width, CV_8UC3, rgb.pixels.data());
   }
   if (frame.empty()) {  // --frames none: a grey canvas of the flow's size
-    const auto fshape = fv.dataset("flow").info().shape;
+    const auto fshape = fv.dataset(mme::schema::flow::flow).info().shape;
     frame = cv::Mat(static_cast<int>(fshape[1]), static_cast<int>(fshape[2]), CV_8UC3, cv::Scalar::all(90));
   }
   cv::Mat canvas;
@@ -74,10 +75,10 @@ void write_trajectory_picture(const std::filesystem::path& target_part, const st
       cv::polylines(canvas, line, false, color, 1, cv::LINE_AA);
       cv::circle(canvas, line.front(), 1, color, cv::FILLED);
     }
-  const auto boxes = tv.dataset("motion_box").read_slab<float>({s, 0}, {1, 4});
+  const auto boxes = tv.dataset(mme::schema::target::motion_box).read_slab<float>({s, 0}, {1, 4});
   cv::rectangle(canvas, cv::Point(cvRound(boxes[0] * z), cvRound(boxes[1] * z)),
                 cv::Point(cvRound(boxes[2] * z), cvRound(boxes[3] * z)), cv::Scalar(255, 255, 0), 2);  // yellow
-  const auto u = tv.get_doubles("motion_box_union");
+  const auto u = tv.get(mme::schema::target::motion_box_union);
   cv::rectangle(canvas, cv::Point(cvRound(u[0] * z), cvRound(u[1] * z)),
                 cv::Point(cvRound(u[2] * z), cvRound(u[3] * z)), cv::Scalar(255, 160, 0), 1);  // orange
   std::filesystem::create_directories(png.parent_path().empty() ? "." : png.parent_path());

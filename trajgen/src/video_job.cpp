@@ -18,6 +18,11 @@
 namespace trajgen {
 namespace {
 
+namespace flow = mme::schema::flow;
+namespace target = mme::schema::target;
+namespace video_attr = mme::schema::video;
+namespace dataset_attr = mme::schema::dataset;
+
 using Clock = std::chrono::steady_clock;
 
 // The flow fields are taken in runs of kRun consecutive ones (at least L - 1), each run by one task
@@ -58,10 +63,10 @@ struct MotionVectors {
   int cell = 0;
 };
 std::optional<MotionVectors> usable_motion_vectors(const mme::GroupReader& video, std::int64_t frames, int C) {
-  if (!video.has_dataset("mv") || !video.has_dataset("mv_present")) return std::nullopt;
-  MotionVectors mv{video.dataset("mv_present").read<std::uint8_t>(), 0};
-  const auto ds = video.dataset("mv");
-  mv.cell = static_cast<int>(ds.get_int("cell"));
+  if (!video.has_dataset(flow::mv) || !video.has_dataset(flow::mv_present)) return std::nullopt;
+  MotionVectors mv{video.dataset(flow::mv_present).read<std::uint8_t>(), 0};
+  const auto ds = video.dataset(flow::mv);
+  mv.cell = static_cast<int>(ds.get(dataset_attr::cell));
   const bool any = std::find(mv.present.begin(), mv.present.end(), 1) != mv.present.end();
   if (!any || static_cast<std::int64_t>(ds.info().shape[0]) != frames ||
       static_cast<std::int64_t>(mv.present.size()) != frames || mv.cell < 1 || C % mv.cell != 0)
@@ -80,7 +85,7 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
   std::optional<mme::DatasetReader> flow_ds;
   try {
     video.emplace(flow_part.video(id));
-    flow_ds.emplace(video->dataset("flow"));
+    flow_ds.emplace(video->dataset(flow::flow));
   } catch (const std::exception& e) {
     record.status = "failed";
     record.reason = fmt::format("video '{}': {}", id, e.what());  // what() names the flow part
@@ -101,14 +106,14 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
 
   auto group = out.add_video(id);
   try {
-    const double flow_scale = flow_ds->get_double("scale");
+    const double flow_scale = flow_ds->get(dataset_attr::scale);
     const auto ugh = static_cast<std::uint64_t>(gh), ugw = static_cast<std::uint64_t>(gw),
                uL = static_cast<std::uint64_t>(L);
-    auto traj = group.create_dataset("traj", {mme::DType::i16,
-                                              {static_cast<std::uint64_t>(starts), ugh, ugw, uL, 2},
-                                              {1, ugh, ugw, uL, 2},
-                                              mme::loco_codec({1, ugh, ugw, uL, 2}, 2, mme::LocoCoder::rice)});
-    traj.set("scale", s.traj_scale);
+    auto traj = group.create_dataset(target::traj, {mme::DType::i16,
+                                                    {static_cast<std::uint64_t>(starts), ugh, ugw, uL, 2},
+                                                    {1, ugh, ugw, uL, 2},
+                                                    mme::loco_codec({1, ugh, ugw, uL, 2}, 2, mme::LocoCoder::rice)});
+    traj.set(dataset_attr::scale, s.traj_scale);
     std::vector<std::uint8_t> valid(static_cast<std::size_t>(starts) * gh * gw);
     std::vector<float> motion(static_cast<std::size_t>(frames) * gh * gw);
     std::vector<Box> boxes(static_cast<std::size_t>(frames));
@@ -213,9 +218,9 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
     }
 
     if (mv) {
-      auto mv_ds = video->dataset("mv");
+      auto mv_ds = video->dataset(flow::mv);
       const auto& ms = mv_ds.info().shape;
-      const auto mscale = static_cast<float>(mv_ds.get_double("scale"));
+      const auto mscale = static_cast<float>(mv_ds.get(dataset_attr::scale));
       const int mh = static_cast<int>(ms[1]), mw = static_cast<int>(ms[2]);
       // The frames that have vectors: read (serially, HDF5), decoded and reduced to cells in parallel.
       std::vector<std::uint64_t> with;
@@ -238,7 +243,7 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
         std::copy_n(of.data() + src * cells, cells, motion.data() + static_cast<std::size_t>(t) * cells);
       }
     }
-    const std::string source = mv ? "mv" : "flow";
+    const std::string source = mv ? target::kMotionFromVectors : target::kMotionFromFlow;
 
     const auto cleaned = clean_boxes(boxes, s.box.median);
     std::vector<bool> fb(fallback.begin(), fallback.end());
@@ -248,7 +253,7 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
     // than level 1 (itself 1.5x faster than level 4) and 5% smaller; on `valid` (mostly ones)
     // twice as fast as level 4 for 30 against 25 KB.
     const auto rle = mme::deflate_codec(1, true, mme::DeflateStrategy::run_length);
-    group.write_dataset("valid",
+    group.write_dataset(target::valid,
                         {mme::DType::u8,
                          {static_cast<std::uint64_t>(starts), ugh, ugw},
                          {static_cast<std::uint64_t>(std::min<std::int64_t>(starts, 64)), ugh, ugw},
@@ -256,24 +261,25 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
                         valid.data());
     cv::Mat motion_f32(static_cast<int>(frames), gh * gw, CV_32F, motion.data()), motion_f16;
     motion_f32.convertTo(motion_f16, CV_16F);
-    auto motion_ds = group.create_dataset("motion", {mme::DType::f16, {uframes, ugh, ugw}, {uframes, ugh, ugw}, rle});
+    auto motion_ds =
+        group.create_dataset(target::motion, {mme::DType::f16, {uframes, ugh, ugw}, {uframes, ugh, ugw}, rle});
     motion_ds.write_all(motion_f16.data);
-    motion_ds.set("source", source);  // "mv": codec motion vectors, "flow": the dense flow
+    motion_ds.set(dataset_attr::source, source);
     std::vector<float> box_data;
     for (const auto& b : cleaned) box_data.insert(box_data.end(), b.begin(), b.end());
-    group.write_dataset("motion_box", {mme::DType::f32, {uframes, 4}, {uframes, 4}, mme::deflate_codec()},
+    group.write_dataset(target::motion_box, {mme::DType::f32, {uframes, 4}, {uframes, 4}, mme::deflate_codec()},
                         box_data.data());
     std::vector<std::uint8_t> fb_u8(fallback.begin(), fallback.end());
-    group.write_dataset("motion_box_fallback", {mme::DType::u8, {uframes}, {uframes}, mme::deflate_codec()},
+    group.write_dataset(target::motion_box_fallback, {mme::DType::u8, {uframes}, {uframes}, mme::deflate_codec()},
                         fb_u8.data());
-    group.set("motion_box_union", std::vector<double>(u.begin(), u.end()));
-    group.set("width", W);
-    group.set("height", H);
-    group.set("cell", C);
-    group.set("traj_len", L);
-    group.set("frames", frames);
-    if (video->has("label")) group.set("label", video->get_int("label"));
-    if (video->has("fps")) group.set("fps", video->get_double("fps"));
+    group.set(target::motion_box_union, std::vector<double>(u.begin(), u.end()));
+    group.set(video_attr::width, W);
+    group.set(video_attr::height, H);
+    group.set(target::cell, C);
+    group.set(target::traj_len, L);
+    group.set(video_attr::frames, frames);
+    if (video->has(video_attr::label)) group.set(video_attr::label, video->get(video_attr::label));
+    if (video->has(video_attr::fps)) group.set(video_attr::fps, video->get(video_attr::fps));
 
     record.status = "ok";
     record.stats = {{"frames", frames},
@@ -281,7 +287,7 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
                     {"saturated", saturated},
                     {"motion_source", source},
                     {"seconds", std::chrono::duration<double>(Clock::now() - start_time).count()}};
-    group.set("stats", record.stats.dump());
+    group.set(video_attr::stats, record.stats.dump());
     return record;
   } catch (const std::exception& e) {
     out.remove_video(id);

@@ -18,6 +18,8 @@ namespace mme {
 
 enum class DType { u8, i8, u16, i16, u32, i32, i64, f16, f32, f64 };
 std::size_t dtype_size(DType t);
+// numpy's name of the type: "uint8", "int16", "float16", ...
+const char* dtype_name(DType t);
 
 // The DType of a C++ element type.
 template <typename T>

@@ -16,9 +16,8 @@ struct FlowSettings {
   double quant_step = 0.125;    // stored int16 = round(flow / quant_step)
   std::string frames = "jpeg";  // "jpeg" or "none"
   int jpeg_quality = 90;
-  bool mv = false;                  // also store codec motion vectors made dense at 1/4 resolution
-  int mv_cell = 4;                  // resolution divisor of the mv dataset
-  std::string flow_codec = "loco";  // LOCO-I + range coder (common/include/mme/loco_transform.h)
+  bool mv = false;  // also store codec motion vectors made dense at 1/4 resolution
+  int mv_cell = 4;  // resolution divisor of the mv dataset
 
   nlohmann::json to_json() const;
   static FlowSettings from_json(const nlohmann::json& j);

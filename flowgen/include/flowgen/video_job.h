@@ -5,6 +5,7 @@
 // stored bytes do not depend on the number of threads.
 #include <flowgen/flow_backend.h>
 #include <flowgen/settings.h>
+#include <mme/batch_runner.h>
 #include <mme/dataset_list.h>
 #include <mme/part_store.h>
 #include <mme/progress.h>
@@ -17,11 +18,6 @@
 #include <stdexcept>
 
 namespace flowgen {
-
-// Thrown when a stop was requested (SIGINT/SIGTERM) while the video was in progress.
-struct Interrupted : std::runtime_error {
-  Interrupted() : std::runtime_error("interrupted") {}
-};
 
 struct JobContext {
   const FlowSettings& settings;
@@ -38,7 +34,7 @@ struct JobContext {
 };
 
 // Processes one video into `shard`. Returns its record (status ok or failed with the reason; a
-// failed video leaves no group). Throws Interrupted.
+// failed video leaves no group). Throws mme::Interrupted.
 mme::VideoRecord process_video(const mme::ListEntry& entry, mme::ShardWriter& shard, JobContext& context);
 
 }  // namespace flowgen

@@ -5,6 +5,7 @@
 // name the same trajectory settings and the same flow set as data.flow_dir, or the run is refused
 // with both values named. Videos missing from a shard are skipped, counted and reported.
 #include <mme/jpeg.h>
+#include <trainer/clip_needs.h>
 #include <trainer/config.h>
 
 #include <mme/shard_store.h>
@@ -47,27 +48,25 @@ struct ClipSource {
 
 class ClipDataset {
  public:
-  // `need_targets`: the run reads trajgen's shards (trajectories, or the motion a mask uses).
+  // `needs`: what the run's clips carry besides frames; any of it reads trajgen's shards.
   // Throws std::invalid_argument (settings) or mme::FileError (a directory, a refused target set).
-  ClipDataset(const TrainConfig& config, bool need_targets);
+  ClipDataset(const TrainConfig& config, const ClipNeeds& needs);
 
   const std::vector<VideoEntry>& videos() const { return videos_; }
   // Videos left out, with the reason: id -> reason.
   const std::map<std::string, std::string>& skipped() const { return skipped_; }
-  bool has_targets() const { return need_targets_; }
 
   // Reads the frames at `frame_indices`, the trajectories starting at `traj_starts` (each
-  // clamped to the last start) and, with `motion`, the motion box and the motion map of each frame
-  // read. Thread-safe: HDF5 reads are serialised, decoding runs in the calling thread. Throws
+  // clamped to the last start) and what `needs` names of the motion: the video's motion box, the
+  // motion map of each frame read. Thread-safe: HDF5 reads are serialised, decoding runs in the calling thread. Throws
   // mme::FileError naming the part file and the video.
   void read(const VideoEntry& video, const std::vector<int>& frame_indices, const std::vector<int>& traj_starts,
-            bool motion, ClipSource& out) const;
+            const ClipNeeds& needs, ClipSource& out) const;
 
  private:
   std::shared_ptr<mme::ShardReader> open(const std::filesystem::path& file) const;
 
   TrainConfig config_;
-  bool need_targets_;
   std::vector<VideoEntry> videos_;
   std::map<std::string, std::string> skipped_;
   // Open part files, most recently used last: a Kinetics-size set has thousands of parts, more

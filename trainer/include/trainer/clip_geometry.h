@@ -1,7 +1,7 @@
 #pragma once
 // Where a clip comes from in a video: which native frames, which crop, whether flipped; and the
 // resampling that applies the *same* crop and flip to the frames and to the dense trajectory map
-// (METHOD.md section 1), so that the targets still describe the motion of the pixels the model
+// (docs/method.md section 1), so that the targets still describe the motion of the pixels the model
 // sees. Pure functions on plain buffers: tested without LibTorch.
 #include <mme/jpeg.h>
 #include <trainer/rng.h>

@@ -14,6 +14,7 @@
 // ahead.
 #include <trainer/clip_dataset.h>
 #include <trainer/clip_geometry.h>
+#include <trainer/clip_needs.h>
 #include <trainer/config.h>
 #include <trainer/mask_generator.h>
 
@@ -33,11 +34,11 @@ namespace trainer {
 struct Batch {
   long index = 0;              // micro-batch index in the run
   torch::Tensor frames;        // uint8 [B, T, S, S, 3] (RGB)
-  torch::Tensor mask;          // bool [B, tokens], true = masked
-  torch::Tensor trajectory;    // float [B, slices, g, g, L, 2] input pixels (g = S / cell), if used
-  torch::Tensor valid;         // uint8 [B, slices, g, g], if used
+  torch::Tensor mask;          // bool [B, tokens], true = masked (when the run masks)
+  torch::Tensor trajectory;    // float [B, slices, g, g, L, 2] input pixels (g = S / cell): needs.trajectories
+  torch::Tensor valid;         // uint8 [B, slices, g, g]: needs.trajectories
   torch::Tensor labels;        // int64 [B] (-1 without labels)
-  torch::Tensor boxes;         // float [B, 4]: the video's motion box in token units (when the mask reads motion)
+  torch::Tensor boxes;         // float [B, 4]: the video's motion box in token units: needs.motion_box
   std::vector<int> videos;     // index into ClipDataset::videos() per clip
   std::vector<CropBox> crops;  // where each clip was cut from its video's frames
   std::vector<std::vector<int>> frame_indices;  // the native frames of each clip
@@ -50,9 +51,10 @@ long steps_per_epoch(long videos, const TrainConfig& config);
 
 class ClipLoader {
  public:
-  // `trajectories`: the batches carry trajectory maps (a target uses them). `first_batch`: this
+  // `masks`: the clips' masks (nullptr: none). `needs`: what the batches carry besides frames and
+  // labels, for the run's targets and heads (the mask's own needs are added). `first_batch`: this
   // rank's first micro-batch (step x accumulate). `rank`: of config.world_size ranks.
-  ClipLoader(const ClipDataset& dataset, const TrainConfig& config, const MaskGenerator& masks, bool trajectories,
+  ClipLoader(const ClipDataset& dataset, const TrainConfig& config, const MaskGenerator* masks, ClipNeeds needs,
              long first_batch, bool pin_memory, int rank = 0);
   ~ClipLoader();
   ClipLoader(const ClipLoader&) = delete;
@@ -76,9 +78,9 @@ class ClipLoader {
 
   const ClipDataset& dataset_;
   TrainConfig config_;
-  const MaskGenerator& masks_;
+  const MaskGenerator* masks_;
   bool pin_;
-  bool trajectories_ = false;
+  ClipNeeds needs_;  // the run's and the mask's
   int batch_ = 0, grid_ = 0, slices_ = 0, tokens_ = 0;
   int rank_ = 0;
   long micro_clips_ = 0;        // clips of one micro-batch over all ranks: batch x ranks

@@ -1,5 +1,5 @@
 #pragma once
-// Every setting of a training run, with the published recipes as defaults (METHOD.md sections 1, 2
+// Every setting of a training run, with the published recipes as defaults (docs/method.md sections 1, 2
 // and 5). A run's settings are layered, later layers winning:
 //   defaults  <-  model preset ("tiny", "vit-s", "vit-b")  <-  recipe ("videomae", "mme")
 //             <-  the --config JSON file  <-  key=value overrides on the command line
@@ -24,6 +24,11 @@ struct ModelConfig {
   double mlp_ratio = 4.0;
   // "linear" (VideoMAE: one Linear per target) or "mlp" (MME: Linear(d,512)-GELU-Linear(512,C)).
   std::string head = "linear";
+
+  // The token grid: (time slices, rows, columns) of tubes.
+  int tokens_t() const { return frames / tubelet; }
+  int tokens_side() const { return img_size / patch; }
+  int tokens() const { return tokens_t() * tokens_side() * tokens_side(); }
 };
 
 struct DataConfig {
@@ -114,9 +119,9 @@ struct TrainConfig {
   // Checks values and relations (patch divides size, ...); throws std::invalid_argument.
   void validate() const;
 
-  int tokens_t() const { return model.frames / model.tubelet; }
-  int tokens_side() const { return model.img_size / model.patch; }
-  int tokens() const { return tokens_t() * tokens_side() * tokens_side(); }
+  int tokens_t() const { return model.tokens_t(); }
+  int tokens_side() const { return model.tokens_side(); }
+  int tokens() const { return model.tokens(); }
   // Clips per optimiser step over every rank: what the schedule, the lr and the data order follow,
   // so that 2 ranks x batch 4, 1 x 8 and 1 x 4 x accumulate 2 are the same run.
   long global_batch() const { return static_cast<long>(optim.batch) * world_size * optim.accumulate; }

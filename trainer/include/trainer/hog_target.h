@@ -1,6 +1,6 @@
 #pragma once
 // MME's appearance target: HOG of the second frame of each tube, computed on the device every
-// step (METHOD.md section 1): per RGB channel a 3x3 Sobel (reflect-padded; no bias, unlike the
+// step (docs/method.md section 1): per RGB channel a 3x3 Sobel (reflect-padded; no bias, unlike the
 // public code's conv), 9 unsigned orientation bins of 20 degrees with the gradient magnitude split
 // linearly between the two nearest bin centres, averaged over 8x8 cells, no block normalisation.
 // A 16x16 patch gives 3 x 9 x 2 x 2 = 108 values, ordered (channel, bin, cell row, cell col).

@@ -1,8 +1,11 @@
 #pragma once
 // Which tokens the encoder does not see. One strategy per file (tube_mask.cpp, random_mask.cpp,
-// ...), chosen by name (`mask.type`) through make_mask_generator; adding one touches its file and a
-// line in mask_generator.cpp. Masks are made by the loader's threads with the clip's own random
-// stream, so they are reproducible and cost the training loop nothing.
+// ...), chosen by name (`mask.type`) through make_mask_generator; adding one is its file and a line
+// in mask_generator.cpp's registry (settings, help, `trainer masks` and the tests read the
+// registry). Masks are made by the loader's threads with the clip's own random stream, so they are
+// reproducible and cost the training loop nothing.
+#include <trainer/clip_geometry.h>
+#include <trainer/clip_needs.h>
 #include <trainer/config.h>
 #include <trainer/rng.h>
 
@@ -15,16 +18,25 @@
 
 namespace trainer {
 
-// What a strategy may look at: the token grid and, when it asks (needs_motion()), what trajgen's
-// targets say about the clip's motion, carried through the clip's crop and flip.
+// A clip's motion maps as read (trajgen's `motion` of each frame of the clip: working pixels per
+// native frame, on the seed grid) and the crop that made the clip, for a strategy that turns them
+// into motion per token (MGM).
+struct ClipMotion {
+  const std::vector<std::vector<float>>* maps = nullptr;  // per frame of the clip, [grid_h, grid_w]
+  int grid_h = 0, grid_w = 0, cell = 0;
+  CropBox crop;
+  int img_size = 0, patch = 0, tubelet = 0;
+};
+
+// What a strategy may look at: the token grid and, as it declared in needs(), the clip's motion
+// (carried through the clip's crop and flip by the loader).
 struct MaskContext {
   int slices = 0, rows = 0, cols = 0;  // token grid: tokens are (slice, row, col), row-major
-  // The video's MOFO motion box (trajgen's motion_box_union) in token units: x0, y0, x1, y1 with
-  // x in [0, cols], y in [0, rows].
+  // needs().motion_box: the video's MOFO motion box (trajgen's motion_box_union) in token units:
+  // x0, y0, x1, y1 with x in [0, cols], y in [0, rows].
   std::array<float, 4> box{0, 0, 0, 0};
-  // Motion magnitude per token [slices, rows, cols] (trajgen's `motion`, MGM's map), input pixels
-  // per native frame, averaged over each tube's frames.
-  std::vector<float> motion;
+  // needs().motion_map: the clip's motion maps.
+  const ClipMotion* motion = nullptr;
   int tokens() const { return slices * rows * cols; }
 };
 
@@ -36,7 +48,8 @@ class MaskGenerator {
   virtual int masked_count(const MaskContext& grid) const = 0;
   // Writes 1 (masked) or 0 (visible) for each token; exactly masked_count() ones.
   virtual void generate(const MaskContext& context, Rng& rng, std::uint8_t* mask) const = 0;
-  virtual bool needs_motion() const { return false; }
+  // The stored data the strategy reads (the loader provides them in the context).
+  virtual ClipNeeds needs() const { return {}; }
 };
 
 // Throws std::invalid_argument naming the unknown type and the known ones.

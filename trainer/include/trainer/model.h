@@ -1,5 +1,5 @@
 #pragma once
-// The masked video autoencoder (VideoMAE, METHOD.md section 2): a ViT encoder on the visible tubes
+// The masked video autoencoder (VideoMAE, docs/method.md section 2): a ViT encoder on the visible tubes
 // (tubelet 2x16x16, fixed sin-cos positions, qkv with q and v biases, LayerNorm eps 1e-6), then a
 // narrow decoder that sees the encoded tokens plus a mask token at every masked position, and one
 // head per target on the masked positions. The encoder's parameter names are VideoMAE's state_dict
@@ -79,8 +79,7 @@ class MaskedVideoModelImpl : public torch::nn::Module {
   torch::Tensor mask_token, decoder_pos_embed;
   torch::nn::ModuleList decoder_blocks;
   torch::nn::LayerNorm decoder_norm{nullptr};
-  torch::nn::ModuleDict decoder_heads;  // registered children, for state_dict names
-  std::map<std::string, torch::nn::Sequential> head_by_name;
+  torch::nn::ModuleDict decoder_heads;  // target name -> its head (a Sequential)
 };
 TORCH_MODULE(MaskedVideoModel);
 

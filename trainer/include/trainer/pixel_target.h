@@ -1,6 +1,6 @@
 #pragma once
 // VideoMAE's target: each tube's pixels, normalised per colour channel by the tube's own mean and
-// unbiased std (METHOD.md section 2). tubelet x patch x patch x 3 values per token.
+// unbiased std (docs/method.md section 2). tubelet x patch x patch x 3 values per token.
 #include <trainer/target.h>
 
 namespace trainer {

@@ -15,10 +15,12 @@
 
 namespace trainer {
 
-// The targets a run trains on (weight > 0), in name order.
-std::vector<std::pair<std::unique_ptr<Target>, double>> make_targets(const TrainConfig& config);
+// The targets a run trains on (weight > 0), in name order, with their weights.
+using Targets = std::vector<std::pair<std::unique_ptr<Target>, double>>;
+Targets make_targets(const TrainConfig& config);
 
-// The pretraining model for a run's settings: one head per target of weight > 0.
+// The pretraining model: one head per target (the run's settings' targets, when not given).
+MaskedVideoModel make_model(const TrainConfig& config, const Targets& targets);
 MaskedVideoModel make_model(const TrainConfig& config);
 
 // Moves a batch to `device` (non-blocking from pinned memory) and returns the model input and
@@ -33,8 +35,7 @@ DeviceBatch to_device(const Batch& batch, const torch::Device& device);
 // Per target: mean squared error over the values of each masked token, times the token's weight
 // (trajectory: 1 when one of its points stayed valid), summed and divided by the number of
 // masked tokens (MME's normalisation; for pixels this is VideoMAE's plain MSE).
-Losses masked_losses(MaskedVideoModel& model, const std::vector<std::pair<std::unique_ptr<Target>, double>>& targets,
-                     const DeviceBatch& batch, bool bf16);
+Losses masked_losses(MaskedVideoModel& model, const Targets& targets, const DeviceBatch& batch, bool bf16);
 
 // Runs (or resumes) the run described by `config`. Returns a process exit code (mme::cli).
 int pretrain(const TrainConfig& config);

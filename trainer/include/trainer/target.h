@@ -1,8 +1,9 @@
 #pragma once
 // What the decoder predicts for each masked token. One target per file (pixel_target.cpp,
-// hog_target.cpp, trajectory_target.cpp), chosen by name with a weight in `targets`; adding one
-// touches its file and a line in target.cpp. Targets are computed on the training device from the
-// batch, every step (no target is stored besides trajectories, which need the flow).
+// hog_target.cpp, trajectory_target.cpp), chosen by name with a weight in `targets`; adding one is
+// its file and a line in target.cpp's registry (settings, help and tests read the registry). Targets are computed on
+// the training device from the batch, every step (no target is stored besides trajectories, which need the flow).
+#include <trainer/clip_needs.h>
 #include <trainer/config.h>
 
 #include <torch/torch.h>
@@ -30,7 +31,8 @@ class Target {
   virtual torch::Tensor compute(const TargetInput& input) const = 0;
   // Which tokens' losses count [B, tokens] (1/0); undefined: all of them.
   virtual torch::Tensor weight(const TargetInput&) const { return {}; }
-  virtual bool needs_trajectories() const { return false; }
+  // The stored data it reads (the loader provides them in the batch).
+  virtual ClipNeeds needs() const { return {}; }
 };
 
 // Throws std::invalid_argument naming the unknown target and the known ones.

@@ -31,7 +31,7 @@ struct TrainingTask {
   torch::optim::AdamW* optimizer = nullptr;
   std::vector<double> lr_scale;              // per parameter group (layer decay); empty: 1 for all
   std::function<Losses(const Batch&)> step;  // forward and losses of one micro-batch
-  bool trajectories = false;                 // the batches carry trajectory maps
+  ClipNeeds needs;                           // what the batches carry besides frames (clip_needs.h)
 };
 
 // VideoMAE's AdamW groups: weight decay except on biases, norms (1-D) and the mask token; `scale`
@@ -63,8 +63,9 @@ Run start_run(const TrainConfig& config);
 // Writes RUNDIR/skipped.json and logs the videos left out.
 void report_skipped(const ClipDataset& dataset, const std::filesystem::path& out);
 
-// Runs the task on the dataset until the schedule (or run.max_steps) ends. Returns the exit code.
-int train_loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenerator& masks, TrainingTask& task,
+// Runs the task on the dataset until the schedule (or run.max_steps) ends, with masks from `masks`
+// (nullptr: the batches carry none). Returns the exit code.
+int train_loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenerator* masks, TrainingTask& task,
                Run& run);
 
 // rank 0's weights and buffers on every rank.

@@ -1,5 +1,5 @@
 #pragma once
-// MME's motion target (METHOD.md section 1): for each tube, the trajectories of the seeds inside
+// MME's motion target (docs/method.md section 1): for each tube, the trajectories of the seeds inside
 // its patch that start at the tube's first frame, L native steps long (dense in time although the
 // input is sparse). With a seed every 8 px and 16 px patches: 2 x 2 points x L steps x (x, y).
 // Normalisation (`trajectory.norm`):
@@ -26,7 +26,7 @@ class TrajectoryTarget : public Target {
   int channels() const override { return points_ * steps_ * 2; }
   torch::Tensor compute(const TargetInput& input) const override;
   torch::Tensor weight(const TargetInput& input) const override;
-  bool needs_trajectories() const override { return true; }
+  ClipNeeds needs() const override { return {.trajectories = true}; }
 
  private:
   int patch_, cell_, points_, steps_;
