@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
         "linear probing"},
        {"trainer eval run.out=probe data.flow_dir=flow data.list=val.txt", "top-1/top-5 and a confusion matrix"},
        {"trainer masks data.flow_dir=flow data.target_dir=traj model_preset=vit-b --out masks.png",
-        "one clip through tube, random, MOFO and MGM masks"},
+        "one clip through every masking strategy of the registry"},
        {"trainer export runs/mme-vitb/checkpoint.pt --out mme-vitb.pth", "the encoder for PyTorch"}});
   for (auto* cmd : {pretrain, finetune, probe, eval, masks_cmd, export_cmd})
     cmd->footer(app.get_footer());  // `trainer <command> --help` shows the examples too

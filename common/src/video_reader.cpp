@@ -242,7 +242,10 @@ struct VideoReader::Impl {
         if (rr < 0) {
           if (rr != AVERROR_EOF)
             warn(fmt::format("the file ends early or is damaged after {} frames: {}", frames_out, error_string(rr)));
-          avcodec_send_packet(codec.get(), nullptr);
+          // Flush: the decoder gives back the frames it still holds.
+          if (const int fr = avcodec_send_packet(codec.get(), nullptr); fr < 0 && fr != AVERROR_EOF)
+            warn(fmt::format("the decoder could not be flushed after {} frames ({}): its last frames are lost",
+                             frames_out, error_string(fr)));
           eof_sent = true;
           break;
         }
@@ -296,7 +299,9 @@ struct VideoReader::Impl {
     scaled.resize(stride * (static_cast<std::size_t>(sh) + 1));
     uint8_t* dst[4] = {scaled.data(), nullptr, nullptr, nullptr};
     int dst_stride[4] = {static_cast<int>(stride), 0, 0, 0};
-    sws_scale(sws.get(), f->data, f->linesize, 0, f->height, dst, dst_stride);
+    if (sws_scale(sws.get(), f->data, f->linesize, 0, f->height, dst, dst_stride) != sh)
+      throw FileError(
+          info.path, fmt::format("frame {}: swscale did not convert the {}x{} frame", frames_out, f->width, f->height));
     out.pixels.resize(row_bytes * sh);
     if (info.rotation == 0) {
       for (int y = 0; y < sh; ++y)
@@ -461,9 +466,6 @@ const VideoReaderOptions& VideoReader::options() const {
 }
 const std::vector<std::string>& VideoReader::warnings() const {
   return impl_->warnings;
-}
-std::int64_t VideoReader::frames_read() const {
-  return impl_->frames_out;
 }
 
 bool VideoReader::read(Frame& out) {

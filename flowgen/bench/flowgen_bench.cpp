@@ -75,12 +75,13 @@ double rms(const cv::Mat& a, const cv::Mat& b) {
 int main(int argc, char** argv) {
   CLI::App app{"Benchmark flowgen against raw OpenCV flow, and flow encodings", "flowgen-bench"};
   std::filesystem::path list, root = ".", work = "/tmp/flowgen-bench";
-  std::string algos = "dis-ultrafast,dis-fast,dis-medium,farneback,tvl1", threads_list = "1,2";
+  std::string algos, threads_list = "1,2";
+  for (const auto& name : flowgen::dense_flow_backends()) algos += (algos.empty() ? "" : ",") + name;
   std::string slow_list;
   int short_side = 256, codec_pairs = 200;
   app.add_option("--list", list, "Dataset list")->required()->check(CLI::ExistingFile);
   app.add_option("--root", root, "Root of the list's paths");
-  app.add_option("--slow-list", slow_list, "A smaller list for farneback and tvl1 (default: --list)");
+  app.add_option("--slow-list", slow_list, "A smaller list for the slow backends (farneback, tvl1; default: --list)");
   app.add_option("--algos", algos, "Algorithms, comma separated")->capture_default_str();
   app.add_option("--threads", threads_list, "Thread counts, comma separated")->capture_default_str();
   app.add_option("--short-side", short_side, "Working short side (256 gives 340x256 on 4:3 video)")
@@ -132,9 +133,8 @@ int main(int argc, char** argv) {
   std::map<std::string, std::vector<cv::Mat>> sample_flows;
   std::map<std::pair<std::string, int>, double> e2e_rate;
   for (const auto& algo : split(algos)) {
-    const bool slow = algo == "farneback" || algo == "tvl1";
-    const auto pairs = pairs_of(slow ? slow_videos : all_videos);
     const auto& info = flowgen::flow_backend(algo);
+    const auto pairs = pairs_of(info.slow ? slow_videos : all_videos);
     for (const auto& t : split(threads_list)) {
       const int threads = std::stoi(t);
       tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
       if (threads == 1) sample_flows[algo] = flows;
 
       flowgen::RunOptions o;
-      o.list = slow && !slow_list.empty() ? std::filesystem::path(slow_list) : list;
+      o.list = info.slow && !slow_list.empty() ? std::filesystem::path(slow_list) : list;
       o.root = root;
       o.out = work / fmt::format("{}-{}", algo, threads);
       std::filesystem::remove_all(o.out);

@@ -15,11 +15,18 @@ const std::vector<BackendInfo>& flow_backends() {
       {"dis-ultrafast", "OpenCV DIS, ultrafast preset", false, [] { return make_dis_backend(0); }},
       {"dis-fast", "OpenCV DIS, fast preset (default)", false, [] { return make_dis_backend(1); }},
       {"dis-medium", "OpenCV DIS, medium preset", false, [] { return make_dis_backend(2); }},
-      {"farneback", "OpenCV Farneback (the MME public code's algorithm)", false, make_farneback_backend},
-      {"tvl1", "OpenCV contrib Dual TV-L1 (slow, accurate)", false, make_tvl1_backend},
+      {"farneback", "OpenCV Farneback (the MME public code's algorithm)", false, make_farneback_backend, true},
+      {"tvl1", "OpenCV contrib Dual TV-L1 (slow, accurate)", false, make_tvl1_backend, true},
       {"mv", "codec motion vectors painted over their blocks (free, coarse)", true, make_mv_backend},
   };
   return backends;
+}
+
+std::vector<std::string> dense_flow_backends() {
+  std::vector<std::string> names;
+  for (const auto& b : flow_backends())
+    if (!b.needs_motion_vectors) names.push_back(b.name);
+  return names;
 }
 
 const BackendInfo& flow_backend(const std::string& name) {

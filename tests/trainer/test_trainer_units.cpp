@@ -31,6 +31,60 @@ using trainer::MaskConfig;
 using trainer::MaskContext;
 using trainer::Rng;
 
+TEST_CASE("every registered mask gives exactly its masked count, reproducibly, from what it declares",
+          "[trainer][mask][registry]") {
+  // Whatever the registry holds (a new strategy is tested here without being named): the data it
+  // declares are given (a box, motion maps), and it must mask masked_count() tokens, the same ones
+  // for the same stream.
+  std::vector<std::vector<float>> maps(16, std::vector<float>(196));
+  auto noise = Rng(3);
+  for (auto& m : maps)
+    for (auto& v : m) v = static_cast<float>(noise.uniform01());
+  const trainer::ClipMotion motion{&maps, 14, 14, 16, trainer::CropBox{0, 0, 224, 224, false}, 224, 16, 2};
+  REQUIRE(trainer::mask_types().size() >= 4);
+  for (const auto& type : trainer::mask_types()) {
+    INFO(type);
+    for (const double ratio : {0.5, 0.9}) {
+      const auto masks = trainer::make_mask_generator(MaskConfig{type, ratio});
+      CHECK(masks->name() == type);
+      MaskContext c{8, 14, 14, {}, nullptr};
+      if (masks->needs().motion_box) c.box = {3, 4, 10, 12};
+      if (masks->needs().motion_map) c.motion = &motion;
+      std::vector<std::uint8_t> a(c.tokens()), b(c.tokens());
+      auto r1 = Rng::stream(1, 0, 5), r2 = Rng::stream(1, 0, 5);
+      masks->generate(c, r1, a.data());
+      masks->generate(c, r2, b.data());
+      CHECK(std::accumulate(a.begin(), a.end(), 0) == masks->masked_count(c));
+      // The ratio, per slice (tube, MOFO, MGM) or over the clip (random).
+      CHECK(masks->masked_count(c) >= static_cast<int>(ratio * 196) * 8);
+      CHECK(masks->masked_count(c) <= static_cast<int>(ratio * c.tokens()));
+      CHECK(a == b);
+    }
+  }
+}
+
+TEST_CASE("every registered target gives one row of values per token from what it declares",
+          "[trainer][target][registry]") {
+  auto config = trainer::load_config("", {"model_preset=tiny"});
+  torch::manual_seed(2);
+  trainer::TargetInput input;
+  input.frames = torch::rand({2, 3, 16, 64, 64});
+  REQUIRE(trainer::target_names().size() >= 3);
+  for (const auto& name : trainer::target_names()) {
+    INFO(name);
+    const auto target = trainer::make_target(name, config);
+    CHECK(target->name() == name);
+    if (target->needs().trajectories) {
+      const int g = 64 / config.trajectory.cell;
+      input.trajectory = torch::randn({2, 8, g, g, config.trajectory.steps, 2});
+      input.valid = torch::ones({2, 8, g, g}, torch::kUInt8);
+    }
+    const auto values = target->compute(input);
+    CHECK(values.sizes() == torch::IntArrayRef({2, config.tokens(), target->channels()}));
+    CHECK(torch::isfinite(values).all().item<bool>());
+  }
+}
+
 TEST_CASE("tube masks are identical in every time slice and hit the ratio", "[trainer][mask]") {
   const auto tube = trainer::make_mask_generator(MaskConfig{"tube", 0.9});
   const MaskContext grid{8, 14, 14, {}, nullptr};

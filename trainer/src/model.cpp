@@ -101,9 +101,10 @@ MaskedVideoModelImpl::MaskedVideoModelImpl(const ModelConfig& c, const std::map<
     torch::nn::Sequential head;
     if (c.head == "mlp") {
       // MME's head: Linear(d, 512) - GELU - Linear(512, C).
-      head->push_back(linear(c.decoder_dim, 512));
+      constexpr int kMmeHeadHidden = 512;
+      head->push_back(linear(c.decoder_dim, kMmeHeadHidden));
       head->push_back(torch::nn::GELU());
-      head->push_back(linear(512, channels));
+      head->push_back(linear(kMmeHeadHidden, channels));
     } else {
       head->push_back(linear(c.decoder_dim, channels));
     }

@@ -83,7 +83,6 @@ class VideoReader {
 
   // Problems met while decoding (truncation, corrupt packets), in order, each naming the frame.
   const std::vector<std::string>& warnings() const;
-  std::int64_t frames_read() const;
 
  private:
   struct Impl;

@@ -33,12 +33,17 @@ class FlowBackend {
 struct BackendInfo {
   std::string name;
   std::string description;
-  bool needs_motion_vectors = false;  // decode with export_mvs
+  bool needs_motion_vectors = false;  // decode with export_mvs (not a dense flow of the pixels)
   std::function<std::unique_ptr<FlowBackend>()> create;
+  bool slow = false;  // under a few pairs per second: benchmarks give it a shorter list
 };
 
-// Every backend, in the order --help lists them.
+// Every backend, in the order --help lists them. A new backend is its file plus a line in
+// flow_backends.cpp; --algo, --help, flowgen-bench and the accuracy test take them from here (the
+// test fails for a dense backend that has no accuracy thresholds yet).
 const std::vector<BackendInfo>& flow_backends();
+// The names of the backends that compute dense flow from the pixels (all but codec vectors).
+std::vector<std::string> dense_flow_backends();
 // Throws std::invalid_argument naming the known backends.
 const BackendInfo& flow_backend(const std::string& name);
 
