@@ -178,11 +178,18 @@ void ProcessGroup::agree(const std::string& what, const std::string& value, cons
       if (Clock::now() > deadline) throw std::runtime_error("not every rank arrived");
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (store_->check({base + "/problem"})) {
-      const auto problem = text(store_->get(base + "/problem"));
+    const std::string problem = store_->check({base + "/problem"}) ? text(store_->get(base + "/problem")) : "";
+    // Rank 0 hosts the store: it leaves (and may exit, taking the store with it) only once every
+    // rank has read the outcome, so that each one stops with the message and not a lost connection.
+    store_->add(base + "/read", 1);
+    if (world_.rank == 0) {
+      const auto read_deadline = Clock::now() + timeout_;
+      while (store_->add(base + "/read", 0) < world_.size && Clock::now() < read_deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!problem.empty())
       throw std::invalid_argument(
           fmt::format("{} (every rank must run the same settings and see the same run directory)", problem));
-    }
   } catch (const std::invalid_argument&) {
     throw;
   } catch (const std::exception& e) {
