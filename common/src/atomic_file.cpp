@@ -32,30 +32,28 @@ void write_atomically(const std::filesystem::path& path, std::string_view bytes)
   const std::filesystem::path tmp = path.string() + fmt::format(".tmp-{}", ::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw FileError(tmp, std::string("cannot create: ") + std::strerror(errno));
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = n < 0 ? errno : EIO;
-      ::close(fd);
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw FileError(path, std::string("cannot write: ") + std::strerror(err));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::close(fd) != 0) {
-    const int err = errno;
+  // Any failure from here on leaves no temporary behind.
+  const auto discard = [&] {
     std::error_code ec;
     std::filesystem::remove(tmp, ec);
+  };
+  int err = 0;
+  for (std::size_t done = 0; done < bytes.size() && err == 0;) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n > 0)
+      done += static_cast<std::size_t>(n);
+    else if (n == 0 || errno != EINTR)
+      err = n < 0 ? errno : EIO;
+  }
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err != 0) {
+    discard();
     throw FileError(path, std::string("cannot write: ") + std::strerror(err));
   }
   try {
     publish_file(tmp, path);
   } catch (...) {
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
+    discard();
     throw;
   }
 }

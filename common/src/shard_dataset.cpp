@@ -11,6 +11,21 @@ namespace mme {
 
 using namespace detail;
 
+namespace {
+
+// Runs `transfer(memory space, file space)` (an H5Dread or H5Dwrite) on the hyperslab
+// [offset, offset + count) of `dataset`; `what` names it in the error. Under the HDF5 lock.
+template <typename Transfer>
+void transfer_slab(hid_t dataset, const std::vector<hsize_t>& offset, const std::vector<hsize_t>& count,
+                   const char* what, Transfer transfer) {
+  const Scoped file_space(check_id(H5Dget_space(dataset), "H5Dget_space"), H5Sclose);
+  const Scoped mem_space(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
+  check_rc(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, offset.data(), nullptr, count.data(), nullptr), what);
+  check_rc(transfer(mem_space.get(), file_space.get()), what);
+}
+
+}  // namespace
+
 // ---------------------------------------------------------------------------------------------
 // Writing
 
@@ -104,13 +119,9 @@ void DatasetWriter::write_slab(const std::vector<std::uint64_t>& offset, const s
     throw std::invalid_argument("write_slab: rank differs from the dataset's");
   if (product(count) == 0) return;
   Hdf5Lock lock;
-  const hid_t file_space = check_id(H5Dget_space(object_->id), "H5Dget_space");
-  const hid_t mem_space = H5Screate_simple(static_cast<int>(cnt.size()), cnt.data(), nullptr);
-  herr_t rc = H5Sselect_hyperslab(file_space, H5S_SELECT_SET, off.data(), nullptr, cnt.data(), nullptr);
-  if (rc >= 0) rc = H5Dwrite(object_->id, memory_type(spec_.dtype), mem_space, file_space, H5P_DEFAULT, data);
-  H5Sclose(mem_space);
-  H5Sclose(file_space);
-  check_rc(rc, "H5Dwrite");
+  transfer_slab(object_->id, off, cnt, "H5Dwrite", [&](hid_t mem_space, hid_t file_space) {
+    return H5Dwrite(object_->id, memory_type(spec_.dtype), mem_space, file_space, H5P_DEFAULT, data);
+  });
 }
 // ---------------------------------------------------------------------------------------------
 // Reading
@@ -150,13 +161,9 @@ std::vector<std::uint8_t> DatasetReader::read_slab_bytes(const std::vector<std::
   if (out.empty()) return out;
   const auto off = to_hsize(offset), cnt = to_hsize(count);
   Hdf5Lock lock;
-  const hid_t file_space = check_id(H5Dget_space(object_->id), "H5Dget_space");
-  const hid_t mem_space = H5Screate_simple(static_cast<int>(cnt.size()), cnt.data(), nullptr);
-  herr_t rc = H5Sselect_hyperslab(file_space, H5S_SELECT_SET, off.data(), nullptr, cnt.data(), nullptr);
-  if (rc >= 0) rc = H5Dread(object_->id, memory_type(as), mem_space, file_space, H5P_DEFAULT, out.data());
-  H5Sclose(mem_space);
-  H5Sclose(file_space);
-  check_rc(rc, "H5Dread");
+  transfer_slab(object_->id, off, cnt, "H5Dread", [&](hid_t mem_space, hid_t file_space) {
+    return H5Dread(object_->id, memory_type(as), mem_space, file_space, H5P_DEFAULT, out.data());
+  });
   return out;
 }
 

@@ -155,8 +155,7 @@ int main(int argc, char** argv) {
                              "optim.batch=" + split(batches).front()});
         const auto config = trainer::load_config("", o);
         const auto masks = trainer::make_mask_generator(config.mask);
-        trainer::ClipNeeds needs;
-        for (const auto& [t, weight] : trainer::make_targets(config)) needs = needs | t->needs();
+        const auto needs = trainer::needs_of(trainer::make_targets(config));
         trainer::ClipDataset dataset(config, needs | masks->needs());
         trainer::ClipLoader loader(dataset, config, masks.get(), needs, 0, false);
         for (int i = 0; i < warmup; ++i) loader.next();

@@ -14,6 +14,12 @@ Targets make_targets(const TrainConfig& config) {
   return targets;
 }
 
+ClipNeeds needs_of(const Targets& targets) {
+  ClipNeeds needs;
+  for (const auto& [target, weight] : targets) needs = needs | target->needs();
+  return needs;
+}
+
 MaskedVideoModel make_model(const TrainConfig& config, const Targets& targets) {
   std::map<std::string, int> heads;
   for (const auto& [target, weight] : targets) heads[target->name()] = target->channels();
@@ -71,8 +77,7 @@ int pretrain(const TrainConfig& config) {
   const bool bf16 = config.run.bf16 && device.is_cuda();
 
   const auto targets = make_targets(config);
-  ClipNeeds needs;  // what the targets read; the loader adds the mask's
-  for (const auto& [target, weight] : targets) needs = needs | target->needs();
+  const ClipNeeds needs = needs_of(targets);  // the loader adds the mask's
   const auto masks = make_mask_generator(config.mask);
   ClipDataset dataset(config, needs | masks->needs());
   if (run.group->is_main()) report_skipped(dataset, config.run.out);

@@ -38,6 +38,17 @@ std::string text(const std::vector<std::uint8_t>& b) {
   return {b.begin(), b.end()};
 }
 
+// Waits until the store's counter `key` reaches `count`, polling, at most until `deadline`.
+// Returns whether it did.
+bool wait_for_count(c10d::Store& store, const std::string& key, int count, Clock::time_point deadline,
+                    std::chrono::milliseconds poll) {
+  while (store.add(key, 0) < count) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(poll);
+  }
+  return true;
+}
+
 // c10d's messages can run over several lines; the first says what happened.
 std::string first_line(const std::exception& e) {
   auto message = error_message(e);
@@ -172,21 +183,15 @@ void ProcessGroup::agree(const std::string& what, const std::string& value, cons
       }
     }
     // Wait until every rank has compared, so that all of them stop if one differs.
+    constexpr std::chrono::milliseconds kPoll{20};
     store_->add(base + "/done", 1);
-    const auto deadline = Clock::now() + timeout_;
-    while (store_->add(base + "/done", 0) < world_.size) {
-      if (Clock::now() > deadline) throw std::runtime_error("not every rank arrived");
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    if (!wait_for_count(*store_, base + "/done", world_.size, Clock::now() + timeout_, kPoll))
+      throw std::runtime_error("not every rank arrived");
     const std::string problem = store_->check({base + "/problem"}) ? text(store_->get(base + "/problem")) : "";
     // Rank 0 hosts the store: it leaves (and may exit, taking the store with it) only once every
     // rank has read the outcome, so that each one stops with the message and not a lost connection.
     store_->add(base + "/read", 1);
-    if (world_.rank == 0) {
-      const auto read_deadline = Clock::now() + timeout_;
-      while (store_->add(base + "/read", 0) < world_.size && Clock::now() < read_deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    if (world_.rank == 0) wait_for_count(*store_, base + "/read", world_.size, Clock::now() + timeout_, kPoll);
     if (!problem.empty())
       throw std::invalid_argument(
           fmt::format("{} (every rank must run the same settings and see the same run directory)", problem));
@@ -252,9 +257,7 @@ void ProcessGroup::fail(const std::string& what, const std::exception& e) {
     store_->add(counter, 1);
     const auto deadline = Clock::now() + std::min(kFailureGrace, timeout_);
     store_->set(key("saw_failure", world_.rank), bytes("1"));
-    while (store_->add(counter, 0) < world_.size && Clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (store_->add(counter, 0) < world_.size) {
+    if (!wait_for_count(*store_, counter, world_.size, deadline, std::chrono::milliseconds(100))) {
       for (int r = 0; r < world_.size; ++r) {
         if (r == world_.rank || store_->check({key("saw_failure", r)})) continue;
         if (store_->check({key("error", r)}))

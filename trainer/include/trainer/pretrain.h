@@ -18,6 +18,8 @@ namespace trainer {
 // The targets a run trains on (weight > 0), in name order, with their weights.
 using Targets = std::vector<std::pair<std::unique_ptr<Target>, double>>;
 Targets make_targets(const TrainConfig& config);
+// What the targets read besides the frames (the union of their needs()).
+ClipNeeds needs_of(const Targets& targets);
 
 // The pretraining model: one head per target (the run's settings' targets, when not given).
 MaskedVideoModel make_model(const TrainConfig& config, const Targets& targets);
