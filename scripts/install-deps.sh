@@ -12,6 +12,9 @@ set -euo pipefail
 # The LibTorch every build compiles against: 2.11.0 is built with CUDA 13.0 (nvidia-*-cu13 wheels),
 # the toolkit installed on the build machines and the one the GPU machine's PyTorch uses.
 torch_version=2.11.0
+# The tests move weights to and from Hugging Face's VideoMAE models (tests/trainer/check_weight_exchange.py).
+transformers_version=5.24.0
+safetensors_version=0.8.0
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${MME_VENV:-$repo/.venv}
 
@@ -57,14 +60,21 @@ if dpkg-query -W -f='${Version}' libcatch2-dev 2>/dev/null | grep -q '^2\.'; the
 fi
 
 # PyTorch's wheel into the virtual environment (about 4 GB with its CUDA libraries).
+# With everything (not --trainer: the GPU machine has no network), transformers and safetensors too.
 install_torch() {
-  if [[ -x "$venv/bin/python" ]] &&
-    "$venv/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$torch_version')" 2>/dev/null; then
+  local check="import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$torch_version')"
+  local wheels=("torch==$torch_version")
+  if ((want_all)); then
+    check+="; import transformers, safetensors"
+    check+="; sys.exit(transformers.__version__ != '$transformers_version' or safetensors.__version__ != '$safetensors_version')"
+    wheels+=("transformers==$transformers_version" "safetensors==$safetensors_version")
+  fi
+  if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c "$check" 2>/dev/null; then
     return
   fi
-  echo "install-deps: installing torch==$torch_version from PyPI into $venv"
+  echo "install-deps: installing ${wheels[*]} from PyPI into $venv"
   [[ -x "$venv/bin/python" ]] || /usr/bin/python3 -m venv --system-site-packages "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check "torch==$torch_version"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${wheels[@]}"
 }
 
 if ((${#missing[@]} == 0)); then

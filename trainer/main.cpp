@@ -1,6 +1,7 @@
 // trainer: masked video pretraining on flowgen's frames and trajgen's targets (LibTorch).
 #include <trainer/checkpoint.h>
 #include <trainer/config.h>
+#include <trainer/features.h>
 #include <trainer/finetune.h>
 #include <trainer/mask_generator.h>
 #include <trainer/mask_picture.h>
@@ -47,14 +48,26 @@ int main(int argc, char** argv) {
   auto* probe = add_run("probe", "Train a linear head on the frozen encoder of finetune.init");
   auto* eval = add_run(
       "eval", "Multi-view test of a finetune/probe run (run.out) on data.list: RUNDIR/eval.json, confusion.csv");
+  auto* features_cmd =
+      add_run("features",
+              "Per-video embeddings of finetune.init's model (mean over eval's views) for data.list into HDF5 (--out): "
+              "/features, /ids, /labels");
+  std::filesystem::path features_out = "features.h5";
+  features_cmd->add_option("--out", features_out, "HDF5 file to write")->capture_default_str();
   auto* masks_cmd = add_run("masks", "Draw one clip through every masking strategy (PNG; --out)");
   std::filesystem::path masks_png = "masks.png";
   masks_cmd->add_option("--out", masks_png, "PNG file to write")->capture_default_str();
   auto* export_cmd = app.add_subcommand(
-      "export", "Write a checkpoint's encoder as a PyTorch state_dict with VideoMAE's key names (torch.load reads it)");
+      "export",
+      "Write a run's whole model for PyTorch: VideoMAE's names in a torch.save file (pretraining: encoder and "
+      "decoder; fine-tuned: encoder, fc_norm, head), or a Hugging Face directory (--format hf)");
   std::filesystem::path export_checkpoint, export_out;
+  std::string export_format = "videomae";
   export_cmd->add_option("checkpoint", export_checkpoint, "RUNDIR/checkpoint.pt")->required()->check(CLI::ExistingFile);
-  export_cmd->add_option("--out", export_out, "The .pth file to write")->required();
+  export_cmd->add_option("--out", export_out, "The .pth file (videomae) or directory (hf) to write")->required();
+  export_cmd->add_option("--format", export_format, "videomae (torch.load) or hf (from_pretrained)")
+      ->check(CLI::IsMember({"videomae", "hf"}))
+      ->capture_default_str();
   mme::cli::setup(
       app,
       {{"trainer pretrain --config mme-vitb.json", "a run from a settings file (resumes if RUNDIR has a checkpoint)"},
@@ -67,19 +80,19 @@ int main(int argc, char** argv) {
        {"trainer probe finetune.init=runs/mme-vitb/checkpoint.pt data.flow_dir=flow data.list=train.txt run.out=probe",
         "linear probing"},
        {"trainer eval run.out=probe data.flow_dir=flow data.list=val.txt", "top-1/top-5 and a confusion matrix"},
+       {"trainer features finetune.init=runs/mme-vitb/checkpoint.pt data.flow_dir=flow data.list=val.txt --out val.h5",
+        "embeddings for k-NN or retrieval"},
        {"trainer masks data.flow_dir=flow data.target_dir=traj model_preset=vit-b --out masks.png",
         "one clip through every masking strategy of the registry"},
-       {"trainer export runs/mme-vitb/checkpoint.pt --out mme-vitb.pth", "the encoder for PyTorch"}});
-  for (auto* cmd : {pretrain, finetune, probe, eval, masks_cmd, export_cmd})
+       {"trainer export runs/mme-vitb/checkpoint.pt --out mme-vitb.pth", "the model for VideoMAE's code (torch.load)"},
+       {"trainer export runs/ft/checkpoint.pt --format hf --out ft-hf",
+        "for transformers: VideoMAEForVideoClassification.from_pretrained(\"ft-hf\")"}});
+  for (auto* cmd : {pretrain, finetune, probe, eval, features_cmd, masks_cmd, export_cmd})
     cmd->footer(app.get_footer());  // `trainer <command> --help` shows the examples too
   if (int rc = mme::cli::parse(app, argc, argv); rc >= 0) return rc;
   if (*export_cmd) {
     try {
-      const auto config = trainer::TrainConfig::from_json(trainer::checkpoint_settings(export_checkpoint));
-      trainer::Encoder encoder(config.model);
-      trainer::load_encoder(encoder, config.model, export_checkpoint);
-      trainer::export_encoder(encoder, export_out);
-      std::printf("%s\n", export_out.c_str());
+      std::printf("%s\n", trainer::export_run(export_checkpoint, export_out, export_format).c_str());
       return mme::cli::kOk;
     } catch (const std::exception& e) {
       mme::log::error("{}", e.what());
@@ -88,7 +101,7 @@ int main(int argc, char** argv) {
   }
   trainer::TrainConfig config;
   try {
-    const std::string mode = *finetune ? "finetune" : *probe ? "probe" : "pretrain";
+    const std::string mode = *finetune || *features_cmd ? "finetune" : *probe ? "probe" : "pretrain";
     config = trainer::load_config(config_file, overrides, mode);
     config.world_size = trainer::world_from_environment().size;  // torchrun's or Slurm's variables
   } catch (const std::exception& e) {
@@ -104,6 +117,12 @@ int main(int argc, char** argv) {
       const auto types = trainer::write_mask_picture(config, masks_png);
       std::printf("%s\n", masks_png.c_str());
       mme::log::info("rows: {}", fmt::join(types, ", "));
+      return mme::cli::kOk;
+    }
+    if (*features_cmd) {
+      const long videos = trainer::write_features(config, features_out);
+      std::printf("%s\n", features_out.c_str());
+      mme::log::info("{} videos embedded", videos);
       return mme::cli::kOk;
     }
     if (*eval) {

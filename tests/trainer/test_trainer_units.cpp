@@ -12,9 +12,12 @@
 #include <trainer/model.h>
 #include <trainer/mofo_mask.h>
 #include <trainer/pixel_target.h>
+#include <trainer/torch_file.h>
 #include <trainer/trajectory_target.h>
 #include <trainer/videomae_io.h>
 #include <trainer/world.h>
+
+#include <mme/error.h>
 
 #include <test_support.h>
 
@@ -24,6 +27,7 @@
 
 #include <cmath>
 #include <numeric>
+#include <random>
 #include <set>
 
 using Catch::Approx;
@@ -465,31 +469,92 @@ TEST_CASE("the model predicts every target for the masked tokens only", "[traine
   CHECK(table[3][3].item<double>() == Approx(std::cos(3 / std::pow(10000.0, 2.0 / 8))));
 }
 
-TEST_CASE("an exported encoder imports back with identical features", "[trainer][export]") {
+TEST_CASE("weights written with VideoMAE's names read back into the model, and a wrong shape is refused",
+          "[trainer][export]") {
   mme::test::TempDir dir;
   auto config = trainer::load_config("", {"model_preset=tiny"});
   torch::manual_seed(1);
   trainer::MaskedVideoModel a(config.model, std::map<std::string, int>{{"pixel", 1536}});
-  trainer::export_encoder(a->encoder, dir / "encoder.pth");
+  trainer::NamedTensors ours;
+  for (const auto& p : a->named_parameters()) ours.emplace_back(p.key(), p.value());
+  const auto videomae = trainer::to_videomae(ours, /*classifier=*/false);
+  std::set<std::string> names;
+  for (const auto& t : videomae) names.insert(t.first);
+  for (const char* key : {"encoder.blocks.1.attn.qkv.weight", "decoder.blocks.0.mlp.fc1.weight", "decoder.norm.weight",
+                          "decoder.head.weight", "encoder_to_decoder.weight", "mask_token"})
+    CHECK(names.count(key) == 1);
+  trainer::write_state_dict(dir / "pre.pth", videomae, "model");
   torch::manual_seed(2);  // other weights until the import
-  trainer::MaskedVideoModel b(config.model, std::map<std::string, int>{{"hog", 108}});
+  trainer::MaskedVideoModel b(config.model, std::map<std::string, int>{{"pixel", 1536}});
   const auto video = torch::randn({2, 3, 16, 64, 64});
   CHECK_FALSE(a->encode(video, {}).equal(b->encode(video, {})));
-  const auto report = trainer::import_encoder(b->encoder, dir / "encoder.pth");
-  CHECK(report.loaded == static_cast<int>(a->encoder->parameters().size()));
-  CHECK(report.unused.empty());
+  const auto weights = trainer::read_foreign_weights(dir / "pre.pth");
+  const auto report =
+      trainer::set_weights(*b, weights.tensors, dir / "pre.pth", [](const std::string&) { return true; });
+  CHECK(report.loaded == static_cast<int>(a->parameters().size()));
+  CHECK(report.ignored.empty());
+  CHECK(report.fresh.empty());
   CHECK(a->encode(video, {}).equal(b->encode(video, {})));
+
+  // Into a classifier: the encoder (without the final norm VideoMAE's mean pooling has not), while
+  // fc_norm and the head stay as initialised; the decoder is listed as ignored.
+  trainer::VideoClassifier classifier(config.model, 3, "mean");
+  const auto into = trainer::set_weights(*classifier, weights.tensors, dir / "pre.pth",
+                                         [](const std::string& n) { return n.rfind("encoder.", 0) == 0; });
+  CHECK(into.fresh == std::vector<std::string>{"fc_norm.weight", "fc_norm.bias", "head.weight", "head.bias"});
+  CHECK(std::count(into.ignored.begin(), into.ignored.end(), "encoder.norm.weight") == 1);
+  CHECK(std::count(into.ignored.begin(), into.ignored.end(), "decoder_blocks.0.attn.qkv.weight") == 1);
 
   // Another shape is refused, naming the first keys that differ and counting the rest (a ViT's
   // whole list would bury the point), and changes nothing.
   auto wide = trainer::load_config("", {"model_preset=tiny", "model.dim=128"});
   trainer::MaskedVideoModel c(wide.model, std::map<std::string, int>{{"pixel", 1536}});
   const auto before = c->encoder->blocks[0]->as<trainer::Block>()->attn->qkv->weight.clone();
-  CHECK_THROWS_WITH(trainer::import_encoder(c->encoder, dir / "encoder.pth"),
-                    Catch::Matchers::ContainsSubstring(
-                        "patch_embed.proj.weight is [64, 3, 2, 16, 16] in the file, [128, 3, 2, 16, 16] here") &&
-                        Catch::Matchers::ContainsSubstring("; and 26 more"));
+  CHECK_THROWS_WITH(
+      trainer::set_weights(*c, weights.tensors, dir / "pre.pth", [](const std::string&) { return true; }),
+      Catch::Matchers::ContainsSubstring(
+          "encoder.patch_embed.proj.weight is [64, 3, 2, 16, 16] in the file, [128, 3, 2, 16, 16] here") &&
+          Catch::Matchers::ContainsSubstring(" more"));
   CHECK(c->encoder->blocks[0]->as<trainer::Block>()->attn->qkv->weight.equal(before));
+}
+
+TEST_CASE("a damaged torch.save file is refused with the file's name, whatever the damage", "[trainer][export]") {
+  mme::test::TempDir dir;
+  torch::manual_seed(3);
+  const trainer::NamedTensors tensors{{"blocks.0.attn.qkv.weight", torch::randn({6, 2})},
+                                      {"norm.bias", torch::randn({2})}};
+  const auto good = trainer::torch_save_bytes(tensors, "model");
+  trainer::write_state_dict(dir / "good.pth", tensors, "model");
+  const auto read = trainer::read_state_dict(dir / "good.pth");
+  REQUIRE(read.tensors.size() == 2);
+  CHECK(read.under == "model");
+  CHECK(read.tensors[0].second.equal(tensors[0].second));
+  // Cut short anywhere, or with bytes overwritten (a deterministic sweep): an error, never a crash
+  // or a read outside the file's data.
+  std::mt19937 random(5);
+  int refused = 0, trials = 0;
+  for (std::size_t cut = 0; cut < good.size(); cut += 37) {
+    const auto file = dir / "cut.pth";
+    mme::test::write_file(file, std::string(good.data(), cut));
+    ++trials;
+    try {
+      trainer::read_state_dict(file);
+    } catch (const mme::FileError& e) {
+      CHECK_THAT(e.what(), Catch::Matchers::ContainsSubstring("cut.pth"));
+      ++refused;
+    }
+  }
+  CHECK(refused == trials);  // a cut zip always lacks its directory
+  for (int i = 0; i < 300; ++i) {
+    auto bytes = good;
+    for (int k = 0; k < 4; ++k) bytes[random() % bytes.size()] = static_cast<char>(random());
+    mme::test::write_file(dir / "flipped.pth", std::string(bytes.data(), bytes.size()));
+    try {
+      const auto r = trainer::read_state_dict(dir / "flipped.pth");
+      for (const auto& [name, t] : r.tensors) CHECK(t.numel() <= 12);  // what it holds is bounded by the data
+    } catch (const mme::FileError&) {
+    }
+  }
 }
 
 TEST_CASE("MOFO pooling averages the inside tokens after they attend to the outside ones", "[trainer][classifier]") {

@@ -1,6 +1,7 @@
 #include <trainer/classifier.h>
 
 #include <cmath>
+#include <stdexcept>
 
 namespace trainer {
 
@@ -33,17 +34,27 @@ torch::Tensor MofoPoolingImpl::forward(const torch::Tensor& x, const torch::Tens
   return (updated * weight).sum(1) / weight.sum(1);
 }
 
-VideoClassifierImpl::VideoClassifierImpl(const ModelConfig& c, int classes, const std::string& pooling)
-    : depth(c.depth) {
-  encoder = register_module("encoder", Encoder(c));
+VideoClassifierImpl::VideoClassifierImpl(const ModelConfig& c, int classes, const std::string& pooling_)
+    : pooling(pooling_), depth(c.depth) {
+  if (pooling != "mean" && pooling != "first" && pooling != "mofo")  // (config.cpp validates the setting)
+    throw std::invalid_argument("unknown pooling " + pooling);
+  const bool first = pooling == "first";
+  encoder = register_module("encoder", Encoder(c, /*final_norm=*/first));
   if (pooling == "mofo") mofo = register_module("mofo", MofoPooling(c.dim, c.heads));
-  fc_norm = register_module("fc_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim}).eps(1e-6)));
+  if (!first)
+    fc_norm = register_module("fc_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim}).eps(1e-6)));
   head = register_module("head", torch::nn::Linear(c.dim, classes));
-  // VideoMAE: truncated normal (std 0.02) scaled by init_scale 0.001, zero bias.
+  // VideoMAE's _init_weights for every Linear: timm's trunc_normal_(std 0.02), which cuts at +-2
+  // (never, at this std), zero bias. The head then scaled by init_scale 0.001. A pretrained
+  // encoder replaces the encoder's part of this.
+  constexpr double kInitStd = 0.02, kInitScale = 0.001, kTimmBound = 2.0;
   torch::NoGradGuard no_grad;
-  torch::nn::init::normal_(head->weight, 0.0, 0.02);
-  head->weight.mul_(0.001);
-  head->bias.zero_();
+  for (auto& module : modules(/*include_self=*/false))
+    if (auto* linear = module->as<torch::nn::Linear>()) {
+      truncated_normal_(linear->weight, kInitStd, kTimmBound);
+      if (linear->bias.defined()) linear->bias.zero_();
+    }
+  head->weight.mul_(kInitScale);
 }
 
 torch::Tensor VideoClassifierImpl::features(const torch::Tensor& video, const torch::Tensor& inside) {
@@ -55,8 +66,8 @@ torch::Tensor VideoClassifierImpl::features(const torch::Tensor& video, const to
   } else {
     tokens = encoder->forward(video, {});
   }
-  const auto pooled = mofo ? mofo->forward(tokens, inside) : tokens.mean(1);
-  return fc_norm(pooled);
+  if (!fc_norm) return tokens.select(1, 0);
+  return fc_norm(mofo ? mofo->forward(tokens, inside) : tokens.mean(1));
 }
 
 int VideoClassifierImpl::layer_of(const std::string& name) const {

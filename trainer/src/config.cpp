@@ -91,8 +91,8 @@ void TrainConfig::validate() const {
   need(run.threads >= 1, "run.threads must be >= 1");
   need(mode == "pretrain" || mode == "finetune" || mode == "probe",
        fmt::format("mode '{}' must be pretrain, finetune or probe", mode));
-  need(finetune.pooling == "mean" || finetune.pooling == "mofo",
-       fmt::format("finetune.pooling '{}' must be mean or mofo", finetune.pooling));
+  need(finetune.pooling == "mean" || finetune.pooling == "first" || finetune.pooling == "mofo",
+       fmt::format("finetune.pooling '{}' must be mean, first or mofo", finetune.pooling));
   need(finetune.classes >= 0, "finetune.classes must be >= 0 (0: from the labels)");
   need(finetune.layer_decay > 0 && finetune.layer_decay <= 1, "finetune.layer_decay must be in (0, 1]");
   need(finetune.label_smoothing >= 0 && finetune.label_smoothing < 1, "finetune.label_smoothing must be in [0, 1)");

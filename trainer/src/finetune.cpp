@@ -5,6 +5,7 @@
 #include <trainer/finetune.h>
 #include <trainer/mofo_mask.h>
 #include <trainer/pretrain.h>
+#include <trainer/test_views.h>
 #include <trainer/training_loop.h>
 #include <trainer/tube_mask.h>
 #include <trainer/videomae_io.h>
@@ -41,7 +42,8 @@ int class_count(const TrainConfig& config, const ClipDataset& dataset) {
   return classes;
 }
 
-// The classes a finetune/probe checkpoint's head was trained with.
+}  // namespace
+
 int head_classes(const fs::path& checkpoint) {
   try {
     torch::serialize::InputArchive archive, weights, head;
@@ -56,33 +58,24 @@ int head_classes(const fs::path& checkpoint) {
   }
 }
 
-// The encoder of a trainer checkpoint of any mode, loaded on the CPU.
-Encoder checkpoint_encoder(const fs::path& file, const TrainConfig& source) {
-  if (source.mode == "pretrain") {
-    auto model = make_model(source);
-    load_weights(file, *model, torch::kCPU);
-    return model->encoder;
-  }
-  VideoClassifier model(source.model, head_classes(file), source.finetune.pooling);
-  load_weights(file, *model, torch::kCPU);
-  return model->encoder;
-}
-
-}  // namespace
-
-void load_encoder(Encoder& encoder, const ModelConfig& model, const fs::path& file) {
+InitWeights read_init(const ModelConfig& config, const fs::path& file) {
   nlohmann::json settings;
-  bool ours = true;
-  try {
-    settings = checkpoint_settings(file);
-  } catch (const mme::FileError&) {
-    ours = false;  // not a trainer checkpoint: a PyTorch file
-  }
+  bool ours = !fs::is_directory(file);
+  if (ours) try {
+      settings = checkpoint_settings(file);
+    } catch (const mme::FileError&) {
+      ours = false;  // not a trainer checkpoint: a PyTorch file
+    }
+  InitWeights init;
   if (!ours) {
-    const auto report = import_encoder(encoder, file);
-    mme::log::info("{}: {} encoder tensors imported ({} other entries ignored)", file.string(), report.loaded,
-                   report.unused.size());
-    return;
+    auto foreign = read_foreign_weights(file);
+    init.tensors = std::move(foreign.tensors);
+    init.ignored = std::move(foreign.ignored);
+    init.pooling = init.tensors.count("mofo.q.weight")    ? "mofo"
+                   : init.tensors.count("fc_norm.weight") ? "mean"
+                   : init.tensors.count("head.weight")    ? "first"
+                                                          : "";
+    return init;
   }
   const auto source = TrainConfig::from_json(settings);
   // The usual slip: a probe or fine-tuning run on the default preset of a tiny or ViT-S checkpoint.
@@ -92,16 +85,32 @@ void load_encoder(Encoder& encoder, const ModelConfig& model, const fs::path& fi
     return nlohmann::json{{"dim", m.dim},     {"depth", m.depth},     {"heads", m.heads},
                           {"patch", m.patch}, {"tubelet", m.tubelet}, {"mlp_ratio", m.mlp_ratio}};
   };
-  const auto wanted = shape(source.model), here = shape(model);
+  const auto wanted = shape(source.model), here = shape(config);
   if (wanted != here)
     throw mme::FileError(file,
                          fmt::format("holds an encoder with model settings {} (model_preset {}), this run builds {}: "
                                      "give the same model_preset / model.* settings",
                                      wanted.dump(), source.model_preset, here.dump()));
-  std::map<std::string, torch::Tensor> tensors;
-  for (const auto& p : checkpoint_encoder(file, source)->named_parameters()) tensors[p.key()] = p.value();
-  set_encoder_weights(encoder, tensors, file);
-  mme::log::info("{}: the encoder of a {} run loaded", file.string(), source.mode);
+  std::shared_ptr<torch::nn::Module> trained;
+  if (source.mode == "pretrain") {
+    trained = make_model(source).ptr();
+  } else {
+    trained = VideoClassifier(source.model, head_classes(file), source.finetune.pooling).ptr();
+    init.pooling = source.finetune.pooling;
+  }
+  load_weights(file, *trained, torch::kCPU);
+  for (const auto& p : trained->named_parameters()) init.tensors[p.key()] = p.value();
+  return init;
+}
+
+LoadReport load_init(VideoClassifier& model, const ModelConfig& config, const fs::path& file) {
+  const auto init = read_init(config, file);
+  auto report = set_weights(*model, init.tensors, file, [](const std::string& name) {
+    return name.rfind("encoder.", 0) == 0 && name.rfind("encoder.norm.", 0) != 0;
+  });
+  report.ignored.insert(report.ignored.begin(), init.ignored.begin(), init.ignored.end());
+  mme::log::info("{}: {}", file.string(), report.summary());
+  return report;
 }
 
 int finetune(const TrainConfig& config) {
@@ -120,7 +129,7 @@ int finetune(const TrainConfig& config) {
   if (config.finetune.init.empty())
     mme::log::info("finetune.init is not set: the encoder starts from random weights");
   else
-    load_encoder(model->encoder, config.model, config.finetune.init);
+    load_init(model, config.model, config.finetune.init);
   const bool probe = config.mode == "probe";
   if (probe) {
     model->frozen_encoder = true;
@@ -191,12 +200,10 @@ nlohmann::json evaluate(const TrainConfig& config) {
   model->eval();
   torch::NoGradGuard no_grad;
 
-  const auto& m = settings.model;
-  const int S = m.img_size, T = config.finetune.test_clips, C = config.finetune.test_crops;
+  const int T = config.finetune.test_clips, C = config.finetune.test_crops;
   const int slices = settings.tokens_t(), side = settings.tokens_side();
   std::vector<std::vector<std::int64_t>> confusion(classes, std::vector<std::int64_t>(classes, 0));
   long top1 = 0, top5 = 0, counted = 0;
-  ClipSource source;
   // Rank r tests videos r, r + world, ...; the counts are summed over the ranks below.
   const auto& videos = dataset.videos();
   for (std::size_t i = group.rank(); i < videos.size(); i += group.size()) {
@@ -205,31 +212,7 @@ nlohmann::json evaluate(const TrainConfig& config) {
       mme::log::warn("{}: label {} is not one of the {} classes; not counted", video.id, video.label, classes);
       continue;
     }
-    const int span = (m.frames - 1) * settings.data.stride + 1;
-    const int room = std::max(0, video.frames - span);
-    const int base = std::min(video.width, video.height);
-    const auto frames = torch::empty({T * C, m.frames, S, S, 3}, torch::kUInt8);
-    auto boxes = torch::zeros({T * C, 4});
-    for (int t = 0; t < T; ++t) {
-      const int start = T == 1 ? room / 2 : static_cast<int>(std::lround(static_cast<double>(room) * t / (T - 1)));
-      std::vector<int> indices(m.frames);
-      for (int k = 0; k < m.frames; ++k) indices[k] = std::min(start + k * settings.data.stride, video.frames - 1);
-      dataset.read(video, indices, {}, needs, source);
-      for (int c = 0; c < C; ++c) {
-        const int along = C == 1 ? 1 : c;  // left, centre, right (top, centre, bottom)
-        const int slack_x = video.width - base, slack_y = video.height - base;
-        const int divisions = C == 1 ? 2 : C - 1;
-        const CropBox crop{slack_x * along / divisions, slack_y * along / divisions, base, base, false};
-        const int view = t * C + c;
-        auto* out = frames.data_ptr<std::uint8_t>() + static_cast<std::size_t>(view) * m.frames * S * S * 3;
-        for (int k = 0; k < m.frames; ++k)
-          crop_resize_rgb(source.frames[k], crop, S, out + static_cast<std::size_t>(k) * S * S * 3);
-        if (mofo) {
-          const auto b = crop_box(source.motion_box, crop, S, m.patch);
-          for (int k = 0; k < 4; ++k) boxes[view][k] = b[k];
-        }
-      }
-    }
+    const auto [frames, boxes] = test_views(dataset, video, settings, T, C, needs);
     const auto video_in = imagenet_normalise(frames_to_video(frames.to(device)));
     const auto inside = tokens_inside(boxes.to(device), slices, side, side);
     const auto scores = torch::softmax(model->forward(video_in, inside).to(torch::kFloat32), 1).mean(0).cpu();

@@ -68,12 +68,12 @@ PatchEmbedImpl::PatchEmbedImpl(int dim, int tubelet, int patch) {
       torch::nn::Conv3d(torch::nn::Conv3dOptions(3, dim, {tubelet, patch, patch}).stride({tubelet, patch, patch})));
 }
 
-EncoderImpl::EncoderImpl(const ModelConfig& c) {
+EncoderImpl::EncoderImpl(const ModelConfig& c, bool final_norm) {
   patch_embed = register_module("patch_embed", PatchEmbed(c.dim, c.tubelet, c.patch));
   pos_embed = register_buffer("pos_embed", sinusoid_table(c.tokens(), c.dim).unsqueeze(0));
   for (int i = 0; i < c.depth; ++i) blocks->push_back(Block(c.dim, c.heads, c.mlp_ratio));
   register_module("blocks", blocks);
-  norm = register_module("norm", layer_norm(c.dim));
+  if (final_norm) norm = register_module("norm", layer_norm(c.dim));
 }
 
 torch::Tensor EncoderImpl::forward(const torch::Tensor& video, const torch::Tensor& mask) {
@@ -82,15 +82,17 @@ torch::Tensor EncoderImpl::forward(const torch::Tensor& video, const torch::Tens
   const auto B = x.size(0), D = x.size(2);
   if (mask.defined()) x = x.index({mask.logical_not()}).reshape({B, -1, D});
   for (const auto& block : *blocks) x = block->as<Block>()->forward(x);
-  return norm(x);
+  return norm ? norm(x) : x;
 }
 
 MaskedVideoModelImpl::MaskedVideoModelImpl(const ModelConfig& c, const std::map<std::string, int>& heads) {
   encoder = register_module("encoder", Encoder(c));
   encoder_to_decoder = register_module("encoder_to_decoder", linear(c.dim, c.decoder_dim, /*bias=*/false));
   mask_token = register_parameter("mask_token", torch::zeros({1, 1, c.decoder_dim}));
-  // VideoMAE's trunc_normal_(std=0.02) truncates at +-2 (absolute), i.e. never: a plain normal.
-  torch::nn::init::normal_(mask_token, 0.0, 0.02);
+  // VideoMAE's pretraining model wraps timm's trunc_normal_ to cut at +-std (modeling_pretrain.py's
+  // own trunc_normal_); its fine-tuning model calls timm's directly, which cuts at +-2, i.e. never.
+  constexpr double kInitStd = 0.02;
+  truncated_normal_(mask_token, kInitStd, kInitStd);
   decoder_pos_embed = register_buffer("decoder_pos_embed", sinusoid_table(c.tokens(), c.decoder_dim).unsqueeze(0));
   for (int i = 0; i < c.decoder_depth; ++i)
     decoder_blocks->push_back(Block(c.decoder_dim, c.decoder_heads, c.mlp_ratio));
@@ -128,6 +130,13 @@ std::map<std::string, torch::Tensor> MaskedVideoModelImpl::forward(const torch::
   std::map<std::string, torch::Tensor> out;
   for (const auto& [name, head] : decoder_heads->items()) out[name] = head->as<torch::nn::Sequential>()->forward(x);
   return out;
+}
+
+void truncated_normal_(torch::Tensor t, double std, double bound) {
+  torch::NoGradGuard no_grad;
+  // Uniform over the CDF's values at +-bound, mapped back through the inverse CDF.
+  const double cdf = 0.5 * (1.0 + std::erf(bound / std / std::sqrt(2.0)));
+  t.uniform_(2 * (1 - cdf) - 1, 2 * cdf - 1).erfinv_().mul_(std * std::sqrt(2.0)).clamp_(-bound, bound);
 }
 
 torch::Tensor frames_to_video(const torch::Tensor& frames) {

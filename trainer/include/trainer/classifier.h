@@ -1,8 +1,12 @@
 #pragma once
-// The supervised model of fine-tuning and probing: the pretrained encoder on all tokens, pooling,
-// LayerNorm and a linear head (VideoMAE's fine-tuning model). Pooling is VideoMAE's mean over the
-// tokens, or MOFO's: the tokens inside the motion box query the tokens outside through one
-// cross-attention block, and the mean of the updated inside tokens feeds the head.
+// The supervised model of fine-tuning and probing, VideoMAE's VisionTransformer (modeling_finetune.py):
+// the pretrained encoder on all tokens, pooling, and a linear head. Pooling is one of
+//   mean   VideoMAE's default (use_mean_pooling): no final encoder norm, fc_norm on the tokens' mean
+//   first  VideoMAE's use_mean_pooling=False: the final norm, then the first token (ViT has no class
+//          token here), no fc_norm
+//   mofo   MOFO's: the tokens inside the motion box query the tokens outside through one
+//          cross-attention block, fc_norm on the mean of the updated inside tokens
+// Parameter names are VideoMAE's with "encoder." before the encoder's (videomae_io.h).
 #include <trainer/config.h>
 #include <trainer/model.h>
 
@@ -28,7 +32,8 @@ TORCH_MODULE(MofoPooling);
 class VideoClassifierImpl : public torch::nn::Module {
  public:
   VideoClassifierImpl(const ModelConfig& config, int classes, const std::string& pooling);
-  // Pooled, normalised features [B, D]; `inside` (bool [B, tokens]) is used by MOFO pooling.
+  // Pooled, normalised features [B, D] (what the head sees); `inside` (bool [B, tokens]) is used by
+  // MOFO pooling.
   torch::Tensor features(const torch::Tensor& video, const torch::Tensor& inside);
   torch::Tensor forward(const torch::Tensor& video, const torch::Tensor& inside) {
     return head(features(video, inside));
@@ -39,8 +44,9 @@ class VideoClassifierImpl : public torch::nn::Module {
 
   Encoder encoder{nullptr};
   MofoPooling mofo{nullptr};
-  torch::nn::LayerNorm fc_norm{nullptr};
+  torch::nn::LayerNorm fc_norm{nullptr};  // null with "first" pooling
   torch::nn::Linear head{nullptr};
+  std::string pooling;
   bool frozen_encoder = false;  // probing: the encoder runs without gradients, in eval mode
   int depth = 0;
 };

@@ -62,9 +62,11 @@ struct FinetuneConfig {
   // Weights to start from: a trainer checkpoint (pretraining or fine-tuning) or a PyTorch file
   // with VideoMAE's keys (videomae_io.h). Empty: from scratch.
   std::filesystem::path init;
-  int classes = 0;               // 0: the largest label + 1
-  std::string pooling = "mean";  // "mean" (VideoMAE) or "mofo" (inside-box tokens query the rest)
-  double layer_decay = 0.75;     // lr x layer_decay^(depth + 1 - layer) (fine-tuning only)
+  int classes = 0;  // 0: the largest label + 1
+  // "mean" (VideoMAE's default), "first" (VideoMAE's use_mean_pooling=False: final norm, first
+  // token) or "mofo" (inside-box tokens query the rest); classifier.h.
+  std::string pooling = "mean";
+  double layer_decay = 0.75;  // lr x layer_decay^(depth + 1 - layer) (fine-tuning only)
   double label_smoothing = 0.1;
   int test_clips = 2;  // eval: temporal views per video
   int test_crops = 3;  // eval: spatial views (along the long side)

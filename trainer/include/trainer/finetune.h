@@ -9,6 +9,7 @@
 // file) and use the shared training loop (resume, checkpoints, metrics).
 #include <trainer/classifier.h>
 #include <trainer/config.h>
+#include <trainer/videomae_io.h>
 
 #include <nlohmann/json.hpp>
 
@@ -17,9 +18,24 @@ namespace trainer {
 // Runs config.mode ("finetune" or "probe"). Returns the exit code.
 int finetune(const TrainConfig& config);
 
-// Loads finetune.init's encoder weights into `encoder` (a trainer checkpoint of any mode, or a
-// PyTorch file, see videomae_io.h). Throws mme::FileError.
-void load_encoder(Encoder& encoder, const ModelConfig& model, const std::filesystem::path& file);
+// The weights of finetune.init by our names: a trainer checkpoint of any mode (its model settings
+// must shape the encoder as `config` does), a torch.save file or a Hugging Face directory.
+struct InitWeights {
+  std::map<std::string, torch::Tensor> tensors;
+  std::vector<std::string> ignored;  // the file's entries that are not weights
+  std::string pooling;               // a classifier's pooling (mean, first, mofo); "" for a pretraining model
+};
+InitWeights read_init(const ModelConfig& config, const std::filesystem::path& file);
+
+// Loads finetune.init into `model`: every encoder weight (required; VideoMAE's classifier has no
+// final encoder norm, so a pretrained one is ignored), and fc_norm and the head when the file has
+// them with this model's shapes (a checkpoint fine-tuned on either side gives the same logits; one
+// with another class count starts a new head). `file`: a trainer checkpoint of any mode, a torch.save
+// file or a Hugging Face directory (videomae_io.h). Throws mme::FileError.
+LoadReport load_init(VideoClassifier& model, const ModelConfig& config, const std::filesystem::path& file);
+
+// The classes a finetune/probe checkpoint's head was trained with. Throws mme::FileError.
+int head_classes(const std::filesystem::path& checkpoint);
 
 // Evaluates RUNDIR/checkpoint.pt (a finetune or probe run; its model settings come from the
 // checkpoint) on the videos of `config.data` with `config.finetune`'s views. Returns the

@@ -53,14 +53,16 @@ struct PatchEmbedImpl : torch::nn::Module {
 TORCH_MODULE(PatchEmbed);
 
 struct EncoderImpl : torch::nn::Module {
-  explicit EncoderImpl(const ModelConfig& config);
+  // `final_norm`: a LayerNorm after the last block (`norm`). VideoMAE's pretraining encoder has it;
+  // its mean-pooling classifier does not (its `norm` is an identity, and `fc_norm` follows the mean).
+  explicit EncoderImpl(const ModelConfig& config, bool final_norm = true);
   // video [B, 3, T, S, S] (normalised), mask [B, tokens] (true = masked, the same count per clip;
   // undefined: every token visible) -> visible tokens [B, visible, dim] after the final norm.
   torch::Tensor forward(const torch::Tensor& video, const torch::Tensor& mask);
   PatchEmbed patch_embed{nullptr};
   torch::Tensor pos_embed;  // buffer
   torch::nn::ModuleList blocks;
-  torch::nn::LayerNorm norm{nullptr};
+  torch::nn::LayerNorm norm{nullptr};  // null without a final norm
 };
 TORCH_MODULE(Encoder);
 
@@ -82,6 +84,9 @@ class MaskedVideoModelImpl : public torch::nn::Module {
   torch::nn::ModuleDict decoder_heads;  // target name -> its head (a Sequential)
 };
 TORCH_MODULE(MaskedVideoModel);
+
+// Fills `t` from a normal(0, std) truncated to [-bound, bound] (timm's trunc_normal_: inverse CDF).
+void truncated_normal_(torch::Tensor t, double std, double bound);
 
 // uint8 [B, T, S, S, 3] RGB -> float [B, 3, T, S, S] in [0, 1].
 torch::Tensor frames_to_video(const torch::Tensor& frames);
