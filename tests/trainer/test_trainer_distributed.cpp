@@ -259,7 +259,11 @@ TEST_CASE("2 ranks x batch 4 fine-tune as 1 x 8, and eval over 2 ranks writes th
   auto finetune = [&](const fs::path& out, int batch) {
     return std::string(TRAINER_BINARY) + " finetune" + data + " run.out=" + out.string() +
            " optim.batch=" + std::to_string(batch) +
-           " data.repeats=4 optim.epochs=10 optim.base_lr=0.3 optim.warmup_epochs=2 finetune.label_smoothing=0";
+           " data.repeats=4 optim.epochs=10 optim.base_lr=0.3 optim.warmup_epochs=2 finetune.label_smoothing=0"
+           // Mixup and CutMix pair clips within each rank's micro-batch, as VideoMAE's do: the one
+           // part of fine-tuning whose draws depend on the world size (docs/cluster.md). Drop path,
+           // RandAugment and erasing are drawn per clip and stay on.
+           " finetune.mixup=0 finetune.cutmix=0";
   };
   run_ranks(1, finetune(dir / "one", 8), dir / "logs-one");
   run_ranks(2, finetune(dir / "two", 4), dir / "logs-two");

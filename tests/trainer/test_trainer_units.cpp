@@ -9,9 +9,13 @@
 #include <trainer/lr_schedule.h>
 #include <trainer/mask_generator.h>
 #include <trainer/mgm_mask.h>
+#include <trainer/mixup.h>
 #include <trainer/model.h>
 #include <trainer/mofo_mask.h>
 #include <trainer/pixel_target.h>
+#include <trainer/rand_augment.h>
+#include <trainer/random_erasing.h>
+#include <trainer/rng.h>
 #include <trainer/torch_file.h>
 #include <trainer/trajectory_target.h>
 #include <trainer/videomae_io.h>
@@ -631,4 +635,171 @@ TEST_CASE("rank and world come from torchrun's or Slurm's variables", "[trainer]
                     Catch::Matchers::ContainsSubstring("rank 2 is not in 0..1"));
   CHECK_THROWS_WITH(from({{"RANK", "x"}, {"WORLD_SIZE", "2"}}),
                     Catch::Matchers::ContainsSubstring("RANK='x' is not a number"));
+}
+
+namespace {
+
+// A clip of `count` copies of one random frame (an augmentation the same on every frame keeps them equal).
+std::vector<std::uint8_t> still_clip(int count, int size, std::uint64_t seed) {
+  trainer::Rng rng(seed);
+  std::vector<std::uint8_t> frame(static_cast<std::size_t>(size) * size * 3);
+  for (auto& v : frame) v = static_cast<std::uint8_t>(rng.uniform(256));
+  std::vector<std::uint8_t> clip;
+  for (int t = 0; t < count; ++t) clip.insert(clip.end(), frame.begin(), frame.end());
+  return clip;
+}
+
+bool frames_equal(const std::vector<std::uint8_t>& clip, int count) {
+  const auto n = clip.size() / count;
+  for (int t = 1; t < count; ++t)
+    if (!std::equal(clip.begin(), clip.begin() + n, clip.begin() + t * n)) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("RandAugment: timm's operations, the same draws on every frame, deterministic under a seed",
+          "[trainer][augment]") {
+  const trainer::RandAugment augment("rand-m7-n4-mstd0.5-inc1");
+  CHECK(augment.layers() == 4);
+  CHECK(augment.magnitude() == 7);
+  CHECK(augment.magnitude_std() == 0.5);
+  CHECK_THROWS_WITH(trainer::RandAugment("rand-m7-x4"), Catch::Matchers::ContainsSubstring("unknown field x4"));
+  CHECK_THROWS(trainer::RandAugment("auto-m7"));
+  int changed = 0;
+  for (std::uint64_t seed = 0; seed < 40; ++seed) {
+    auto a = still_clip(4, 32, seed), b = a;
+    const auto original = a;
+    trainer::Rng ra(seed), rb(seed);
+    augment.apply(a.data(), 4, 32, 32, ra);
+    augment.apply(b.data(), 4, 32, 32, rb);
+    CHECK(a == b);              // deterministic
+    CHECK(frames_equal(a, 4));  // every frame alike
+    changed += a != original;
+  }
+  // Four layers applied with probability 0.5 each: all four skipped in 1/16 of clips.
+  CHECK(changed >= 30);
+
+  // Each operation on every frame; some with known results.
+  for (const auto& op : trainer::RandAugment::operations()) {
+    auto clip = still_clip(3, 24, 9);
+    trainer::RandAugment::apply_operation(op, 7, false, clip.data(), 3, 24, 24);
+    INFO(op);
+    CHECK(frames_equal(clip, 3));
+  }
+  auto clip = still_clip(1, 16, 3);
+  const auto original = clip;
+  trainer::RandAugment::apply_operation("Invert", 5, false, clip.data(), 1, 16, 16);
+  for (std::size_t i = 0; i < clip.size(); ++i) REQUIRE(clip[i] == 255 - original[i]);
+  clip = original;
+  trainer::RandAugment::apply_operation("SolarizeIncreasing", 10, false, clip.data(), 1, 16, 16);  // threshold 0
+  CHECK(clip[5] == 255 - original[5]);
+  clip = original;
+  trainer::RandAugment::apply_operation("PosterizeIncreasing", 5, false, clip.data(), 1, 16, 16);  // 2 bits kept
+  for (std::size_t i = 0; i < clip.size(); ++i) REQUIRE(clip[i] == (original[i] & 0xC0));
+  clip = original;
+  trainer::RandAugment::apply_operation("Rotate", 0, false, clip.data(), 1, 16, 16);
+  CHECK(clip == original);
+  // TranslateXRel at level 10: 0.45 x 20 = 9 pixels; output x shows input x + 9, the rest is fill.
+  auto wide = still_clip(1, 20, 4);
+  const auto before = wide;
+  trainer::RandAugment::apply_operation("TranslateXRel", 10, false, wide.data(), 1, 20, 20);
+  CHECK(wide[(5 * 20 + 2) * 3] == before[(5 * 20 + 11) * 3]);
+  CHECK(wide[(5 * 20 + 15) * 3] == 124);
+}
+
+TEST_CASE("random erasing: a quarter of the clips, areas within timm's range, one region for all frames",
+          "[trainer][augment]") {
+  const trainer::RandomErasing erasing;  // VideoMAE's 0.25
+  trainer::Rng rng(11);
+  int erased = 0;
+  constexpr int kClips = 4000;
+  double area_sum = 0;
+  for (int i = 0; i < kClips; ++i) {
+    auto clip = still_clip(2, 16, 100 + i % 7);
+    const double share = erasing.apply(clip.data(), 2, 16, 16, rng);
+    if (share > 0) {
+      ++erased;
+      area_sum += share;
+      // Rounded sides allow a little beyond [0.02, 1/3].
+      CHECK(share >= 0.015);
+      CHECK(share <= 0.40);
+    }
+    REQUIRE(frames_equal(clip, 2));
+  }
+  const double rate = static_cast<double>(erased) / kClips;
+  INFO("erased " << rate << ", mean area " << area_sum / erased);
+  CHECK(std::abs(rate - 0.25) < 0.03);  // binomial sd 0.007
+  CHECK(area_sum / erased > 0.1);       // U(0.02, 1/3) has mean 0.18; large ones fail to fit more often
+  CHECK(area_sum / erased < 0.2);
+  auto a = still_clip(1, 16, 1), b = a;
+  trainer::Rng r1(5), r2(5);
+  for (int i = 0; i < 8; ++i) {
+    erasing.apply(a.data(), 1, 16, 16, r1);
+    erasing.apply(b.data(), 1, 16, 16, r2);
+  }
+  CHECK(a == b);
+}
+
+TEST_CASE("Mixup and CutMix: lambda ~ Beta, soft targets, CutMix's box the same in every frame", "[trainer][augment]") {
+  trainer::Mixup only_mixup{
+      .mixup = 0.8, .cutmix = 0, .probability = 1, .switch_probability = 0.5, .smoothing = 0.1, .classes = 4};
+  const auto video = torch::randn({4, 3, 2, 8, 8});
+  const auto labels = torch::tensor({0, 1, 2, 3}, torch::kInt64);
+  trainer::Rng rng(3);
+  double sum = 0, squares = 0;
+  constexpr int kDraws = 4000;
+  for (int i = 0; i < kDraws; ++i) {
+    const double l = rng.beta(0.8, 0.8);
+    sum += l;
+    squares += l * l;
+  }
+  const double mean = sum / kDraws, variance = squares / kDraws - mean * mean;
+  INFO("Beta(0.8, 0.8): mean " << mean << " variance " << variance);
+  CHECK(std::abs(mean - 0.5) < 0.02);
+  CHECK(std::abs(variance - 0.64 / (2.56 * 2.6)) < 0.008);  // a b / ((a + b)^2 (a + b + 1)) = 0.096
+
+  const auto mixed = only_mixup.apply(video, labels, rng);
+  CHECK_FALSE(mixed.cut);
+  CHECK(torch::allclose(mixed.video, video * mixed.lambda + video.flip(0) * (1 - mixed.lambda)));
+  CHECK(torch::allclose(mixed.targets.sum(1), torch::ones({4})));
+  const double off = 0.1 / 4, on = 0.9 + off;
+  CHECK(mixed.targets[0][0].item<double>() == Approx(on * mixed.lambda + off * (1 - mixed.lambda)));
+  CHECK(mixed.targets[0][3].item<double>() == Approx(off * mixed.lambda + on * (1 - mixed.lambda)));
+
+  trainer::Mixup both{
+      .mixup = 0.8, .cutmix = 1.0, .probability = 1, .switch_probability = 0.5, .smoothing = 0.1, .classes = 4};
+  int cuts = 0;
+  for (int i = 0; i < 400; ++i) {
+    const auto r = both.apply(video, labels, rng);
+    if (!r.cut) continue;
+    ++cuts;
+    // Each pixel is the clip's own or its partner's, and the partner's share is 1 - lambda, the
+    // same in both frames.
+    const auto own = r.video.eq(video).all(1), other = r.video.eq(video.flip(0)).all(1);  // [B, T, H, W]
+    REQUIRE(own.logical_or(other).all().item<bool>());
+    const auto pasted = other.logical_and(own.logical_not())[0];
+    CHECK(pasted[0].equal(pasted[1]));
+    CHECK(pasted.to(torch::kFloat32).mean().item<double>() == Approx(1 - r.lambda).margin(1e-6));
+  }
+  CHECK(std::abs(cuts / 400.0 - 0.5) < 0.1);
+}
+
+TEST_CASE("drop path: unbiased scales, VideoMAE's linear rule, the same draws for any split over ranks",
+          "[trainer][augment]") {
+  const auto whole = trainer::drop_path_scales(8, 12, 0.1, 7, 3, 0);
+  const auto second_rank = trainer::drop_path_scales(4, 12, 0.1, 7, 3, 4);
+  CHECK(whole.slice(0, 4).equal(second_rank));
+  CHECK((whole.select(1, 0) == 1).all().item<bool>());  // the first block never drops
+  const auto many = trainer::drop_path_scales(20000, 12, 0.1, 1, 0, 0);
+  const auto last = many.select(1, 11);
+  CHECK(last.eq(0).to(torch::kFloat32).mean().item<double>() == Approx(0.1).margin(0.01));
+  CHECK(last.mean().item<double>() == Approx(1.0).margin(0.02));
+  // With every branch kept at scale 1 the classifier's output is the plain forward's.
+  auto config = trainer::load_config("", {"model_preset=tiny"}, "finetune");
+  trainer::VideoClassifier model(config.model, 3, "mean");
+  const auto video = torch::randn({2, 3, 16, 64, 64});
+  CHECK(torch::allclose(model->forward(video, {}, torch::ones({2, 2, 2})), model->forward(video, {})));
+  const auto dropped = torch::zeros({2, 2, 2});
+  CHECK_FALSE(torch::allclose(model->forward(video, {}, dropped), model->forward(video, {})));
 }

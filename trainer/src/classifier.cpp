@@ -57,14 +57,15 @@ VideoClassifierImpl::VideoClassifierImpl(const ModelConfig& c, int classes, cons
   head->weight.mul_(kInitScale);
 }
 
-torch::Tensor VideoClassifierImpl::features(const torch::Tensor& video, const torch::Tensor& inside) {
+torch::Tensor VideoClassifierImpl::features(const torch::Tensor& video, const torch::Tensor& inside,
+                                            const torch::Tensor& drop) {
   torch::Tensor tokens;
   if (frozen_encoder) {
     torch::NoGradGuard no_grad;
     encoder->eval();
     tokens = encoder->forward(video, {});
   } else {
-    tokens = encoder->forward(video, {});
+    tokens = encoder->forward(video, {}, drop);
   }
   if (!fc_norm) return tokens.select(1, 0);
   return fc_norm(mofo ? mofo->forward(tokens, inside) : tokens.mean(1));

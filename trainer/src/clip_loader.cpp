@@ -31,8 +31,8 @@ long steps_per_epoch(long videos, const TrainConfig& config) {
 }
 
 ClipLoader::ClipLoader(const ClipDataset& dataset, const TrainConfig& config, const MaskGenerator* masks,
-                       ClipNeeds needs, long first_batch, bool pin_memory, int rank)
-    : dataset_(dataset), config_(config), masks_(masks), pin_(pin_memory) {
+                       ClipNeeds needs, long first_batch, bool pin_memory, int rank, const ClipAugment* augment)
+    : dataset_(dataset), config_(config), masks_(masks), augment_(augment), pin_(pin_memory) {
   batch_ = config.optim.batch;
   rank_ = rank;
   needs_ = masks ? needs | masks->needs() : needs;
@@ -184,6 +184,13 @@ void ClipLoader::make_clip(long epoch, long slot, int video, Pending& pending, i
     const std::size_t frame_bytes = static_cast<std::size_t>(S) * S * 3;
     auto* out = b.frames.data_ptr<std::uint8_t>() + static_cast<std::size_t>(position) * m.frames * frame_bytes;
     for (int t = 0; t < m.frames; ++t) crop_resize_rgb(source.frames[t], crop, S, out + t * frame_bytes);
+    if (augment_) {
+      // A stream of its own: the clip's other draws (frames, crop, mask) stay as without augmentation.
+      constexpr std::uint64_t kAugmentSalt = 0x3c6ef372fe94f82bULL;
+      auto augment_rng = Rng::stream(config_.run.seed ^ kAugmentSalt, static_cast<std::uint64_t>(epoch),
+                                     static_cast<std::uint64_t>(slot) + 1);
+      augment_->apply(out, m.frames, S, augment_rng);
+    }
     if (needs_.trajectories) {
       const std::size_t cells = static_cast<std::size_t>(grid_) * grid_;
       const std::size_t values = cells * config_.trajectory.steps * 2;

@@ -1,4 +1,5 @@
 #include <trainer/config.h>
+#include <trainer/rand_augment.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -15,7 +16,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataConfig, flow_dir, target_dir
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MaskConfig, type, ratio, mofo_inside, mgm_jitter)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrajectoryConfig, steps, cell, norm)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FinetuneConfig, init, classes, pooling, layer_decay, label_smoothing,
-                                                test_clips, test_crops)
+                                                drop_path, mixup, cutmix, mixup_prob, mixup_switch_prob, rand_augment,
+                                                erase, test_clips, test_crops)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OptimConfig, batch, accumulate, base_lr, min_lr, warmup_epochs, epochs,
                                                 weight_decay, beta1, beta2, eps, clip_grad)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunConfig, out, seed, device, bf16, threads, max_steps,
@@ -96,6 +98,18 @@ void TrainConfig::validate() const {
   need(finetune.classes >= 0, "finetune.classes must be >= 0 (0: from the labels)");
   need(finetune.layer_decay > 0 && finetune.layer_decay <= 1, "finetune.layer_decay must be in (0, 1]");
   need(finetune.label_smoothing >= 0 && finetune.label_smoothing < 1, "finetune.label_smoothing must be in [0, 1)");
+  need(finetune.drop_path >= 0 && finetune.drop_path < 1, "finetune.drop_path must be in [0, 1)");
+  need(finetune.mixup >= 0 && finetune.cutmix >= 0,
+       "finetune.mixup and finetune.cutmix (Beta parameters) must be >= 0");
+  need(finetune.mixup_prob >= 0 && finetune.mixup_prob <= 1 && finetune.mixup_switch_prob >= 0 &&
+           finetune.mixup_switch_prob <= 1,
+       "finetune.mixup_prob and finetune.mixup_switch_prob must be in [0, 1]");
+  need(finetune.erase >= 0 && finetune.erase <= 1, "finetune.erase must be in [0, 1]");
+  if (!finetune.rand_augment.empty()) try {
+      RandAugment check(finetune.rand_augment);
+    } catch (const std::invalid_argument& e) {
+      need(false, fmt::format("finetune.rand_augment: {}", e.what()));
+    }
   need(finetune.test_clips >= 1 && finetune.test_crops >= 1, "finetune.test_clips and test_crops must be >= 1");
   need(run.checkpoint_every >= 1 && run.log_every >= 1, "run.checkpoint_every and run.log_every must be >= 1");
   need(run.timeout > 0, "run.timeout (seconds) must be > 0");
@@ -201,10 +215,20 @@ nlohmann::json overrides_json(const std::vector<std::string>& overrides) {
 namespace {
 
 nlohmann::json mode_json(const std::string& mode) {
-  if (mode == "finetune")  // VideoMAE's fine-tuning recipe (without mixup, cutmix, RandAug, drop path)
+  // VideoMAE's fine-tuning recipe (run_class_finetuning.py's defaults). Its lr 1e-3 (min 1e-6) is per
+  // 256 videos of 2 clips each (num_sample 2); here the lr follows the clips (docs/usage.md).
+  if (mode == "finetune")
     return {{"mode", mode},
-            {"optim", {{"base_lr", 1e-3}, {"min_lr", 1e-6}, {"epochs", 75}, {"warmup_epochs", 5}}},
-            {"data", {{"flip", true}}}};
+            {"optim", {{"base_lr", 5e-4}, {"min_lr", 5e-7}, {"epochs", 75}, {"warmup_epochs", 5}}},
+            {"finetune",
+             {{"drop_path", 0.1},
+              {"mixup", 0.8},
+              {"cutmix", 1.0},
+              {"mixup_prob", 1.0},
+              {"mixup_switch_prob", 0.5},
+              {"rand_augment", "rand-m7-n4-mstd0.5-inc1"},
+              {"erase", 0.25}}},
+            {"data", {{"flip", true}, {"repeats", 2}}}};
   if (mode == "probe")  // a linear head on frozen features
     return {
         {"mode", mode},

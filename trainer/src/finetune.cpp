@@ -3,6 +3,7 @@
 #include <trainer/clip_dataset.h>
 #include <trainer/clip_geometry.h>
 #include <trainer/finetune.h>
+#include <trainer/mixup.h>
 #include <trainer/mofo_mask.h>
 #include <trainer/pretrain.h>
 #include <trainer/test_views.h>
@@ -100,6 +101,7 @@ InitWeights read_init(const ModelConfig& config, const fs::path& file) {
   }
   load_weights(file, *trained, torch::kCPU);
   for (const auto& p : trained->named_parameters()) init.tensors[p.key()] = p.value();
+  init.source = fmt::format("a {} run's checkpoint", source.mode);
   return init;
 }
 
@@ -109,7 +111,7 @@ LoadReport load_init(VideoClassifier& model, const ModelConfig& config, const fs
     return name.rfind("encoder.", 0) == 0 && name.rfind("encoder.norm.", 0) != 0;
   });
   report.ignored.insert(report.ignored.begin(), init.ignored.begin(), init.ignored.end());
-  mme::log::info("{}: {}", file.string(), report.summary());
+  mme::log::info("{} ({}): {}", file.string(), init.source, report.summary());
   return report;
 }
 
@@ -143,25 +145,49 @@ int finetune(const TrainConfig& config) {
   torch::optim::AdamW optimizer(std::move(groups), torch::optim::AdamWOptions(config.lr()));
 
   const int slices = config.tokens_t(), side = config.tokens_side();
+  const auto& f = config.finetune;
+  // VideoMAE's regularisation (off for probing by its defaults): augmentations in the loader,
+  // Mixup/CutMix per micro-batch and rank, drop path per clip.
+  const auto augment = ClipAugment::from(f);
+  const Mixup mixup{f.mixup, f.cutmix, f.mixup_prob, f.mixup_switch_prob, f.label_smoothing, classes};
+  const int rank = run.group->rank();
   TrainingTask task;
   task.model = model.get();
   task.optimizer = &optimizer;
   task.lr_scale = scales;
+  task.augment = augment.get();
   task.step = [&](const Batch& batch) {
     const auto d = to_device(batch, device);
     const auto labels = batch.labels.to(device);
     const auto inside =
         batch.boxes.defined() ? tokens_inside(batch.boxes.to(device), slices, side, side) : torch::Tensor();
+    const int clips = static_cast<int>(labels.size(0));
+    auto video = d.video;
+    torch::Tensor soft;  // Mixup/CutMix's targets
+    if (mixup.enabled()) {
+      constexpr std::uint64_t kMixupSalt = 0x85ebca6b27d4eb4fULL;
+      auto rng = Rng::stream(config.run.seed ^ kMixupSalt, static_cast<std::uint64_t>(batch.index),
+                             static_cast<std::uint64_t>(rank));
+      auto mixed = mixup.apply(video, labels, rng);
+      video = mixed.video;
+      soft = mixed.targets;
+    }
+    const auto drop = f.drop_path > 0 && !probe ? drop_path_scales(clips, config.model.depth, f.drop_path,
+                                                                   config.run.seed, batch.index, rank * clips)
+                                                      .to(device)
+                                                : torch::Tensor();
     torch::Tensor logits;
     {
       Autocast autocast(bf16);
-      logits = model->forward(d.video, inside);
+      logits = model->forward(video, inside, drop);
     }
     logits = logits.to(torch::kFloat32);
     Losses losses;
-    losses.total = torch::nn::functional::cross_entropy(
-        logits, labels,
-        torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config.finetune.label_smoothing));
+    if (soft.defined())  // timm's SoftTargetCrossEntropy (the smoothing is in the targets)
+      losses.total = (-soft * torch::log_softmax(logits, 1)).sum(1).mean();
+    else
+      losses.total = torch::nn::functional::cross_entropy(
+          logits, labels, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(f.label_smoothing));
     losses.parts["cross_entropy"] = losses.total.detach();
     losses.parts["top1"] = logits.argmax(1).eq(labels).to(torch::kFloat32).mean();
     return losses;

@@ -1,4 +1,5 @@
 #include <trainer/model.h>
+#include <trainer/rng.h>
 
 #include <cmath>
 
@@ -76,12 +77,15 @@ EncoderImpl::EncoderImpl(const ModelConfig& c, bool final_norm) {
   if (final_norm) norm = register_module("norm", layer_norm(c.dim));
 }
 
-torch::Tensor EncoderImpl::forward(const torch::Tensor& video, const torch::Tensor& mask) {
+torch::Tensor EncoderImpl::forward(const torch::Tensor& video, const torch::Tensor& mask, const torch::Tensor& drop) {
   auto x = patch_embed(video).flatten(2).transpose(1, 2);  // [B, tokens, dim]
   x = x + pos_embed.to(x.dtype());
   const auto B = x.size(0), D = x.size(2);
   if (mask.defined()) x = x.index({mask.logical_not()}).reshape({B, -1, D});
-  for (const auto& block : *blocks) x = block->as<Block>()->forward(x);
+  for (std::size_t i = 0; i < blocks->size(); ++i) {
+    auto* block = blocks[i]->as<Block>();
+    x = drop.defined() ? block->forward(x, drop.select(1, static_cast<long>(i))) : block->forward(x);
+  }
   return norm ? norm(x) : x;
 }
 
@@ -130,6 +134,22 @@ std::map<std::string, torch::Tensor> MaskedVideoModelImpl::forward(const torch::
   std::map<std::string, torch::Tensor> out;
   for (const auto& [name, head] : decoder_heads->items()) out[name] = head->as<torch::nn::Sequential>()->forward(x);
   return out;
+}
+
+torch::Tensor drop_path_scales(int clips, int depth, double rate, std::uint64_t seed, long micro_batch,
+                               int first_clip) {
+  constexpr std::uint64_t kSalt = 0xd409a7f1c3b2e655ULL;  // keeps these streams apart from the loader's
+  auto scales = torch::empty({clips, depth, 2});
+  auto s = scales.accessor<float, 3>();
+  for (int c = 0; c < clips; ++c) {
+    auto rng =
+        Rng::stream(seed ^ kSalt, static_cast<std::uint64_t>(micro_batch), static_cast<std::uint64_t>(first_clip + c));
+    for (int i = 0; i < depth; ++i) {
+      const double keep = 1.0 - (depth > 1 ? rate * i / (depth - 1) : 0.0);
+      for (int branch = 0; branch < 2; ++branch) s[c][i][branch] = rng.uniform01() < keep ? 1.0 / keep : 0.0;
+    }
+  }
+  return scales;
 }
 
 void truncated_normal_(torch::Tensor t, double std, double bound) {

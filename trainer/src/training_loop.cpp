@@ -221,7 +221,8 @@ int loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenera
         "loss stalls or diverges",
         config.optim.base_lr, config.global_batch(), config.optim.batch, group.size(), accumulate, config.lr());
 
-  ClipLoader loader(dataset, config, masks, task.needs, step * accumulate, device.is_cuda(), group.rank());
+  ClipLoader loader(dataset, config, masks, task.needs, step * accumulate, device.is_cuda(), group.rank(),
+                    task.augment);
   std::optional<MetricsLog> metrics;
   if (group.is_main()) metrics.emplace(settings.out / "metrics.jsonl", step);
   GradientReducer reducer(group, model.parameters(), static_cast<std::size_t>(settings.bucket_mb * (1 << 20)),

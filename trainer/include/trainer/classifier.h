@@ -34,9 +34,10 @@ class VideoClassifierImpl : public torch::nn::Module {
   VideoClassifierImpl(const ModelConfig& config, int classes, const std::string& pooling);
   // Pooled, normalised features [B, D] (what the head sees); `inside` (bool [B, tokens]) is used by
   // MOFO pooling.
-  torch::Tensor features(const torch::Tensor& video, const torch::Tensor& inside);
-  torch::Tensor forward(const torch::Tensor& video, const torch::Tensor& inside) {
-    return head(features(video, inside));
+  // `drop`: drop-path scales [B, depth, 2] (training; undefined: none).
+  torch::Tensor features(const torch::Tensor& video, const torch::Tensor& inside, const torch::Tensor& drop = {});
+  torch::Tensor forward(const torch::Tensor& video, const torch::Tensor& inside, const torch::Tensor& drop = {}) {
+    return head(features(video, inside, drop));
   }
   // Layer index for layer-wise lr decay: 0 for the patch embedding, i + 1 for block i, depth + 1
   // for everything after the blocks.

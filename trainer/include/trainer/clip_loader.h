@@ -12,6 +12,7 @@
 // clips per step, and a run resumed at step s sees exactly what the uninterrupted run saw. Workers write straight into
 // the batch tensors (pinned when the run is on CUDA, for non-blocking copies) and stay at most data.prefetch batches
 // ahead.
+#include <trainer/clip_augment.h>
 #include <trainer/clip_dataset.h>
 #include <trainer/clip_geometry.h>
 #include <trainer/clip_needs.h>
@@ -54,8 +55,9 @@ class ClipLoader {
   // `masks`: the clips' masks (nullptr: none). `needs`: what the batches carry besides frames and
   // labels, for the run's targets and heads (the mask's own needs are added). `first_batch`: this
   // rank's first micro-batch (step x accumulate). `rank`: of config.world_size ranks.
+  // `augment`: fine-tuning's per-clip augmentations (nullptr: none).
   ClipLoader(const ClipDataset& dataset, const TrainConfig& config, const MaskGenerator* masks, ClipNeeds needs,
-             long first_batch, bool pin_memory, int rank = 0);
+             long first_batch, bool pin_memory, int rank = 0, const ClipAugment* augment = nullptr);
   ~ClipLoader();
   ClipLoader(const ClipLoader&) = delete;
   ClipLoader& operator=(const ClipLoader&) = delete;
@@ -79,6 +81,7 @@ class ClipLoader {
   const ClipDataset& dataset_;
   TrainConfig config_;
   const MaskGenerator* masks_;
+  const ClipAugment* augment_;
   bool pin_;
   ClipNeeds needs_;  // the run's and the mask's
   int batch_ = 0, grid_ = 0, slices_ = 0, tokens_ = 0;

@@ -59,8 +59,8 @@ struct TrajectoryConfig {
 
 // Supervised runs: `trainer finetune`, `trainer probe` (frozen encoder, linear head), `trainer eval`.
 struct FinetuneConfig {
-  // Weights to start from: a trainer checkpoint (pretraining or fine-tuning) or a PyTorch file
-  // with VideoMAE's keys (videomae_io.h). Empty: from scratch.
+  // Weights to start from: a trainer checkpoint of any mode, a PyTorch file or a Hugging Face
+  // directory (videomae_io.h). Empty: from scratch.
   std::filesystem::path init;
   int classes = 0;  // 0: the largest label + 1
   // "mean" (VideoMAE's default), "first" (VideoMAE's use_mean_pooling=False: final norm, first
@@ -68,7 +68,16 @@ struct FinetuneConfig {
   std::string pooling = "mean";
   double layer_decay = 0.75;  // lr x layer_decay^(depth + 1 - layer) (fine-tuning only)
   double label_smoothing = 0.1;
-  int test_clips = 2;  // eval: temporal views per video
+  // VideoMAE's fine-tuning regularisation (docs/usage.md; `trainer finetune` sets the published
+  // values, these defaults are off): stochastic depth rising linearly to drop_path over the blocks;
+  // Mixup/CutMix (mixup.h); RandAugment (rand_augment.h, "" = off); random erasing's probability
+  // (random_erasing.h).
+  double drop_path = 0;
+  double mixup = 0, cutmix = 0;  // Beta parameters (0 = off)
+  double mixup_prob = 1.0, mixup_switch_prob = 0.5;
+  std::string rand_augment;
+  double erase = 0;
+  int test_clips = 2;  // eval: temporal views per video (VideoMAE: 5 on K400, 2 on SSv2)
   int test_crops = 3;  // eval: spatial views (along the long side)
 };
 
@@ -139,8 +148,10 @@ std::vector<std::string> model_presets();
 std::vector<std::string> recipes();
 
 // Builds a run's settings from the layers above. `file` may be empty. `mode` (pretrain, finetune,
-// probe) adds its defaults after the recipe: fine-tuning follows VideoMAE's (lr 1e-3 x batch / 256,
-// 75 epochs, 5 warm-up, layer decay 0.75, flip), probing trains a linear head on a frozen encoder.
+// probe) adds its defaults after the recipe: fine-tuning follows VideoMAE's (lr 5e-4 x clips / 256,
+// i.e. its 1e-3 per 256 videos of 2 clips; 75 epochs, 5 warm-up, layer decay 0.75, flip, drop path,
+// Mixup/CutMix, RandAugment, erasing, repeated sampling 2), probing trains a linear head on a frozen
+// encoder without them.
 // Throws std::invalid_argument naming the offending key or value.
 TrainConfig load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides,
                         const std::string& mode = "pretrain");

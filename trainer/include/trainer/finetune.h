@@ -24,6 +24,7 @@ struct InitWeights {
   std::map<std::string, torch::Tensor> tensors;
   std::vector<std::string> ignored;  // the file's entries that are not weights
   std::string pooling;               // a classifier's pooling (mean, first, mofo); "" for a pretraining model
+  std::string source;                // what the file is, for the log ("a pretrain run's checkpoint")
 };
 InitWeights read_init(const ModelConfig& config, const std::filesystem::path& file);
 

@@ -36,6 +36,13 @@ struct BlockImpl : torch::nn::Module {
     x = x + attn(norm1(x));
     return x + mlp(norm2(x));
   }
+  // With stochastic depth (drop path): `scale` [B, 2] multiplies each clip's attention and MLP
+  // branch (0 when dropped, 1 / keep probability when kept; drop_path_scales).
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& scale) {
+    const auto s = scale.to(x.dtype()).unsqueeze(-1).unsqueeze(-1);  // [B, 2, 1, 1]
+    x = x + attn(norm1(x)) * s.select(1, 0);
+    return x + mlp(norm2(x)) * s.select(1, 1);
+  }
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   Attention attn{nullptr};
   Mlp mlp{nullptr};
@@ -58,7 +65,8 @@ struct EncoderImpl : torch::nn::Module {
   explicit EncoderImpl(const ModelConfig& config, bool final_norm = true);
   // video [B, 3, T, S, S] (normalised), mask [B, tokens] (true = masked, the same count per clip;
   // undefined: every token visible) -> visible tokens [B, visible, dim] after the final norm.
-  torch::Tensor forward(const torch::Tensor& video, const torch::Tensor& mask);
+  // `drop` [B, depth, 2]: drop-path scales per block (undefined: none).
+  torch::Tensor forward(const torch::Tensor& video, const torch::Tensor& mask, const torch::Tensor& drop = {});
   PatchEmbed patch_embed{nullptr};
   torch::Tensor pos_embed;  // buffer
   torch::nn::ModuleList blocks;
@@ -84,6 +92,12 @@ class MaskedVideoModelImpl : public torch::nn::Module {
   torch::nn::ModuleDict decoder_heads;  // target name -> its head (a Sequential)
 };
 TORCH_MODULE(MaskedVideoModel);
+
+// Stochastic depth as timm's DropPath with VideoMAE's linear rule (block i drops with probability
+// rate x i / (depth - 1)), drawn for each clip from its own stream (seed, micro-batch, clip's place
+// in the global micro-batch), so a run's draws do not depend on the number of ranks: [clips, depth,
+// 2] scales, clips first_clip.. of micro-batch `micro_batch`.
+torch::Tensor drop_path_scales(int clips, int depth, double rate, std::uint64_t seed, long micro_batch, int first_clip);
 
 // Fills `t` from a normal(0, std) truncated to [-bound, bound] (timm's trunc_normal_: inverse CDF).
 void truncated_normal_(torch::Tensor t, double std, double bound);

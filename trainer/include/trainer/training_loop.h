@@ -32,6 +32,7 @@ struct TrainingTask {
   std::vector<double> lr_scale;              // per parameter group (layer decay); empty: 1 for all
   std::function<Losses(const Batch&)> step;  // forward and losses of one micro-batch
   ClipNeeds needs;                           // what the batches carry besides frames (clip_needs.h)
+  const ClipAugment* augment = nullptr;      // per-clip augmentations in the loader (clip_augment.h)
 };
 
 // VideoMAE's AdamW groups: weight decay except on biases, norms (1-D) and the mask token; `scale`
