@@ -237,7 +237,10 @@ TEST_CASE("fine-tuning learns labelled videos and eval reproduces its accuracy f
   const auto last = metrics(dir / "ft").back();
   CHECK(last["losses"]["top1"].get<double>() == 1.0);
   CHECK(last["loss"].get<double>() < 0.05);
-  const std::string eval = std::string(TRAINER_BINARY) + " eval " + data + " run.out=" + (dir / "ft").string();
+  auto eval_of = [&](const fs::path& out) {
+    return std::string(TRAINER_BINARY) + " eval " + data + " run.out=" + out.string();
+  };
+  const std::string eval = eval_of(dir / "ft");
   const auto first = mme::test::run_capture(eval);
   INFO(first.output);
   REQUIRE(first.rc == 0);
@@ -251,6 +254,19 @@ TEST_CASE("fine-tuning learns labelled videos and eval reproduces its accuracy f
   REQUIRE(mme::test::run_capture(eval).rc == 0);
   CHECK(nlohmann::json::parse(mme::test::read_file(dir / "ft" / "eval.json")) == a);
   CHECK(mme::test::read_file(dir / "ft" / "confusion.csv") == confusion);
+  // The same weights exported for VideoMAE's code and for transformers, and evaluated from those
+  // files (finetune.init: weights fine-tuned elsewhere): the same numbers.
+  for (const std::string format : {"videomae", "hf"}) {
+    const auto file = dir / ("exported-" + format);
+    mme::test::run_checked(std::string(TRAINER_BINARY) + " export " + (dir / "ft" / "checkpoint.pt").string() +
+                           " --format " + format + " --out " + file.string());
+    const auto out = dir / ("eval-" + format);
+    mme::test::run_checked(eval_of(out) + " finetune.init=" + file.string());
+    const auto b = nlohmann::json::parse(mme::test::read_file(out / "eval.json"));
+    CHECK(b["top1"] == a["top1"]);
+    CHECK(b["top5"] == a["top5"]);
+    CHECK(mme::test::read_file(out / "confusion.csv") == confusion);
+  }
 
   // Probing starts from a pretraining checkpoint and trains only the head.
   mme::test::run_checked(tiny_run(dir / "pre", "run.max_steps=4") + " -q");

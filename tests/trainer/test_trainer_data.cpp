@@ -235,7 +235,7 @@ f = h5py.File(sys.argv[1], "r")
 ids = [i.decode() for i in f["ids"][:]]
 features, labels = f["features"][:], f["labels"][:]
 assert features.shape == (len(ids), 64) and labels.shape == (len(ids),) and labels.dtype == "int64", features.shape
-assert f.attrs["kind"] == "pretraining" and f.attrs["views_per_video"] == "4", dict(f.attrs)
+assert f.attrs["kind"] == "pretraining" and f.attrs["views_per_video"] == 4, dict(f.attrs)
 row = torch.from_numpy(features[ids.index(sys.argv[3])])
 want = torch.load(sys.argv[2])["embedding"]
 print("videos %d difference %.3g" % (len(ids), float((row - want).abs().max())))

@@ -54,6 +54,14 @@ class FeatureFile {
     H5Tclose(type);
     check(rc, fmt::format("write the attribute {}", name));
   }
+  void attribute(const char* name, std::int64_t value) {
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t attr = H5Acreate2(file_, name, H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT);
+    const herr_t rc = attr < 0 ? -1 : H5Awrite(attr, H5T_NATIVE_INT64, &value);
+    if (attr >= 0) H5Aclose(attr);
+    H5Sclose(space);
+    check(rc, fmt::format("write the attribute {}", name));
+  }
   void close() {
     const herr_t rc = H5Fclose(file_);
     file_ = -1;
@@ -139,7 +147,7 @@ long write_features(const TrainConfig& config, const fs::path& out) {
     H5Tclose(type);
     file.attribute("init", config.finetune.init.string());
     file.attribute("kind", classifier ? "classifier" : "pretraining");
-    file.attribute("views_per_video", std::to_string(T * C));
+    file.attribute("views_per_video", static_cast<std::int64_t>(T * C));
     file.close();
     mme::publish_file(temp, out);
   } catch (...) {

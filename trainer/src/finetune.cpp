@@ -203,27 +203,47 @@ nlohmann::json evaluate(const TrainConfig& config) {
   auto joined = join_run(config);
   auto& group = *joined.group;
   const auto device = joined.device;
-  const auto checkpoint = run.out / "checkpoint.pt";
-  if (!fs::exists(checkpoint))
-    throw mme::FileError(checkpoint, "does not exist: run.out must be the directory of a finetune or probe run");
-  const auto trained = TrainConfig::from_json(checkpoint_settings(checkpoint));
-  if (trained.mode != "finetune" && trained.mode != "probe")
-    throw mme::FileError(checkpoint,
-                         fmt::format("is a {} checkpoint; eval needs a finetune or probe run", trained.mode));
-
-  // The videos come from this command's data settings, the model from the checkpoint's.
-  auto settings = config;
-  settings.model = trained.model;
-  settings.finetune.pooling = trained.finetune.pooling;
-  settings.trajectory = trained.trajectory;
-  const bool mofo = trained.finetune.pooling == "mofo";
+  // The weights: the run's checkpoint, or finetune.init (a classifier fine-tuned elsewhere, e.g. a
+  // VideoMAE or Hugging Face checkpoint, with this command's model settings).
+  const bool foreign = !config.finetune.init.empty();
+  const auto checkpoint = foreign ? config.finetune.init : run.out / "checkpoint.pt";
+  auto settings = config;  // the videos come from this command's data settings
+  VideoClassifier model{nullptr};
+  int classes = 0;
+  if (foreign) {
+    const auto init = read_init(config.model, checkpoint);
+    if (init.pooling.empty() || !init.tensors.count("head.weight"))
+      throw mme::FileError(checkpoint, "holds no classification head (head.weight): eval needs a fine-tuned model");
+    classes = static_cast<int>(init.tensors.at("head.weight").size(0));
+    settings.finetune.pooling = init.pooling;
+    model = VideoClassifier(config.model, classes, init.pooling);
+    const auto report = set_weights(*model, init.tensors, checkpoint, [](const std::string&) { return true; });
+    mme::log::info("{} ({}): {}", checkpoint.string(), init.source, report.summary());
+    std::error_code ec;
+    fs::create_directories(run.out, ec);
+  } else {
+    if (!fs::exists(checkpoint))
+      throw mme::FileError(checkpoint,
+                           "does not exist: run.out must be the directory of a finetune or probe run (or give "
+                           "finetune.init: fine-tuned weights from elsewhere)");
+    const auto trained = TrainConfig::from_json(checkpoint_settings(checkpoint));
+    if (trained.mode != "finetune" && trained.mode != "probe")
+      throw mme::FileError(checkpoint,
+                           fmt::format("is a {} checkpoint; eval needs a finetune or probe run", trained.mode));
+    // The model from the checkpoint's settings.
+    settings.model = trained.model;
+    settings.finetune.pooling = trained.finetune.pooling;
+    settings.trajectory = trained.trajectory;
+    classes = head_classes(checkpoint);
+    model = VideoClassifier(trained.model, classes, trained.finetune.pooling);
+    load_weights(checkpoint, *model, torch::kCPU);
+  }
+  const bool mofo = settings.finetune.pooling == "mofo";
   const ClipNeeds needs{.motion_box = mofo};
   ClipDataset dataset(settings, needs);
-  const int classes = head_classes(checkpoint);
-  VideoClassifier model(trained.model, classes, trained.finetune.pooling);
-  load_weights(checkpoint, *model, torch::kCPU);
-  model->to(device);
-  model->eval();
+  auto& classifier = model;
+  classifier->to(device);
+  classifier->eval();
   torch::NoGradGuard no_grad;
 
   const int T = config.finetune.test_clips, C = config.finetune.test_crops;
@@ -241,7 +261,7 @@ nlohmann::json evaluate(const TrainConfig& config) {
     const auto [frames, boxes] = test_views(dataset, video, settings, T, C, needs);
     const auto video_in = imagenet_normalise(frames_to_video(frames.to(device)));
     const auto inside = tokens_inside(boxes.to(device), slices, side, side);
-    const auto scores = torch::softmax(model->forward(video_in, inside).to(torch::kFloat32), 1).mean(0).cpu();
+    const auto scores = torch::softmax(classifier->forward(video_in, inside).to(torch::kFloat32), 1).mean(0).cpu();
     const auto predicted = scores.argmax().item<std::int64_t>();
     const auto ranked = std::get<1>(scores.topk(std::min(5, classes)));
     top1 += predicted == video.label;

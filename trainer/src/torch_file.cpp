@@ -105,26 +105,26 @@ class Unpickler {
     while (true) {
       const auto op = static_cast<unsigned char>(byte());
       switch (op) {
-        case 0x80:
+        case 0x80:  // PROTO
           byte();
-          break;  // PROTO
-        case 0x95:
+          break;
+        case 0x95:  // FRAME (a length hint)
           bytes(8);
-          break;  // FRAME (a length hint)
+          break;
         case '.':
           return pop();  // STOP
         case '(':
           marks_.push_back(stack_.size());
           break;
-        case '0':
+        case '0':  // POP
           pop();
-          break;  // POP
-        case '1':
+          break;
+        case '1':  // POP_MARK
           pop_mark();
-          break;  // POP_MARK
-        case '2':
+          break;
+        case '2':  // DUP
           push(top());
-          break;  // DUP
+          break;
         case 'N':
           push(make(Value::Kind::None));
           break;
@@ -135,21 +135,21 @@ class Unpickler {
           push(v);
           break;
         }
-        case 'K':
+        case 'K':  // BININT1
           push_int(static_cast<unsigned char>(byte()));
-          break;  // BININT1
-        case 'M':
+          break;
+        case 'M':  // BININT2
           push_int(little(2));
-          break;  // BININT2
-        case 'J':
+          break;
+        case 'J':  // BININT
           push_int(static_cast<std::int32_t>(little(4)));
-          break;  // BININT
-        case 0x8a:
+          break;
+        case 0x8a:  // LONG1
           push_int(long_int(static_cast<unsigned char>(byte())));
-          break;  // LONG1
-        case 0x8b:
+          break;
+        case 0x8b:  // LONG4
           push_int(long_int(checked_length(little(4))));
-          break;     // LONG4
+          break;
         case 'G': {  // BINFLOAT: big-endian double
           std::uint64_t bits = 0;
           for (int i = 0; i < 8; ++i) bits = bits << 8 | static_cast<unsigned char>(byte());
@@ -158,31 +158,31 @@ class Unpickler {
           push(v);
           break;
         }
-        case 'X':
+        case 'X':  // BINUNICODE
           push_text(Value::Kind::String, little(4));
-          break;  // BINUNICODE
-        case 0x8c:
+          break;
+        case 0x8c:  // SHORT_BINUNICODE
           push_text(Value::Kind::String, static_cast<unsigned char>(byte()));
-          break;  // SHORT_BINUNICODE
-        case 0x8d:
+          break;
+        case 0x8d:  // BINUNICODE8
           push_text(Value::Kind::String, little(8));
-          break;  // BINUNICODE8
-        case 'T':
+          break;
+        case 'T':  // BINSTRING
           push_text(Value::Kind::Bytes, little(4));
-          break;  // BINSTRING
-        case 'U':
+          break;
+        case 'U':  // SHORT_BINSTRING
           push_text(Value::Kind::Bytes, static_cast<unsigned char>(byte()));
-          break;  // SHORT_BINSTRING
-        case 'B':
+          break;
+        case 'B':  // BINBYTES
           push_text(Value::Kind::Bytes, little(4));
-          break;  // BINBYTES
-        case 'C':
+          break;
+        case 'C':  // SHORT_BINBYTES
           push_text(Value::Kind::Bytes, static_cast<unsigned char>(byte()));
-          break;  // SHORT_BINBYTES
+          break;
         case 0x8e:
-        case 0x96:
+        case 0x96:  // BINBYTES8, BYTEARRAY8
           push_text(Value::Kind::Bytes, little(8));
-          break;  // BINBYTES8, BYTEARRAY8
+          break;
         case '}':
           push(make(Value::Kind::Dict));
           break;
@@ -192,9 +192,9 @@ class Unpickler {
         case ')':
           push(make(Value::Kind::Tuple));
           break;
-        case 0x8f:
+        case 0x8f:  // EMPTY_SET
           push(make(Value::Kind::Set));
-          break;  // EMPTY_SET
+          break;
         case 't': {
           auto v = make(Value::Kind::Tuple);
           v->items = pop_mark();
@@ -243,21 +243,21 @@ class Unpickler {
           set_items(top(), items);
           break;
         }
-        case 'q':
+        case 'q':  // BINPUT
           memo(static_cast<unsigned char>(byte()));
-          break;  // BINPUT
-        case 'r':
+          break;
+        case 'r':  // LONG_BINPUT
           memo(little(4));
-          break;  // LONG_BINPUT
-        case 0x94:
+          break;
+        case 0x94:  // MEMOIZE
           memo(memo_.size());
-          break;  // MEMOIZE
-        case 'h':
+          break;
+        case 'h':  // BINGET
           recall(static_cast<unsigned char>(byte()));
-          break;  // BINGET
-        case 'j':
+          break;
+        case 'j':  // LONG_BINGET
           recall(little(4));
-          break;     // LONG_BINGET
+          break;
         case 'c': {  // GLOBAL "module\nname\n"
           const auto module = line();
           const auto name = line();
@@ -290,12 +290,12 @@ class Unpickler {
           push(call(*cls, *args));
           break;
         }
-        case 'b':
+        case 'b':  // BUILD: an object's state; objects are opaque here, dicts keep theirs
           pop();
-          break;  // BUILD: an object's state; objects are opaque here, dicts keep theirs
-        case 'Q':
+          break;
+        case 'Q':  // BINPERSID
           push(persistent(*pop()));
-          break;  // BINPERSID
+          break;
         default:
           fail(fmt::format("pickle opcode 0x{:02x} is not one torch.save writes", op));
       }

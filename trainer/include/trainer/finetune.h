@@ -39,8 +39,9 @@ LoadReport load_init(VideoClassifier& model, const ModelConfig& config, const st
 int head_classes(const std::filesystem::path& checkpoint);
 
 // Evaluates RUNDIR/checkpoint.pt (a finetune or probe run; its model settings come from the
-// checkpoint) on the videos of `config.data` with `config.finetune`'s views. Returns the
-// numbers written to RUNDIR/eval.json.
+// checkpoint), or finetune.init when set (a classifier fine-tuned elsewhere: VideoMAE's, a Hugging
+// Face directory, an export; the model settings are this command's), on the videos of
+// `config.data` with `config.finetune`'s views. Returns the numbers written to RUNDIR/eval.json.
 nlohmann::json evaluate(const TrainConfig& config);
 
 }  // namespace trainer
