@@ -750,14 +750,20 @@ TEST_CASE("Mixup and CutMix: lambda ~ Beta, soft targets, CutMix's box the same 
   double sum = 0, squares = 0;
   constexpr int kDraws = 4000;
   for (int i = 0; i < kDraws; ++i) {
-    const double l = rng.beta(0.8, 0.8);
+    const double l = only_mixup.apply(video, labels, rng).lambda;
     sum += l;
     squares += l * l;
   }
   const double mean = sum / kDraws, variance = squares / kDraws - mean * mean;
-  INFO("Beta(0.8, 0.8): mean " << mean << " variance " << variance);
+  INFO("lambda ~ Beta(0.8, 0.8): mean " << mean << " variance " << variance);
   CHECK(std::abs(mean - 0.5) < 0.02);
   CHECK(std::abs(variance - 0.64 / (2.56 * 2.6)) < 0.008);  // a b / ((a + b)^2 (a + b + 1)) = 0.096
+  {
+    trainer::Rng a(7), b(7);
+    const auto x = only_mixup.apply(video, labels, a), y = only_mixup.apply(video, labels, b);
+    CHECK(x.lambda == y.lambda);
+    CHECK(x.video.equal(y.video));
+  }
 
   const auto mixed = only_mixup.apply(video, labels, rng);
   CHECK_FALSE(mixed.cut);
