@@ -148,8 +148,8 @@ std::vector<std::string> model_presets();
 std::vector<std::string> recipes();
 
 // Builds a run's settings from the layers above. `file` may be empty. `mode` (pretrain, finetune,
-// probe) adds its defaults after the recipe: fine-tuning follows VideoMAE's (lr 5e-4 x clips / 256,
-// i.e. its 1e-3 per 256 videos of 2 clips; 75 epochs, 5 warm-up, layer decay 0.75, flip, drop path,
+// probe) adds its defaults after the recipe: fine-tuning follows VideoMAE's (lr 2.5e-4 x clips / 256,
+// i.e. its 5e-4 per 256 videos of 2 clips; betas 0.9, 0.999; 75 epochs, 5 warm-up, layer decay 0.75, flip, drop path,
 // Mixup/CutMix, RandAugment, erasing, repeated sampling 2), probing trains a linear head on a frozen
 // encoder without them.
 // Throws std::invalid_argument naming the offending key or value.
