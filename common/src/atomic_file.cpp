@@ -12,50 +12,65 @@ namespace mme {
 
 void fsync_path(const std::filesystem::path& path, bool directory) {
   const int fd = ::open(path.c_str(), (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw FileError(path, std::string("cannot open for fsync: ") + std::strerror(errno));
+  if (fd < 0) throw OutputError(path, "publishing", errno);
   const int rc = ::fsync(fd);
   const int err = errno;
   ::close(fd);
-  if (rc != 0) throw FileError(path, std::string("fsync failed: ") + std::strerror(err));
+  if (rc != 0) throw OutputError(path, "publishing", err);
 }
 
 void publish_file(const std::filesystem::path& temp, const std::filesystem::path& path) {
-  fsync_path(temp, false);
+  try {
+    fsync_path(temp, false);
+  } catch (const OutputError& e) {
+    throw OutputError(path, "publishing", e.error());  // the name the user knows
+  }
   std::error_code ec;
   std::filesystem::rename(temp, path, ec);
-  if (ec) throw FileError(path, "cannot publish (rename failed): " + ec.message());
+  if (ec) throw OutputError(path, "publishing", ec.value());
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   fsync_path(dir, true);
 }
 
-void write_atomically(const std::filesystem::path& path, std::string_view bytes) {
-  const std::filesystem::path tmp = path.string() + fmt::format(".tmp-{}", ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw FileError(tmp, std::string("cannot create: ") + std::strerror(errno));
-  // Any failure from here on leaves no temporary behind.
-  const auto discard = [&] {
+AtomicWriter::AtomicWriter(std::filesystem::path path) : path_(std::move(path)) {
+  temp_ = path_.string() + fmt::format(".tmp-{}", ::getpid());
+  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw OutputError(path_, "creating", errno);
+}
+
+AtomicWriter::~AtomicWriter() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) {
     std::error_code ec;
-    std::filesystem::remove(tmp, ec);
-  };
-  int err = 0;
-  for (std::size_t done = 0; done < bytes.size() && err == 0;) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    std::filesystem::remove(temp_, ec);
+  }
+}
+
+bool AtomicWriter::write(const void* data, std::size_t size) {
+  const auto* bytes = static_cast<const char*>(data);
+  for (std::size_t done = 0; done < size && error_ == 0;) {
+    const ssize_t n = ::write(fd_, bytes + done, size - done);
     if (n > 0)
       done += static_cast<std::size_t>(n);
     else if (n == 0 || errno != EINTR)
-      err = n < 0 ? errno : EIO;
+      error_ = n < 0 ? errno : EIO;
   }
-  if (::close(fd) != 0 && err == 0) err = errno;
-  if (err != 0) {
-    discard();
-    throw FileError(path, std::string("cannot write: ") + std::strerror(err));
-  }
-  try {
-    publish_file(tmp, path);
-  } catch (...) {
-    discard();
-    throw;
-  }
+  return error_ == 0;
+}
+
+void AtomicWriter::commit() {
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0 && error_ == 0) error_ = errno;
+  if (error_ != 0) throw OutputError(path_, "writing", error_);
+  publish_file(temp_, path_);
+  committed_ = true;
+}
+
+void write_atomically(const std::filesystem::path& path, std::string_view bytes) {
+  AtomicWriter out(path);
+  out.write(bytes.data(), bytes.size());
+  out.commit();
 }
 
 }  // namespace mme

@@ -1,5 +1,6 @@
 #include <mme/batch_runner.h>
 #include <mme/cli.h>
+#include <mme/error.h>
 #include <mme/log.h>
 
 #include <tbb/parallel_for.h>
@@ -26,6 +27,8 @@ int BatchRunner::run(std::vector<BatchItem> todo, const std::vector<std::string>
     } catch (const Interrupted&) {
       store_.abandon(part);
       return;
+    } catch (const OutputError&) {  // the output cannot take more: the run stops (run() below)
+      throw;
     } catch (const std::exception& e) {  // what the video's own work did not turn into a record
       record = VideoRecord{};
       record.id = item.id;
@@ -49,6 +52,12 @@ int BatchRunner::run(std::vector<BatchItem> todo, const std::vector<std::string>
         },
         tbb::simple_partitioner());
     store_.close();
+  } catch (const OutputError& e) {
+    // A full disk, a quota, an I/O error: every video would fail the same way. One line, the open
+    // parts dropped; the published ones stay, and a re-run after the cause is gone resumes.
+    store_.discard();
+    log::error("{}", e.what());
+    rc = cli::kFatal;
   } catch (const std::exception& e) {
     log::error("{}", e.what());
     rc = cli::kFatal;

@@ -1,6 +1,11 @@
 #include <mme/hdf5_lock.h>
 
+#include <fmt/format.h>
 #include <hdf5.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
 
 namespace mme {
 
@@ -21,23 +26,50 @@ Hdf5Lock::Hdf5Lock() : guard_(hdf5_mutex()) {
   silence_hdf5_errors();
 }
 
-std::string hdf5_reason() {
-  std::string reason;
+Hdf5Failure hdf5_failure() {
+  struct Walk {
+    Hdf5Failure out;
+    std::vector<std::string> descriptions;  // outermost (the API call) first
+  } walk;
   H5Ewalk2(
       H5E_DEFAULT, H5E_WALK_DOWNWARD,
-      [](unsigned n, const H5E_error2_t* err, void* data) -> herr_t {
-        auto* out = static_cast<std::string*>(data);
-        if (err->desc && *err->desc) {
-          if (n == 0)
-            *out = err->desc;
-          else
-            *out = std::string(err->desc) + " (" + *out + ")";
+      [](unsigned, const H5E_error2_t* err, void* data) -> herr_t {
+        auto* w = static_cast<Walk*>(data);
+        const std::string desc = err->desc ? err->desc : "";
+        w->out.stack +=
+            fmt::format("{}{}() {}:{}: {}", w->out.stack.empty() ? "" : "\n", err->func_name ? err->func_name : "?",
+                        err->file_name ? err->file_name : "?", err->line, desc);
+        // The file drivers put the system error into their description: "..., filename = 'X',
+        // file descriptor = 4, errno = 28, error message = 'No space left on device', ...".
+        const auto at = desc.find("errno = ");
+        if (at != std::string::npos) {
+          w->out.error = std::atoi(desc.c_str() + at + 8);
+          w->out.writing = w->out.writing || desc.find("write failed") != std::string::npos;
+          const auto name = desc.find("name = '");
+          if (name != std::string::npos) {
+            const auto end = desc.find('\'', name + 8);
+            if (end != std::string::npos) w->out.file = desc.substr(name + 8, end - name - 8);
+          }
+        } else if (!desc.empty()) {
+          w->descriptions.push_back(desc);
         }
         return 0;
       },
-      &reason);
+      &walk);
   H5Eclear2(H5E_DEFAULT);
-  return reason.empty() ? "HDF5 error" : reason;
+  auto& out = walk.out;
+  if (out.error != 0) {
+    out.reason = std::strerror(out.error);
+    if (!walk.descriptions.empty()) out.reason += " (" + walk.descriptions.front() + ")";
+  } else {
+    for (const auto& d : walk.descriptions) out.reason = out.reason.empty() ? d : d + " (" + out.reason + ")";
+  }
+  if (out.reason.empty()) out.reason = "HDF5 error";
+  return out;
+}
+
+std::string hdf5_reason() {
+  return hdf5_failure().reason;
 }
 
 }  // namespace mme

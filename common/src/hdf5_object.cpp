@@ -1,5 +1,8 @@
 #include "hdf5_object.h"
 
+#include <mme/error.h>
+#include <mme/log.h>
+
 #include <fmt/format.h>
 
 #include <stdexcept>
@@ -20,8 +23,42 @@ std::string object_path(hid_t id) {
   return std::string(file) + ":" + name;
 }
 
+namespace {
+
+// HDF5 registers H5close with atexit; after a write failed on a full disk, a file whose close
+// failed is still open in the library, and closing it again at exit crashes HDF5 1.10
+// (H5F__close_cb). Every file is closed by its owner; the operating system closes the rest.
+const bool kNoAtexit = [] {
+  H5dont_atexit();
+  return true;
+}();
+
+Hdf5Failure logged_failure() {
+  auto f = hdf5_failure();
+  (void)kNoAtexit;
+  if (!f.stack.empty()) log::debug("HDF5 error stack:\n{}", f.stack);
+  return f;
+}
+
+}  // namespace
+
+std::filesystem::path published_name(const std::string& file) {
+  const std::filesystem::path path(file);
+  const auto name = path.filename().string();
+  const auto at = name.find(".tmp-");
+  return at == std::string::npos ? path : path.parent_path() / name.substr(0, at);
+}
+
 void fail(const std::string& what) {
-  throw std::runtime_error(what + ": " + hdf5_reason());
+  const auto f = logged_failure();
+  if (f.error != 0 && f.writing) throw OutputError(published_name(f.file), "writing", f.error);
+  throw std::runtime_error(what + ": " + f.reason);
+}
+
+std::string output_failure(const std::filesystem::path& output, const char* operation) {
+  const auto f = logged_failure();
+  if (f.error != 0) throw OutputError(published_name(output.string()), operation, f.error);
+  return f.reason;
 }
 
 namespace {

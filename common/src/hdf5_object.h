@@ -8,6 +8,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,8 +50,18 @@ class Scoped {
 // "shard.h5:/videos/a%2Fb.mp4", for messages that must say where.
 std::string object_path(hid_t id);
 
-// Throw std::runtime_error("<what>: <HDF5's reason>") on failure.
+// Throw std::runtime_error("<what>: <HDF5's reason>") on failure, or OutputError when the file
+// driver failed writing with a system error (a full disk): that stops the run, not a video. The
+// whole stack goes to the verbose log.
 [[noreturn]] void fail(const std::string& what);
+
+// After a failed HDF5 call that creates or writes the output file `output`: throws OutputError
+// (`operation`, the system error) when the driver met one; else returns HDF5's reason.
+std::string output_failure(const std::filesystem::path& output, const char* operation);
+
+// The name a shard's temporary file is published under ("part-00002.h5.tmp-host-12.0" ->
+// "part-00002.h5"); other names are returned as they are.
+std::filesystem::path published_name(const std::string& file);
 inline hid_t check_id(hid_t id, const std::string& what) {
   if (id < 0) fail(what);
   return id;

@@ -108,7 +108,7 @@ PartStore::PartStore(fs::path out_dir, mme::ShardSpec shard, mme::Provenance pro
   shard_dir_ = out_dir_ / shard.stem();
   std::error_code ec;
   fs::create_directories(shard_dir_, ec);
-  if (ec) throw mme::FileError(shard_dir_, "cannot create: " + ec.message());
+  if (ec) throw mme::OutputError(shard_dir_, "creating", ec.value());
   for (const auto& [index, path] : published_parts(shard_dir_)) {
     try {
       scan_part(path, out_dir_, records_);
@@ -206,6 +206,13 @@ void PartStore::close() {
   write_manifest_locked();
 }
 
+void PartStore::discard() {
+  std::lock_guard lock(mutex_);
+  for (auto& p : open_) p->writer.reset();
+  open_.clear();
+  current_.reset();
+}
+
 std::map<std::string, std::string> scan_videos(const fs::path& out_dir) {
   std::map<std::string, std::string> videos;
   for (const auto& dir : shard_dirs(out_dir))
@@ -268,7 +275,7 @@ nlohmann::json output_identity(const fs::path& out_dir, const std::string& setti
 void claim_output_dir(const fs::path& out_dir, const std::string& file, const nlohmann::json& mine) {
   std::error_code ec;
   fs::create_directories(out_dir, ec);
-  if (ec) throw mme::FileError(out_dir, "cannot create the output directory: " + ec.message());
+  if (ec) throw mme::OutputError(out_dir, "creating", ec.value());
   const auto path = out_dir / file;
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (fs::exists(path)) {

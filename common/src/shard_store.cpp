@@ -138,7 +138,7 @@ ShardWriter::ShardWriter(std::filesystem::path final_path, const Provenance& pro
   const auto dir = final_path_.has_parent_path() ? final_path_.parent_path() : std::filesystem::path(".");
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) throw FileError(dir, "cannot create the output directory: " + ec.message());
+  if (ec) throw OutputError(dir, "creating", ec.value());
   if (!final_path_.has_parent_path()) final_path_ = dir / final_path_;
   remove_stale_temporaries(final_path_);
   // The pid names the writer for stale-file clean-up; the counter keeps two writers of one process apart.
@@ -148,15 +148,15 @@ ShardWriter::ShardWriter(std::filesystem::path final_path, const Provenance& pro
   std::filesystem::remove(temp_path_, ec);
 
   Hdf5Lock lock;
-  const hid_t fapl = check_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
+  const Scoped fapl(check_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"), H5Pclose);
   // STRONG: closing the file closes every object still open in it, so commit() always publishes
   // a complete, closed file even if the caller still holds group or dataset writers.
-  H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-  const hid_t file = H5Fcreate(temp_path_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
-  const std::string reason = file < 0 ? hdf5_reason() : "";
-  H5Pclose(fapl);
-  if (file < 0)
+  H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
+  const hid_t file = H5Fcreate(temp_path_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get());
+  if (file < 0) {
+    const auto reason = output_failure(final_path_, "creating");
     throw FileError(final_path_, "cannot create the shard (" + temp_path_.filename().string() + "): " + reason);
+  }
   file_ = own(file, H5Fclose);
   object_ = file_;
   try {
@@ -169,14 +169,14 @@ ShardWriter::ShardWriter(std::filesystem::path final_path, const Provenance& pro
     set(schema::root::created, utc_timestamp());
     set(schema::root::host, host_name());
     const hid_t gcpl = untimed(H5P_GROUP_CREATE);
+    const Scoped gcpl_owner(gcpl, H5Pclose);
     const hid_t videos = H5Gcreate2(file, schema::root::kVideosGroup, H5P_DEFAULT, gcpl, H5P_DEFAULT);
-    const std::string why = videos < 0 ? hdf5_reason() : "";
-    H5Pclose(gcpl);
-    if (videos < 0) throw std::runtime_error("cannot create /videos: " + why);
+    if (videos < 0) throw std::runtime_error("cannot create /videos: " + output_failure(final_path_, "writing"));
     videos_ = own(videos, H5Gclose);
   } catch (const std::exception& e) {
     file_->reset();
     std::filesystem::remove(temp_path_, ec);
+    if (dynamic_cast<const OutputError*>(&e)) throw;
     throw FileError(temp_path_, e.what());
   }
 }
@@ -195,13 +195,16 @@ GroupWriter ShardWriter::add_video(const std::string& id) {
   if (H5Lexists(videos_->id, key.c_str(), H5P_DEFAULT) > 0)
     throw FileError(final_path_, fmt::format("video '{}' is already in this shard", id));
   const hid_t gcpl = untimed(H5P_GROUP_CREATE);
+  const Scoped gcpl_owner(gcpl, H5Pclose);
   const hid_t g = H5Gcreate2(videos_->id, key.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT);
-  const std::string reason = g < 0 ? hdf5_reason() : "";
-  H5Pclose(gcpl);
-  if (g < 0) throw FileError(final_path_, fmt::format("cannot create the group of '{}': {}", id, reason));
+  if (g < 0)
+    throw FileError(final_path_,
+                    fmt::format("cannot create the group of '{}': {}", id, output_failure(final_path_, "writing")));
   GroupWriter group(own(g, H5Gclose));
   try {
     group.set(schema::video::id, id);
+  } catch (const OutputError&) {
+    throw;
   } catch (const std::exception& e) {
     H5Ldelete(videos_->id, key.c_str(), H5P_DEFAULT);
     throw FileError(final_path_, fmt::format("cannot write the id of '{}': {}", id, e.what()));
@@ -212,7 +215,8 @@ GroupWriter ShardWriter::add_video(const std::string& id) {
 void ShardWriter::remove_video(const std::string& id) {
   Hdf5Lock lock;
   if (H5Ldelete(videos_->id, video_key(id).c_str(), H5P_DEFAULT) < 0)
-    throw FileError(final_path_, fmt::format("cannot remove the group of '{}': {}", id, hdf5_reason()));
+    throw FileError(final_path_,
+                    fmt::format("cannot remove the group of '{}': {}", id, output_failure(final_path_, "writing")));
 }
 
 void ShardWriter::set_source(GroupWriter& video, const SourceStat& source) {
@@ -224,11 +228,12 @@ void ShardWriter::commit() {
   if (committed_) throw std::logic_error("ShardWriter::commit called twice");
   {
     Hdf5Lock lock;
-    if (H5Fflush(file_->id, H5F_SCOPE_GLOBAL) < 0) throw FileError(temp_path_, "flush failed: " + hdf5_reason());
+    if (H5Fflush(file_->id, H5F_SCOPE_GLOBAL) < 0)
+      throw FileError(temp_path_, "flush failed: " + output_failure(final_path_, "writing"));
     videos_->reset();
     const hid_t id = file_->id;
     file_->id = H5I_INVALID_HID;
-    if (H5Fclose(id) < 0) throw FileError(temp_path_, "close failed: " + hdf5_reason());
+    if (H5Fclose(id) < 0) throw FileError(temp_path_, "close failed: " + output_failure(final_path_, "writing"));
   }
   publish_file(temp_path_, final_path_);
   committed_ = true;

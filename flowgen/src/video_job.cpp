@@ -304,6 +304,8 @@ mme::VideoRecord process_video(const mme::ListEntry& entry, mme::ShardWriter& sh
   } catch (const mme::Interrupted&) {
     shard.remove_video(entry.id);
     throw;
+  } catch (const mme::OutputError&) {
+    throw;  // the part is dropped whole (BatchRunner)
   } catch (const std::exception& e) {
     shard.remove_video(entry.id);
     record.status = "failed";

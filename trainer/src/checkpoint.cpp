@@ -7,8 +7,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
-#include <unistd.h>
-
 namespace trainer {
 
 namespace fs = std::filesystem;
@@ -23,15 +21,21 @@ void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::opti
   archive.write("step", torch::tensor(static_cast<std::int64_t>(state.step)));
   archive.write("identity", c10::IValue(state.identity));
   archive.write("cpu_rng", at::detail::getDefaultCPUGenerator().get_state());
-  const auto temp = fs::path(path.string() + fmt::format(".tmp-{}", ::getpid()));
+  // Written through our own file (not save_to(path)), so that a full disk is reported as such:
+  // "No space left on device writing RUNDIR/checkpoint.pt" (OutputError), with no temporary left.
+  // The writer is told every write succeeded: a short write makes LibTorch's zip writer throw, and
+  // throw again from its destructor, which aborts the process. The first failure is kept and
+  // reported by commit().
+  mme::AtomicWriter out(path);
   try {
-    archive.save_to(temp.string());
-    mme::publish_file(temp, path);
+    archive.save_to([&](const void* data, std::size_t size) -> std::size_t {
+      out.write(data, size);
+      return size;
+    });
   } catch (const std::exception& e) {
-    std::error_code ignored;
-    fs::remove(temp, ignored);
-    throw mme::FileError(path, fmt::format("cannot write the checkpoint: {}", error_message(e)));
+    if (out.error() == 0) throw mme::FileError(path, fmt::format("cannot write the checkpoint: {}", error_message(e)));
   }
+  out.commit();  // throws the write's system error, if there was one
 }
 
 CheckpointState load_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer& optimizer,

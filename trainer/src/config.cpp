@@ -220,8 +220,7 @@ nlohmann::json mode_json(const std::string& mode) {
   // (docs/usage.md). AdamW's betas are (0.9, 0.999) there, not pretraining's (0.9, 0.95).
   if (mode == "finetune")
     return {{"mode", mode},
-            {"optim",
-             {{"base_lr", 2.5e-4}, {"min_lr", 5e-7}, {"epochs", 75}, {"warmup_epochs", 5}, {"beta2", 0.999}}},
+            {"optim", {{"base_lr", 2.5e-4}, {"min_lr", 5e-7}, {"epochs", 75}, {"warmup_epochs", 5}, {"beta2", 0.999}}},
             {"finetune",
              {{"drop_path", 0.1},
               {"mixup", 0.8},

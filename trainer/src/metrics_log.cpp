@@ -2,6 +2,7 @@
 
 #include <mme/error.h>
 
+#include <cerrno>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -30,8 +31,9 @@ MetricsLog::~MetricsLog() {
 }
 
 void MetricsLog::write(const nlohmann::json& line) {
-  std::fprintf(file_, "%s\n", line.dump().c_str());
-  std::fflush(file_);
+  // A line that cannot be written (a full disk) stops the run like a checkpoint that cannot.
+  if (std::fprintf(file_, "%s\n", line.dump().c_str()) < 0 || std::fflush(file_) != 0)
+    throw mme::OutputError(path_, "writing", errno);
 }
 
 }  // namespace trainer

@@ -112,8 +112,7 @@ Run start_run(const TrainConfig& config) {
   if (run.out.empty()) throw std::invalid_argument("run.out (the run directory) is not set");
   if (config.data.flow_dir.empty()) throw std::invalid_argument("data.flow_dir (flowgen's output) is not set");
   auto joined = join_run(config);
-  fs::create_directories(run.out);
-  mme::claim_output_dir(run.out, "config.json", identity(config));  // safe from every rank at once
+  mme::claim_output_dir(run.out, "config.json", identity(config));  // creates run.out; safe from every rank at once
   return joined;
 }
 

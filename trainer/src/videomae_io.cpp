@@ -381,7 +381,7 @@ std::string export_run(const fs::path& checkpoint, const fs::path& out, const st
   }
   std::error_code ec;
   fs::create_directories(out, ec);
-  if (ec) throw mme::FileError(out, "cannot create the directory: " + ec.message());
+  if (ec) throw mme::OutputError(out, "creating", ec.value());
   write_safetensors(out / "model.safetensors", tensors, {{"format", "pt"}});
   mme::write_atomically(out / "config.json", hf.dump(2) + "\n");
   return fmt::format("{}: {} for Hugging Face (config.json, model.safetensors, {} tensors)", out.string(), architecture,

@@ -375,6 +375,8 @@ mme::VideoRecord process_video(const std::string& id, const mme::ShardReader& fl
     record.stats = targets.run(group, start_time);
     record.status = "ok";
     return record;
+  } catch (const mme::OutputError&) {
+    throw;  // the part is dropped whole (BatchRunner)
   } catch (const std::exception& e) {
     out.remove_video(id);
     record.status = "failed";

@@ -3,21 +3,44 @@
 // published by publish_file: fsync the file, rename it over the final name, fsync the directory.
 // A reader, or a run killed at any point (power loss included, on file systems that honour
 // fsync), sees the old file or the new one, never half of one. Every file the tools publish goes
-// through here: shards, checkpoints, manifests, reports, exported weights, pictures.
+// through here: shards, checkpoints, manifests, reports, exported weights, pictures. Failures are
+// OutputError (error.h): "No space left on device writing RUNDIR/checkpoint.pt".
 #include <filesystem>
 #include <string_view>
 
 namespace mme {
 
 // Publishes the complete, closed file `temp` as `path` (replacing an older file there). Throws
-// FileError naming the file and the reason; `temp` is left in place then.
+// OutputError naming `path`; `temp` is left in place then.
 void publish_file(const std::filesystem::path& temp, const std::filesystem::path& path);
 
-// Writes `bytes` to `path` (binary) under a temporary name and publishes it. Throws FileError
-// naming the file and the reason (a full disk: "cannot write ...: No space left on device").
+// A file written in pieces under a temporary name ("<path>.tmp-<pid>") and published whole by
+// commit(); destroyed without commit, it removes the temporary.
+class AtomicWriter {
+ public:
+  // Throws OutputError when the temporary cannot be created.
+  explicit AtomicWriter(std::filesystem::path path);
+  ~AtomicWriter();
+  AtomicWriter(const AtomicWriter&) = delete;
+  AtomicWriter& operator=(const AtomicWriter&) = delete;
+
+  // Appends; false after a failure (its errno is kept for commit's error).
+  bool write(const void* data, std::size_t size);
+  int error() const { return error_; }  // the first write's errno (0: none)
+  // Closes, fsyncs and publishes. Throws OutputError (the first write failure, or the publishing's).
+  void commit();
+
+ private:
+  std::filesystem::path path_, temp_;
+  int fd_ = -1;
+  int error_ = 0;
+  bool committed_ = false;
+};
+
+// Writes `bytes` to `path` (binary) under a temporary name and publishes it. Throws OutputError.
 void write_atomically(const std::filesystem::path& path, std::string_view bytes);
 
-// fsync of a file or a directory; throws FileError.
+// fsync of a file or a directory; throws OutputError (operation "publishing").
 void fsync_path(const std::filesystem::path& path, bool directory);
 
 }  // namespace mme

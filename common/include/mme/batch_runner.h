@@ -2,7 +2,8 @@
 // The batch loop flowgen and trajgen share: this shard's videos to do, taken most work first from
 // one queue by `threads` TBB tasks (so no large video runs alone at the end), each written into a
 // part of the PartStore. A video that fails, by a returned "failed" record or by an exception,
-// is recorded with its reason and the batch goes on; a stop request (SIGINT, SIGTERM) lets the
+// is recorded with its reason and the batch goes on, except when the output fails (OutputError: a
+// full disk), which stops the batch with one line; a stop request (SIGINT, SIGTERM) lets the
 // videos in flight end (or abandon their part with Interrupted) and takes no new one. Ends with
 // the shard's totals and the exit code (finish_batch).
 #include <mme/batch.h>

@@ -24,8 +24,20 @@ class Hdf5Lock {
 // Switches off HDF5's error printing for the calling thread (Hdf5Lock does it too).
 void silence_hdf5_errors();
 
-// The most specific description on HDF5's error stack, e.g. "unable to open file (file
-// signature not found)"; clears the stack. Call it under the lock, right after the failure.
+// What HDF5's error stack says about the last failure; reading it clears the stack. Call it under
+// the lock, right after the failure.
+struct Hdf5Failure {
+  // Short: the descriptions from the most specific outwards, "unable to open file (file signature
+  // not found)"; with an operating-system error, its text and the HDF5 call's description:
+  // "No space left on device (can't write unprocessed chunk data)".
+  std::string reason;
+  int error = 0;         // the errno the file driver met (0: none)
+  bool writing = false;  // the driver failed writing (not reading or opening)
+  std::string file;      // the file the driver names, when it does
+  std::string stack;     // the whole stack, one line per entry (for the verbose log)
+};
+Hdf5Failure hdf5_failure();
+// hdf5_failure().reason.
 std::string hdf5_reason();
 
 }  // namespace mme

@@ -64,6 +64,9 @@ class PartStore {
   void abandon(const std::shared_ptr<Part>& part);
   // Commits every open part and rewrites the manifest. Throws FileError.
   void close();
+  // After an output failure (OutputError): drops every open part unpublished (their temporaries
+  // removed); the published parts and the manifest on disk stay as they are, so a re-run resumes.
+  void discard();
 
   const std::filesystem::path& shard_dir() const { return shard_dir_; }
 
