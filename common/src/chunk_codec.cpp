@@ -1,3 +1,4 @@
+#include <mme/checksum.h>
 #include <mme/chunk_codec.h>
 #include <mme/hdf5_lock.h>
 
@@ -157,8 +158,41 @@ std::map<H5Z_filter_t, CodecFactory>& registry() {
 
 }  // namespace
 
+// Stored as they are, with HDF5's Fletcher-32 checksum appended (4 bytes, little-endian), which
+// HDF5 checks on every read (ours through H5Dread, h5py's).
+class Fletcher32Codec final : public ChunkCodec {
+ public:
+  std::string name() const override { return "fletcher32"; }
+  void set_filters(hid_t dcpl, std::size_t) const override {
+    if (H5Pset_fletcher32(dcpl) < 0) throw std::runtime_error("H5Pset_fletcher32 failed");
+  }
+  std::vector<std::uint8_t> encode(const void* data, std::size_t bytes, std::size_t) const override {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    std::vector<std::uint8_t> out(p, p + bytes);
+    const std::uint32_t sum = fletcher32(data, bytes);
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(sum >> (8 * i)));
+    return out;
+  }
+  std::vector<std::uint8_t> decode(const std::uint8_t* data, std::size_t bytes, std::size_t, std::size_t raw_bytes,
+                                   std::uint32_t filter_mask) const override {
+    if (filter_mask & 1u) return {data, data + bytes};  // stored unfiltered
+    if (bytes != raw_bytes + 4)
+      throw std::runtime_error(fmt::format("checksummed chunk holds {} bytes, expected {}", bytes, raw_bytes + 4));
+    std::uint32_t stored = 0;
+    for (int i = 0; i < 4; ++i) stored |= static_cast<std::uint32_t>(data[raw_bytes + i]) << (8 * i);
+    if (fletcher32(data, raw_bytes) != stored)
+      throw std::runtime_error("corrupt chunk: its Fletcher-32 checksum does not match (the stored bytes changed)");
+    return {data, data + raw_bytes};
+  }
+};
+
 std::shared_ptr<const ChunkCodec> raw_codec() {
   static const auto codec = std::make_shared<RawCodec>();
+  return codec;
+}
+
+std::shared_ptr<const ChunkCodec> checked_raw_codec() {
+  static const auto codec = std::make_shared<Fletcher32Codec>();
   return codec;
 }
 
@@ -192,6 +226,8 @@ std::shared_ptr<const ChunkCodec> codec_for_dataset(hid_t dataset) {
   std::shared_ptr<const ChunkCodec> codec;
   if (filters.empty()) {
     codec = raw_codec();
+  } else if (filters == std::vector<H5Z_filter_t>{H5Z_FILTER_FLETCHER32}) {
+    codec = checked_raw_codec();
   } else if (filters == std::vector<H5Z_filter_t>{H5Z_FILTER_DEFLATE}) {
     codec = deflate_codec(static_cast<int>(deflate_level), false);
   } else if (filters == std::vector<H5Z_filter_t>{H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE}) {

@@ -140,7 +140,7 @@ struct VideoWriter {
     flow->set(mme::schema::dataset::scale, s.quant_step);
     if (want_frames)
       frames.emplace(group.create_dataset(
-          fs::frames, {mme::DType::u8, {0}, {kFrameChunkBytes}, mme::raw_codec(), /*extendible=*/true}));
+          fs::frames, {mme::DType::u8, {0}, {kFrameChunkBytes}, mme::checked_raw_codec(), /*extendible=*/true}));
     const std::uint64_t mh = std::max<std::uint64_t>(1, H / s.mv_cell), mw = std::max<std::uint64_t>(1, W / s.mv_cell);
     if (s.mv) {
       mv.emplace(group.create_dataset(

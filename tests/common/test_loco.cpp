@@ -6,13 +6,17 @@
 #include <mme/shard_store.h>
 
 #include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
 
 #include <array>
 #include <cmath>
+#include <fstream>
 #include <numeric>
 #include <random>
 
 #include "test_support.h"
+
+using Catch::Matchers::ContainsSubstring;
 
 namespace {
 
@@ -253,7 +257,7 @@ TEST_CASE("the loco HDF5 filter: direct chunks, H5Dread and h5py through the plu
   mme::test::run_checked(
       "HDF5_PLUGIN_PATH=" + std::string(MME_LOCO_PLUGIN_DIR) + " " + mme::test::python() +
       " -c \"import h5py; v = h5py.File('" + path.string() +
-      "', 'r')['videos']['clip.mp4']\nfor name, cd in (('flow', (1, 48, 64, 2, 0)), ('traj', (2, 48, 64, 2, "
+      "', 'r')['videos']['clip.mp4']\nfor name, cd in (('flow', (3, 48, 64, 2, 0)), ('traj', (3, 48, 64, 2, "
       "1))):\n d = v[name][...]; assert d.shape == (3, 48, 64, 2); "
       "assert int(d.astype('int64').sum()) == " +
       std::to_string(sum) +
@@ -262,4 +266,94 @@ TEST_CASE("the loco HDF5 filter: direct chunks, H5Dread and h5py through the plu
   // h5dump too (the plugin is found the same way).
   mme::test::run_checked("HDF5_PLUGIN_PATH=" + std::string(MME_LOCO_PLUGIN_DIR) +
                          " h5dump -d /videos/clip.mp4/flow -c 4 '" + path.string() + "'");
+}
+
+TEST_CASE("a zeroed or changed LOCO chunk is an error for our reader and for h5py; older chunks still read",
+          "[loco][shard_store]") {
+  mme::test::TempDir dir;
+  const auto path = dir / "flow.h5";
+  const std::uint64_t T = 3, H = 24, W = 32;
+  std::vector<std::int16_t> flow;
+  for (std::uint64_t t = 0; t < T; ++t) {
+    const auto f = smooth_field(H, W);
+    flow.insert(flow.end(), f.begin(), f.end());
+  }
+  {
+    mme::ShardWriter writer(path, {"test", "{}"});
+    writer.add_video("clip.mp4")
+        .write_dataset("flow", {mme::DType::i16, {T, H, W, 2}, {1, H, W, 2}, mme::loco_codec({1, H, W, 2})},
+                       flow.data());
+    writer.commit();
+  }
+  // Where chunk 1 lies in the file, then zeros over it (what a torn write or a hole leaves).
+  haddr_t address = 0;
+  hsize_t size = 0;
+  {
+    const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    const hid_t ds = H5Dopen2(file, "/videos/clip.mp4/flow", H5P_DEFAULT);
+    const hsize_t offset[4] = {1, 0, 0, 0};
+    unsigned mask = 0;
+    REQUIRE(H5Dget_chunk_info_by_coord(ds, offset, &mask, &address, &size) >= 0);
+    H5Dclose(ds);
+    H5Fclose(file);
+  }
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(address));
+    const std::vector<char> zeros(size, 0);
+    f.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+  }
+  const auto ds = mme::ShardReader(path).video("clip.mp4").dataset("flow");
+  std::uint32_t mask = 0;
+  CHECK_THROWS_WITH(ds.decode_chunk(ds.read_encoded_chunk({1, 0, 0, 0}, &mask), mask),
+                    ContainsSubstring("CRC-32C does not match"));
+  CHECK_NOTHROW(ds.decode_chunk(ds.read_encoded_chunk({0, 0, 0, 0}, &mask), mask));  // the others are intact
+  CHECK_THROWS(ds.read<std::int16_t>());                                             // HDF5's pipeline: refused
+  const auto h5py = mme::test::run_capture("HDF5_PLUGIN_PATH=" + std::string(MME_LOCO_PLUGIN_DIR) + " " +
+                                           mme::test::python() + " -c \"import h5py; d = h5py.File('" + path.string() +
+                                           "', 'r')['videos']['clip.mp4']['flow']\nprint(d[0].sum())\n"
+                                           "d[1]\"");
+  INFO(h5py.output);
+  CHECK(h5py.rc != 0);  // the damaged chunk raises; the intact one read
+  CHECK_THAT(h5py.output, ContainsSubstring("OSError") && ContainsSubstring("filter returned failure"));
+
+  // Chunks of the formats written before the checksum (1: range coder, 2: Rice coder) still read.
+  const auto old = dir / "old.h5";
+  {
+    mme::ShardWriter writer(old, {"test", "{}"});
+    writer.add_video("clip.mp4");
+    writer.commit();
+  }
+  {
+    mme::register_loco_filter();
+    const hid_t file = H5Fopen(old.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    const hsize_t dims[4] = {T, H, W, 2}, chunk[4] = {1, H, W, 2};
+    const hid_t space = H5Screate_simple(4, dims, nullptr);
+    for (const unsigned format : {1u, 2u}) {
+      const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+      H5Pset_chunk(dcpl, 4, chunk);
+      const unsigned cd[5] = {format, static_cast<unsigned>(H), static_cast<unsigned>(W), 2, format - 1};
+      H5Pset_filter(dcpl, mme::kLocoFilterId, H5Z_FLAG_MANDATORY, 5, cd);
+      const auto name = "/videos/clip.mp4/format" + std::to_string(format);
+      const hid_t ds = H5Dcreate2(file, name.c_str(), H5T_STD_I16LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+      REQUIRE(ds >= 0);
+      const mme::loco::Geometry g{H, W, 2};
+      for (hsize_t t = 0; t < T; ++t) {
+        std::vector<std::uint8_t> coded;
+        if (format == 1)
+          mme::loco::encode(flow.data() + t * H * W * 2, g, coded);
+        else
+          mme::loco::rice_encode(flow.data() + t * H * W * 2, g, coded);
+        const hsize_t offset[4] = {t, 0, 0, 0};
+        REQUIRE(H5Dwrite_chunk(ds, H5P_DEFAULT, 0, offset, coded.size(), coded.data()) >= 0);
+      }
+      H5Dclose(ds);
+      H5Pclose(dcpl);
+    }
+    H5Sclose(space);
+    H5Fclose(file);
+  }
+  const auto video = mme::ShardReader(old).video("clip.mp4");
+  CHECK(video.dataset("format1").read<std::int16_t>() == flow);
+  CHECK(video.dataset("format2").read<std::int16_t>() == flow);
 }

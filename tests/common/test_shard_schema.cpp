@@ -8,6 +8,8 @@
 
 #include <hdf5.h>
 
+#include <cstring>
+
 #include <regex>
 #include <set>
 
@@ -77,27 +79,45 @@ TEST_CASE("a dataset whose filters have no codec here reads through HDF5 and say
     writer.add_video("v");
     writer.commit();
   }
-  {  // Another program adds a dataset with HDF5's Fletcher-32 checksum filter, which we have no codec for.
+  // Another program adds datasets with HDF5's Fletcher-32 filter (which our checked raw codec
+  // writes and reads: the same bytes as HDF5's) and its scale-offset filter (no codec here).
+  const std::int32_t values[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  {
     const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
     REQUIRE(file >= 0);
     const hsize_t dims[1] = {8}, chunk[1] = {4};
     const hid_t space = H5Screate_simple(1, dims, nullptr);
-    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_chunk(dcpl, 1, chunk);
-    H5Pset_fletcher32(dcpl);
-    const hid_t ds = H5Dcreate2(file, "/videos/v/checked", H5T_STD_I32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    REQUIRE(ds >= 0);
-    const std::int32_t values[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-    REQUIRE(H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0);
-    H5Dclose(ds);
-    H5Pclose(dcpl);
+    for (const char* name : {"/videos/v/checked", "/videos/v/scaled"}) {
+      const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+      H5Pset_chunk(dcpl, 1, chunk);
+      if (std::string(name).find("checked") != std::string::npos)
+        H5Pset_fletcher32(dcpl);
+      else
+        H5Pset_scaleoffset(dcpl, H5Z_SO_INT, H5Z_SO_INT_MINBITS_DEFAULT);
+      const hid_t ds = H5Dcreate2(file, name, H5T_STD_I32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+      REQUIRE(ds >= 0);
+      REQUIRE(H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0);
+      H5Dclose(ds);
+      H5Pclose(dcpl);
+    }
     H5Sclose(space);
     H5Fclose(file);
   }
   mme::ShardReader reader(path);
-  const auto ds = reader.video("v").dataset("checked");
-  CHECK(ds.read<std::int32_t>() == std::vector<std::int32_t>{1, 2, 3, 4, 5, 6, 7, 8});
-  const auto chunk = ds.read_encoded_chunks({0});
-  CHECK_THROWS_WITH(ds.decode_chunk(chunk.at(0)), ContainsSubstring("/videos/v/checked") &&
-                                                      ContainsSubstring("no chunk codec for the filter pipeline [3]"));
+  const auto checked = reader.video("v").dataset("checked");
+  const auto stored = checked.read_encoded_chunks({0});
+  const auto decoded = checked.decode_chunk(stored.at(0));
+  REQUIRE(decoded.size() == 16);
+  CHECK(std::memcmp(decoded.data(), values, 16) == 0);
+  CHECK(mme::checked_raw_codec()->encode(values, 16, 4) == stored.at(0).bytes);  // HDF5's checksum, byte for byte
+  auto damaged = stored.at(0);
+  damaged.bytes[2] ^= 0x10;
+  CHECK_THROWS_WITH(checked.decode_chunk(damaged), ContainsSubstring("Fletcher-32 checksum does not match"));
+
+  const auto scaled = reader.video("v").dataset("scaled");
+  CHECK(scaled.read<std::int32_t>() == std::vector<std::int32_t>{1, 2, 3, 4, 5, 6, 7, 8});
+  const auto chunk = scaled.read_encoded_chunks({0});
+  CHECK_THROWS_WITH(
+      scaled.decode_chunk(chunk.at(0)),
+      ContainsSubstring("/videos/v/scaled") && ContainsSubstring("no chunk codec for the filter pipeline [6]"));
 }

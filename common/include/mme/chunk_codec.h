@@ -62,6 +62,9 @@ class ChunkCodec {
 
 // No filter: chunks stored as they are (e.g. JPEG bytes, which do not compress further).
 std::shared_ptr<const ChunkCodec> raw_codec();
+// Stored as they are, with HDF5's Fletcher-32 checksum (checksum.h), checked on every read: for
+// data that does not compress (the JPEG frames) but must not be misread when damaged.
+std::shared_ptr<const ChunkCodec> checked_raw_codec();
 // How deflate looks for repeats. run_length (zlib's Z_RLE) matches only runs of the last byte:
 // on shuffled float16 motion maps 1.45x faster than level 1 and 5% smaller. Either way the
 // chunks are standard zlib streams, which HDF5's deflate filter reads.
