@@ -68,6 +68,22 @@ int part_index(const std::string& name) {
   return std::stoi(digits);
 }
 
+// Reads the records of one published part into `records` (later parts override earlier ones).
+void scan_part(const fs::path& part, const fs::path& out_dir, std::map<std::string, VideoRecord>& records) {
+  mme::ShardReader reader(part);
+  const std::string rel = fs::relative(part, out_dir).string();
+  if (reader.has(schema::root::failures)) {
+    for (const auto& j : nlohmann::json::parse(reader.get(schema::root::failures))) {
+      auto r = VideoRecord::from_json(j);
+      auto it = records.find(r.id);
+      if (it == records.end() || it->second.status != "ok") records[r.id] = r;
+    }
+  }
+  for (const auto& id : reader.video_ids()) records[id] = record_from_group(reader.video(id), rel);
+}
+
+}  // namespace
+
 std::vector<std::pair<int, fs::path>> published_parts(const fs::path& dir) {
   std::vector<std::pair<int, fs::path>> parts;
   std::error_code ec;
@@ -86,22 +102,6 @@ std::vector<fs::path> shard_dirs(const fs::path& out_dir) {
   std::sort(dirs.begin(), dirs.end());
   return dirs;
 }
-
-// Reads the records of one published part into `records` (later parts override earlier ones).
-void scan_part(const fs::path& part, const fs::path& out_dir, std::map<std::string, VideoRecord>& records) {
-  mme::ShardReader reader(part);
-  const std::string rel = fs::relative(part, out_dir).string();
-  if (reader.has(schema::root::failures)) {
-    for (const auto& j : nlohmann::json::parse(reader.get(schema::root::failures))) {
-      auto r = VideoRecord::from_json(j);
-      auto it = records.find(r.id);
-      if (it == records.end() || it->second.status != "ok") records[r.id] = r;
-    }
-  }
-  for (const auto& id : reader.video_ids()) records[id] = record_from_group(reader.video(id), rel);
-}
-
-}  // namespace
 
 PartStore::PartStore(fs::path out_dir, mme::ShardSpec shard, mme::Provenance provenance, int videos_per_part)
     : out_dir_(std::move(out_dir)), provenance_(std::move(provenance)), videos_per_part_(std::max(1, videos_per_part)) {

@@ -335,8 +335,8 @@ TEST_CASE("a zeroed or changed LOCO chunk is an error for our reader and for h5p
       const unsigned cd[5] = {format, static_cast<unsigned>(H), static_cast<unsigned>(W), 2, format - 1};
       H5Pset_filter(dcpl, mme::kLocoFilterId, H5Z_FLAG_MANDATORY, 5, cd);
       const auto name = "/videos/clip.mp4/format" + std::to_string(format);
-      const hid_t ds = H5Dcreate2(file, name.c_str(), H5T_STD_I16LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-      REQUIRE(ds >= 0);
+      const hid_t old_ds = H5Dcreate2(file, name.c_str(), H5T_STD_I16LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+      REQUIRE(old_ds >= 0);
       const mme::loco::Geometry g{H, W, 2};
       for (hsize_t t = 0; t < T; ++t) {
         std::vector<std::uint8_t> coded;
@@ -345,9 +345,9 @@ TEST_CASE("a zeroed or changed LOCO chunk is an error for our reader and for h5p
         else
           mme::loco::rice_encode(flow.data() + t * H * W * 2, g, coded);
         const hsize_t offset[4] = {t, 0, 0, 0};
-        REQUIRE(H5Dwrite_chunk(ds, H5P_DEFAULT, 0, offset, coded.size(), coded.data()) >= 0);
+        REQUIRE(H5Dwrite_chunk(old_ds, H5P_DEFAULT, 0, offset, coded.size(), coded.data()) >= 0);
       }
-      H5Dclose(ds);
+      H5Dclose(old_ds);
       H5Pclose(dcpl);
     }
     H5Sclose(space);

@@ -89,6 +89,11 @@ class PartStore {
 // Returns the number of videos.
 std::size_t merge_index(const std::filesystem::path& out_dir, const std::string& settings_file);
 
+// The published parts of a shard directory (index, path), in order; temporaries are not listed.
+std::vector<std::pair<int, std::filesystem::path>> published_parts(const std::filesystem::path& shard_dir);
+// The shard directories of an output directory ("shard-IIIII-of-NNNNN"), in order.
+std::vector<std::filesystem::path> shard_dirs(const std::filesystem::path& out_dir);
+
 // Every published part of every shard of OUTDIR: video id -> part file (relative to OUTDIR).
 std::map<std::string, std::string> scan_videos(const std::filesystem::path& out_dir);
 
