@@ -43,6 +43,15 @@ RgbImage decode_jpeg(const std::uint8_t* data, std::size_t size) {
   jpeg_create_decompress(&info);
   jpeg_mem_src(&info, data, static_cast<unsigned long>(size));
   jpeg_read_header(&info, TRUE);
+  // A header may claim any size up to 65535 x 65535 (a 186-byte file found by fuzzing asked for
+  // 12 GB): frames here are far smaller, so such a file is refused before anything is allocated.
+  constexpr std::uint64_t kMaxPixels = std::uint64_t{1} << 26;  // 8192 x 8192
+  if (static_cast<std::uint64_t>(info.image_width) * info.image_height > kMaxPixels) {
+    const auto w = info.image_width, h = info.image_height;
+    jpeg_destroy_decompress(&info);
+    throw std::runtime_error("JPEG frame: its header claims " + std::to_string(w) + "x" + std::to_string(h) +
+                             " pixels, more than a frame can have");
+  }
   info.out_color_space = JCS_RGB;
   info.dct_method = JDCT_ISLOW;  // exact and the same everywhere (bit-exact resume across machines)
   jpeg_start_decompress(&info);

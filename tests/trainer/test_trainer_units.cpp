@@ -809,3 +809,20 @@ TEST_CASE("drop path: unbiased scales, VideoMAE's linear rule, the same draws fo
   const auto dropped = torch::zeros({2, 2, 2});
   CHECK_FALSE(torch::allclose(model->forward(video, {}, dropped), model->forward(video, {})));
 }
+
+TEST_CASE("fuzz regression: a zero model size in config.json is refused, not divided by", "[trainer][config][fuzz]") {
+  // fuzz_json: config.cpp divided model.dim by model.heads = 0 (UBSan: division by zero).
+  for (const char* key :
+       {"model.heads=0", "model.decoder_heads=0", "model.patch=0", "model.tubelet=0", "model.dim=-64"})
+    CHECK_THROWS_WITH(trainer::load_config("", {"model_preset=tiny", key}),
+                      Catch::Matchers::ContainsSubstring("must be > 0"));
+}
+
+TEST_CASE("fuzz regression: a whole-number setting given 1e119 or 2.5 is refused, not converted",
+          "[trainer][config][fuzz]") {
+  // fuzz_json: nlohmann's float -> int conversion of 1e119 (UBSan: outside the range of int).
+  for (const char* key : {"optim.batch=1e119", "model.depth=2.5", "data.workers=-1e30"})
+    CHECK_THROWS_WITH(trainer::load_config("", {"model_preset=tiny", key}),
+                      Catch::Matchers::ContainsSubstring("must be a whole number"));
+  CHECK(trainer::load_config("", {"model_preset=tiny", "optim.batch=8.0"}).optim.batch == 8);
+}

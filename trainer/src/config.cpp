@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cmath>
 #include <fstream>
 #include <stdexcept>
 
@@ -37,8 +38,34 @@ nlohmann::json TrainConfig::to_json() const {
           {"run", run}};
 }
 
-TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
+namespace {
+
+// A whole-number setting given as a JSON float (8.0, 1e3) becomes that integer; one that is not
+// whole, or beyond 64 bits, is refused: nlohmann's float -> int conversion of 1e119 (or 2.5) is
+// undefined (found by fuzzing config.json). The defaults carry each setting's type.
+void whole_numbers(nlohmann::json& given, const nlohmann::json& defaults, const std::string& prefix) {
+  if (!given.is_object() || !defaults.is_object()) return;
+  for (auto& [key, value] : given.items()) {
+    if (!defaults.contains(key)) continue;
+    const auto& known = defaults[key];
+    const auto path = prefix.empty() ? key : prefix + "." + key;
+    if (known.is_object()) {
+      whole_numbers(value, known, path);
+    } else if (known.is_number_integer() && value.is_number_float()) {
+      const double v = value.get<double>();
+      if (!(std::abs(v) < 9.2e18) || v != std::floor(v))
+        throw std::invalid_argument(fmt::format("setting '{}' must be a whole number, not {}", path, value.dump()));
+      value = static_cast<std::int64_t>(v);
+    }
+  }
+}
+
+}  // namespace
+
+TrainConfig TrainConfig::from_json(const nlohmann::json& given) {
   TrainConfig c;
+  auto j = given;
+  whole_numbers(j, c.to_json(), "");
   try {
     c.mode = j.value("mode", c.mode);
     c.model_preset = j.value("model_preset", c.model_preset);
@@ -62,6 +89,17 @@ void TrainConfig::validate() const {
     if (!ok) throw std::invalid_argument(what);
   };
   const auto& m = model;
+  // Every size first (a zero would divide below: found by fuzzing config.json).
+  for (const auto& [name, value] : {std::pair<const char*, int>{"img_size", m.img_size},
+                                    {"frames", m.frames},
+                                    {"tubelet", m.tubelet},
+                                    {"patch", m.patch},
+                                    {"dim", m.dim},
+                                    {"heads", m.heads},
+                                    {"decoder_dim", m.decoder_dim},
+                                    {"decoder_heads", m.decoder_heads}})
+    need(value > 0, fmt::format("model.{} must be > 0, not {}", name, value));
+  need(m.mlp_ratio > 0, "model.mlp_ratio must be > 0");
   need(m.patch > 0 && m.img_size % m.patch == 0,
        fmt::format("model.img_size {} must be a multiple of model.patch {}", m.img_size, m.patch));
   need(m.tubelet > 0 && m.frames % m.tubelet == 0,

@@ -12,6 +12,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -512,27 +513,60 @@ bool holds_tensors(const Value& dict) {
 
 }  // namespace
 
+namespace {
+
+StateDictFile state_dict_of(ValuePtr root, const fs::path& file);
+
+// Reads data.pkl of an opened archive.
+ValuePtr unpickle(caffe2::serialize::PyTorchStreamReader& archive) {
+  // The zip's records sit in one top folder ("archive/", or the file's name): the reader strips it.
+  auto [pickle, size] = archive.getRecord("data.pkl");
+  Unpickler unpickler(static_cast<const char*>(pickle.get()), size, archive, "");
+  return unpickler.run();
+}
+
+bool legacy_format(const char* head, std::size_t size) { return size >= 2 && head[0] == '\x80' && head[1] == '\x02'; }
+
+constexpr const char* kLegacy =
+    "is in torch.save's format from before PyTorch 1.6 (_use_new_zipfile_serialization=False); load and save it "
+    "again with a current PyTorch";
+
+}  // namespace
+
 StateDictFile read_state_dict(const fs::path& file) {
   {
     std::ifstream in(file, std::ios::binary);
     if (!in) throw mme::FileError(file, "cannot open the weights file");
     char magic[2] = {};
     in.read(magic, 2);
-    if (in.gcount() == 2 && magic[0] == '\x80' && magic[1] == '\x02')
-      throw mme::FileError(file,
-                           "is in torch.save's format from before PyTorch 1.6 (_use_new_zipfile_serialization=False); "
-                           "load and save it again with a current PyTorch");
+    if (legacy_format(magic, static_cast<std::size_t>(in.gcount()))) throw mme::FileError(file, kLegacy);
   }
   ValuePtr root;
   try {
     caffe2::serialize::PyTorchStreamReader archive(file.string());
-    // The zip's records sit in one top folder ("archive/", or the file's name): the reader strips it.
-    auto [pickle, size] = archive.getRecord("data.pkl");
-    Unpickler unpickler(static_cast<const char*>(pickle.get()), size, archive, "");
-    root = unpickler.run();
+    root = unpickle(archive);
   } catch (const std::exception& e) {
     throw mme::FileError(file, fmt::format("cannot read it as a torch.save file: {}", error_message(e)));
   }
+  return state_dict_of(root, file);
+}
+
+StateDictFile read_state_dict_bytes(const std::string& bytes, const fs::path& name) {
+  if (legacy_format(bytes.data(), bytes.size())) throw mme::FileError(name, kLegacy);
+  ValuePtr root;
+  try {
+    std::istringstream in(bytes);
+    caffe2::serialize::PyTorchStreamReader archive(&in);
+    root = unpickle(archive);
+  } catch (const std::exception& e) {
+    throw mme::FileError(name, fmt::format("cannot read it as a torch.save file: {}", error_message(e)));
+  }
+  return state_dict_of(root, name);
+}
+
+namespace {
+
+StateDictFile state_dict_of(ValuePtr root, const fs::path& file) {
   if (root->kind != Value::Kind::Dict)
     throw mme::FileError(file, "holds a " + type_name(*root) + ", not a dict of weights");
 
@@ -582,6 +616,8 @@ StateDictFile read_state_dict(const fs::path& file) {
   }
   return out;
 }
+
+}  // namespace
 
 std::vector<char> torch_save_bytes(const NamedTensors& tensors, const std::string& under) {
   c10::Dict<std::string, torch::Tensor> dict;

@@ -31,6 +31,8 @@ struct StateDictFile {
 // Reads a torch.save file (the zip format of PyTorch >= 1.6). Throws mme::FileError naming the file
 // and what is wrong with it.
 StateDictFile read_state_dict(const std::filesystem::path& file);
+// The same from the bytes of such a file (`name` for the messages); for tests and fuzzing.
+StateDictFile read_state_dict_bytes(const std::string& bytes, const std::filesystem::path& name);
 
 // The bytes of torch.save({under: {name: tensor}}) (or of the bare dict when `under` is empty);
 // tensors are written from the CPU, contiguous.

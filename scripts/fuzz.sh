@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (preset fuzz: clang, ASan + UBSan) and runs each for SECONDS,
+# seeded with real data: chunks and frames of a flow and a target set, the sample dataset lists,
+# the trainer's settings and a manifest. A crash (or leak, or sanitizer report) fails the run and
+# leaves its input in build/fuzz/crashes/<target>/ (replay: build/fuzz/tests/fuzz/fuzz_<target> FILE).
+#   scripts/fuzz.sh [SECONDS] [FLOW_DIR TRAJ_DIR]   (default 60 s each; the sets: the tests' shards)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+seconds=${1:-60}
+release=${MME_BUILD_DIR:-$repo/build/release}  # its trainer and plugin make seeds
+flow=${2:-$release/tests/trainer-shards/real-flow}
+traj=${3:-$release/tests/trainer-shards/real-traj}
+python=${MME_PYTHON:-$repo/.venv/bin/python}
+samples=${MME_SAMPLES_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mme/samples}
+if ! command -v clang++ >/dev/null; then
+  echo "fuzz.sh: clang++ is not installed (scripts/install-deps.sh installs it): skipped"
+  exit 77
+fi
+cd "$repo"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz
+work=build/fuzz/corpus
+rm -rf "$work" build/fuzz/crashes
+mkdir -p "$work"/{loco,jpeg,dataset_list,json}
+
+# Seeds from real files.
+export HDF5_PLUGIN_PATH=$release/common/plugin
+"$python" - "$flow" "$traj" "$work" <<'PY'
+import glob, os, struct, sys
+import h5py
+flow, traj, out = sys.argv[1:]
+n = 0
+for root, name in ((flow, "flow"), (traj, "traj")):
+    for part in sorted(glob.glob(os.path.join(root, "shard-*", "part-*.h5")))[:1]:
+        with h5py.File(part, "r") as f:
+            for vid in list(f["videos"])[:3]:
+                g = f["videos"][vid]
+                if name not in g:
+                    continue
+                ds = g[name]
+                cd = ds.id.get_create_plist().get_filter_by_id(313)[1]
+                rows, cols, channels, coder = cd[1], cd[2], cd[3], cd[4]
+                for i in range(0, ds.shape[0], max(1, ds.shape[0] // 4)):
+                    _, chunk = ds.id.read_direct_chunk((i,) + (0,) * (ds.ndim - 1))
+                    head = struct.pack("<BHHB", coder, (rows - 1) % 512, (cols - 1) % 512, (channels - 1) % 4)
+                    open(os.path.join(out, "loco", f"{name}-{n}"), "wb").write(head + chunk)
+                    n += 1
+                if name == "flow" and "frames" in g:
+                    offsets = g["frame_offsets"][:]
+                    for k in range(min(4, len(offsets) - 1)):
+                        open(os.path.join(out, "jpeg", f"frame-{n}-{k}.jpg"), "wb").write(
+                            g["frames"][offsets[k]:offsets[k + 1]].tobytes())
+print(f"fuzz.sh: {n} LOCO chunks as seeds")
+PY
+cp "$samples"/*.txt "$work/dataset_list/" 2>/dev/null || printf 'a/b.mp4 3\n' >"$work/dataset_list/list.txt"
+for preset in tiny vit-b; do
+  "$release/trainer/trainer" pretrain model_preset=$preset recipe=mme --print-config >"$work/json/$preset.json"
+done
+head -3 "$flow"/shard-*/manifest.jsonl | grep '^{' | head -3 | while read -r line; do
+  echo "$line" >"$work/json/manifest-$RANDOM.json"
+done
+
+failed=0
+for target in loco jpeg dataset_list json; do
+  mkdir -p build/fuzz/crashes/$target
+  echo "fuzz.sh: $target for ${seconds} s"
+  if ! build/fuzz/tests/fuzz/fuzz_$target "$work/$target" -max_total_time="$seconds" -max_len=1048576 \
+    -rss_limit_mb=4096 -seed=1 -artifact_prefix=build/fuzz/crashes/$target/ -print_final_stats=1 2>build/fuzz/$target.log; then
+    echo "fuzz.sh: $target FAILED:" >&2
+    tail -40 build/fuzz/$target.log >&2
+    failed=1
+  fi
+  grep -E "^stat::number_of_executed_units" build/fuzz/$target.log || true
+done
+exit $failed
