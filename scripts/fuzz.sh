@@ -42,7 +42,7 @@ for root, name in ((flow, "flow"), (traj, "traj")):
                 rows, cols, channels, coder = cd[1], cd[2], cd[3], cd[4]
                 for i in range(0, ds.shape[0], max(1, ds.shape[0] // 4)):
                     _, chunk = ds.id.read_direct_chunk((i,) + (0,) * (ds.ndim - 1))
-                    head = struct.pack("<BHHB", coder, (rows - 1) % 512, (cols - 1) % 512, (channels - 1) % 4)
+                    head = struct.pack("<BHHB", coder, (rows - 1) % 256, (cols - 1) % 256, (channels - 1) % 4)
                     open(os.path.join(out, "loco", f"{name}-{n}"), "wb").write(head + chunk)
                     n += 1
                 if name == "flow" and "frames" in g:

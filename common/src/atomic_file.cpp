@@ -1,14 +1,41 @@
 #include <mme/atomic_file.h>
 #include <mme/error.h>
+#include <mme/provenance.h>
+
+#include <signal.h>
 
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace mme {
+
+std::filesystem::path temporary_name(const std::filesystem::path& path) {
+  static std::atomic<unsigned> counter{0};
+  return path.string() + fmt::format(".tmp-{}-{}.{}", host_name(), ::getpid(), counter++);
+}
+
+void remove_stale_temporaries(const std::filesystem::path& path) {
+  std::error_code ec;
+  const bool whole_dir = std::filesystem::is_directory(path, ec);
+  const auto dir = whole_dir ? path : path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+  const std::string mine = ".tmp-" + host_name() + "-";
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const auto at = name.rfind(mine);
+    if (at == std::string::npos || at == 0) continue;
+    if (!whole_dir && name.compare(0, at, path.filename().string()) != 0) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + at + mine.size(), &end, 10);
+    if (pid <= 0 || *end != '.') continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) std::filesystem::remove(entry.path(), ec);
+  }
+}
 
 void fsync_path(const std::filesystem::path& path, bool directory) {
   const int fd = ::open(path.c_str(), (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
@@ -33,7 +60,8 @@ void publish_file(const std::filesystem::path& temp, const std::filesystem::path
 }
 
 AtomicWriter::AtomicWriter(std::filesystem::path path) : path_(std::move(path)) {
-  temp_ = path_.string() + fmt::format(".tmp-{}", ::getpid());
+  remove_stale_temporaries(path_);
+  temp_ = temporary_name(path_);
   fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) throw OutputError(path_, "creating", errno);
 }

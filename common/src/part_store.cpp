@@ -4,7 +4,10 @@
 #include <mme/part_store.h>
 
 #include <fmt/format.h>
+
 #include <unistd.h>
+#include <cerrno>
+#include <cstdio>
 
 #include <algorithm>
 #include <fstream>
@@ -109,6 +112,8 @@ PartStore::PartStore(fs::path out_dir, mme::ShardSpec shard, mme::Provenance pro
   std::error_code ec;
   fs::create_directories(shard_dir_, ec);
   if (ec) throw mme::OutputError(shard_dir_, "creating", ec.value());
+  // Parts a killed run was writing (under any index) and its half-written manifest.
+  mme::remove_stale_temporaries(shard_dir_);
   for (const auto& [index, path] : published_parts(shard_dir_)) {
     try {
       scan_part(path, out_dir_, records_);
@@ -300,11 +305,17 @@ void claim_output_dir(const fs::path& out_dir, const std::string& file, const nl
     }
     // First run: publish atomically; link() fails if a concurrent task (another array job) was
     // first, and then we compare with what it wrote.
-    const auto tmp = out_dir / fmt::format(".{}.{}", file, ::getpid());
+    const auto tmp = mme::temporary_name(path);
     {
-      std::ofstream out(tmp);
-      out << mine.dump(2) << "\n";
-      if (!out) throw mme::FileError(tmp, "cannot write the settings file");
+      const auto text = mine.dump(2) + "\n";
+      std::FILE* out = std::fopen(tmp.c_str(), "wb");
+      if (!out) throw mme::OutputError(path, "creating", errno);
+      const bool written = std::fwrite(text.data(), 1, text.size(), out) == text.size();
+      const int err = errno;
+      if (std::fclose(out) != 0 || !written) {
+        fs::remove(tmp, ec);
+        throw mme::OutputError(path, "writing", written ? errno : err);
+      }
     }
     const int rc = ::link(tmp.c_str(), path.c_str());
     fs::remove(tmp, ec);

@@ -109,29 +109,6 @@ void GroupWriter::write_dataset(const schema::Dataset& dataset, DatasetSpec spec
   create_dataset(dataset, spec).write_all(data);
 }
 
-namespace {
-
-std::string temp_prefix(const std::filesystem::path& final_path) {
-  return final_path.filename().string() + ".tmp-" + host_name() + "-";
-}
-
-// A killed writer leaves "<final>.tmp-<host>-<pid>": remove those whose process is gone. Only
-// this host's are touched, since another host's pids cannot be checked from here.
-void remove_stale_temporaries(const std::filesystem::path& final_path) {
-  const std::string prefix = temp_prefix(final_path);
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(final_path.parent_path(), ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(prefix, 0) != 0) continue;
-    char* end = nullptr;
-    const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
-    if (pid <= 0 || *end != '.') continue;
-    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) std::filesystem::remove(entry.path(), ec);
-  }
-}
-
-}  // namespace
-
 ShardWriter::ShardWriter(std::filesystem::path final_path, const Provenance& provenance)
     : AttributeWriter(nullptr), final_path_(std::move(final_path)) {
   silence_hdf5_errors();
@@ -141,10 +118,7 @@ ShardWriter::ShardWriter(std::filesystem::path final_path, const Provenance& pro
   if (ec) throw OutputError(dir, "creating", ec.value());
   if (!final_path_.has_parent_path()) final_path_ = dir / final_path_;
   remove_stale_temporaries(final_path_);
-  // The pid names the writer for stale-file clean-up; the counter keeps two writers of one process apart.
-  static std::atomic<unsigned> counter{0};
-  temp_path_ = final_path_.parent_path() /
-               (temp_prefix(final_path_) + std::to_string(::getpid()) + "." + std::to_string(counter++));
+  temp_path_ = temporary_name(final_path_);
   std::filesystem::remove(temp_path_, ec);
 
   Hdf5Lock lock;

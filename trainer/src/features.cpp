@@ -14,8 +14,6 @@
 #include <fmt/format.h>
 #include <hdf5.h>
 
-#include <unistd.h>
-
 namespace trainer {
 
 namespace fs = std::filesystem;
@@ -133,7 +131,8 @@ long write_features(const TrainConfig& config, const fs::path& out) {
     progress.advance();
   }
   const auto dim = static_cast<hsize_t>(config.model.dim);
-  const auto temp = fs::path(out.string() + fmt::format(".tmp-{}", ::getpid()));
+  mme::remove_stale_temporaries(out);
+  const auto temp = mme::temporary_name(out);
   try {
     mme::Hdf5Lock lock;
     FeatureFile file(temp);

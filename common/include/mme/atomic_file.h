@@ -10,6 +10,15 @@
 
 namespace mme {
 
+// A temporary of `path` for this writer, next to it: "<name>.tmp-<host>-<pid>.<n>" (the host and
+// pid say whose it is, for remove_stale_temporaries; n keeps two writers of one process apart).
+std::filesystem::path temporary_name(const std::filesystem::path& path);
+
+// A killed writer leaves its temporaries: removes those of `path` (or, for a directory, of every
+// file in it) whose writer on this host is gone. Another host's are left alone: their pids cannot
+// be checked from here. Runs at the start of every writer, so a re-run cleans up after a kill.
+void remove_stale_temporaries(const std::filesystem::path& path);
+
 // Publishes the complete, closed file `temp` as `path` (replacing an older file there). Throws
 // OutputError naming `path`; `temp` is left in place then.
 void publish_file(const std::filesystem::path& temp, const std::filesystem::path& path);
