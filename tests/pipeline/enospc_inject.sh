@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# ENOSPC injected at random writes (tests/support/enospc_shim.c, LD_PRELOAD): flowgen, trajgen and
+# the trainer are each run 10 times with the disk "filling" after a seeded random number of
+# writes. Each run must stop with exit code 1 and "No space left on device ..." (no crash, no
+# HDF5 stack); then the same command without the fault must finish, leave no temporary, pass
+# mme-verify and equal an uninterrupted run.
+#   enospc_inject.sh BUILD_DIR SAMPLES_DIR PYTHON SHIM [SEED]
+set -euo pipefail
+build=$1 samples=$2 python=$3 shim=$4 seed=${5:-23}
+faults=${MME_FAULTS:-10}
+export HDF5_PLUGIN_PATH=$build/common/plugin
+work=$(mktemp -d /tmp/mme-enospc.XXXXXX)
+trap '[[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
+RANDOM=$seed
+echo "enospc_inject.sh: seed $seed, $faults faults per tool"
+fail() {
+  echo "enospc_inject.sh: $*" >&2
+  exit 1
+}
+
+list=$work/four.txt
+printf 'opencv-doc/cup.mp4 0\nopencv-doc/vtest.avi 0\npython3-imageio/realshort.mp4 1\npython3-imageio/cockatoo.mp4 1\n' >"$list"
+flowgen=("$build/flowgen/flowgen" -q --list "$list" --root "$samples" --threads 2 --part-videos 1 --short-side 128)
+trajgen=("$build/trajgen/trajgen" -q --threads 2 --part-videos 1)
+
+# faulty NAME OUT COMMAND...: counts COMMAND's writes on a fresh output, then runs it $faults times
+# failing after a random number of them, then once without faults.
+faulty() {
+  local name=$1 out=$2
+  shift 2
+  MME_ENOSPC_COUNT="$work/$name.count" LD_PRELOAD=$shim "$@" >/dev/null 2>&1 || true
+  rm -rf "$out"
+  local total moments=() said=""
+  total=$(cat "$work/$name.count")
+  for ((k = 0; k < faults; ++k)); do
+    local n=$(((RANDOM * 32768 + RANDOM) % total))
+    moments+=("$n")
+    local rc=0
+    rm -f "$work/mark"
+    # Every other run starts afresh (the fault meets a full run); the others resume the last one.
+    ((k % 2 == 0)) && rm -rf "$out"
+    MME_ENOSPC_AFTER=$n MME_ENOSPC_MARK="$work/mark" LD_PRELOAD=$shim "$@" >"$work/$name.log" 2>&1 || rc=$?
+    # A run resumed from the earlier ones may finish before write n: then it must succeed.
+    if [[ ! -e "$work/mark" ]]; then
+      [[ $rc -eq 0 ]] || fail "$name exited $rc without meeting the fault"
+      moments+=("(finished first)")
+      continue
+    fi
+    if [[ $rc -ne 1 ]] || ! grep -q "No space left on device" "$work/$name.log" ||
+      grep -q "errno = \|time = \|terminate called\|Segmentation" "$work/$name.log"; then
+      cat "$work/$name.log"
+      fail "$name with ENOSPC after write $n of $total: exit $rc, not one clean line and 1"
+    fi
+    said=$(head -1 "$work/$name.log")
+  done
+  echo "$name: $total writes; ENOSPC after ${moments[*]}; the others stopped with exit 1, e.g. $said"
+  "$@"
+  local left
+  left=$(find "$out" -name '*.tmp-*' | wc -l)
+  [[ $left -eq 0 ]] || fail "$name left $left temporaries"
+}
+
+"${flowgen[@]}" --out "$work/ref-flow"
+"${trajgen[@]}" --flow "$work/ref-flow" --out "$work/ref-traj"
+faulty flowgen "$work/flow" "${flowgen[@]}" --out "$work/flow"
+faulty trajgen "$work/traj" "${trajgen[@]}" --flow "$work/ref-flow" --out "$work/traj"
+"$build/common/mme-verify" "$work/flow"
+"$build/common/mme-verify" "$work/traj"
+"$python" - "$work/ref-flow" "$work/flow" "$work/ref-traj" "$work/traj" <<'PY'
+import glob, os, sys
+import h5py, numpy as np
+
+def datasets(root):
+    out = {}
+    for part in sorted(glob.glob(os.path.join(root, "shard-*", "part-*.h5"))):
+        with h5py.File(part, "r") as f:
+            def visit(name, obj):
+                if isinstance(obj, h5py.Dataset):
+                    assert name not in out, (part, name)
+                    out[name] = obj[()]
+            f["videos"].visititems(visit)
+    return out
+
+for a, b in [(sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])]:
+    x, y = datasets(a), datasets(b)
+    assert x.keys() == y.keys(), (b, sorted(set(x) ^ set(y)))
+    assert all(np.array_equal(x[k], y[k]) for k in x), b
+    print(f"{b}: {len(x)} datasets equal to the uninterrupted run's")
+PY
+
+trainer=("$build/trainer/trainer" -q pretrain model_preset=tiny recipe=mme data.flow_dir="$work/ref-flow"
+  data.target_dir="$work/ref-traj" optim.batch=2 optim.epochs=4 optim.warmup_epochs=1 run.checkpoint_every=2)
+"${trainer[@]}" run.out="$work/ref-run"
+faulty trainer "$work/run" "${trainer[@]}" run.out="$work/run"
+"$python" - "$work/ref-run/metrics.jsonl" "$work/run/metrics.jsonl" <<'PY'
+import json, sys
+a, b = ([json.loads(l)["loss"] for l in open(p)] for p in sys.argv[1:])
+assert a == b, (a, b)
+print(f"trainer: {len(a)} losses equal to the uninterrupted run's")
+PY
+echo "enospc_inject.sh: $((3 * faults)) injected full disks, each stopped cleanly and resumed"
