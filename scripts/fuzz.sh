@@ -21,7 +21,7 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz
 work=build/fuzz/corpus
 rm -rf "$work" build/fuzz/crashes
-mkdir -p "$work"/{loco,jpeg,dataset_list,json,checkpoint}
+mkdir -p "$work"/{loco,jpeg,dataset_list,json,checkpoint,safetensors}
 
 # Seeds from real files.
 export HDF5_PLUGIN_PATH=$release/common/plugin
@@ -63,6 +63,9 @@ torch.save({"model": state, "epoch": 3, "args": argparse.Namespace(lr=1e-3, mode
 torch.save({"module": {"module." + k: v for k, v in state.items()}, "optimizer": {"state": {0: {"step": torch.tensor(1.0)}}}},
            os.path.join(out, "module.pth"))
 torch.save({"state_dict": {"x": torch.arange(6).reshape(2, 3)[:, 1:]}}, os.path.join(out, "view.pth"))
+import safetensors.torch
+safetensors.torch.save_file({k: v.contiguous() for k, v in state.items()},
+                            os.path.join(out, "..", "safetensors", "model.safetensors"), metadata={"format": "pt"})
 PY
 cp "$samples"/*.txt "$work/dataset_list/" 2>/dev/null || printf 'a/b.mp4 3\n' >"$work/dataset_list/list.txt"
 for preset in tiny vit-b; do
@@ -76,7 +79,7 @@ failed=0
 # LibTorch's zip reader leaks when it refuses a malformed archive: PyTorch's, suppressed by name.
 export LSAN_OPTIONS=suppressions=$repo/tests/fuzz/lsan.supp
 targets=(loco jpeg dataset_list json)
-[[ -x build/fuzz/tests/fuzz/fuzz_checkpoint ]] && targets+=(checkpoint)  # (needs the torch wheel)
+[[ -x build/fuzz/tests/fuzz/fuzz_checkpoint ]] && targets+=(checkpoint safetensors)  # (need the torch wheel)
 for target in "${targets[@]}"; do
   mkdir -p build/fuzz/crashes/$target
   echo "fuzz.sh: $target for ${seconds} s"

@@ -34,6 +34,10 @@ NamedTensors read_safetensors(const fs::path& file) {
   in.seekg(0, std::ios::end);
   const auto file_size = static_cast<std::uint64_t>(in.tellg());
   in.seekg(0);
+  return read_safetensors(in, file_size, file);
+}
+
+NamedTensors read_safetensors(std::istream& in, std::uint64_t file_size, const fs::path& file) {
   unsigned char prefix[8] = {};
   if (file_size < 8 || !in.read(reinterpret_cast<char*>(prefix), 8))
     throw mme::FileError(file, "is too short for a safetensors file");
