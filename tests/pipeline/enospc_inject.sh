@@ -18,10 +18,7 @@ fail() {
   exit 1
 }
 
-list=$work/four.txt
-printf 'opencv-doc/cup.mp4 0\nopencv-doc/vtest.avi 0\npython3-imageio/realshort.mp4 1\npython3-imageio/cockatoo.mp4 1\n' >"$list"
-flowgen=("$build/flowgen/flowgen" -q --list "$list" --root "$samples" --threads 2 --part-videos 1 --short-side 128)
-trajgen=("$build/trajgen/trajgen" -q --threads 2 --part-videos 1)
+source "$(dirname "$0")/sample_set.sh"
 
 # faulty NAME OUT COMMAND...: counts COMMAND's writes on a fresh output, then runs it $faults times
 # failing after a random number of them, then once without faults.
@@ -66,27 +63,7 @@ faulty flowgen "$work/flow" "${flowgen[@]}" --out "$work/flow"
 faulty trajgen "$work/traj" "${trajgen[@]}" --flow "$work/ref-flow" --out "$work/traj"
 "$build/common/mme-verify" "$work/flow"
 "$build/common/mme-verify" "$work/traj"
-"$python" - "$work/ref-flow" "$work/flow" "$work/ref-traj" "$work/traj" <<'PY'
-import glob, os, sys
-import h5py, numpy as np
-
-def datasets(root):
-    out = {}
-    for part in sorted(glob.glob(os.path.join(root, "shard-*", "part-*.h5"))):
-        with h5py.File(part, "r") as f:
-            def visit(name, obj):
-                if isinstance(obj, h5py.Dataset):
-                    assert name not in out, (part, name)
-                    out[name] = obj[()]
-            f["videos"].visititems(visit)
-    return out
-
-for a, b in [(sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])]:
-    x, y = datasets(a), datasets(b)
-    assert x.keys() == y.keys(), (b, sorted(set(x) ^ set(y)))
-    assert all(np.array_equal(x[k], y[k]) for k in x), b
-    print(f"{b}: {len(x)} datasets equal to the uninterrupted run's")
-PY
+"$python" "$same_datasets" "$work/ref-flow" "$work/flow" "$work/ref-traj" "$work/traj"
 
 trainer=("$build/trainer/trainer" -q pretrain model_preset=tiny recipe=mme data.flow_dir="$work/ref-flow"
   data.target_dir="$work/ref-traj" optim.batch=2 optim.epochs=4 optim.warmup_epochs=1 run.checkpoint_every=2)

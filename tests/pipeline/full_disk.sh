@@ -46,10 +46,7 @@ expect_full() {
   [[ $temps -eq 0 ]] || fail "$tool left $temps temporary file(s): $(find "$dir" -name '*.tmp-*')"
 }
 
-list=$work/four.txt
-printf 'opencv-doc/cup.mp4 0\nopencv-doc/vtest.avi 0\npython3-imageio/realshort.mp4 1\npython3-imageio/cockatoo.mp4 1\n' >"$list"
-flowgen=("$build/flowgen/flowgen" -q --list "$list" --root "$samples" --threads 2 --part-videos 1 --short-side 128)
-trajgen=("$build/trajgen/trajgen" -q --threads 2 --part-videos 1)
+source "$(dirname "$0")/sample_set.sh"
 
 # Uninterrupted runs on the normal disk.
 "${flowgen[@]}" --out "$work/ref-flow"
@@ -81,27 +78,7 @@ grow traj
 "${trajgen[@]}" --flow "$work/ref-flow" --out "$work/traj/out"
 
 # The re-runs equal the uninterrupted runs, dataset for dataset.
-"$python" - "$work/ref-flow" "$work/flow/out" "$work/ref-traj" "$work/traj/out" <<'EOF'
-import glob, os, sys
-import h5py, numpy as np
-
-def datasets(root):
-    out = {}
-    for part in sorted(glob.glob(os.path.join(root, "shard-*", "part-*.h5"))):
-        with h5py.File(part, "r") as f:
-            def visit(name, obj):
-                if isinstance(obj, h5py.Dataset):
-                    out[name] = obj[()]
-            f["videos"].visititems(visit)
-    return out
-
-for a, b in [(sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])]:
-    x, y = datasets(a), datasets(b)
-    assert x.keys() == y.keys(), (a, sorted(set(x) ^ set(y)))
-    for k in x:
-        assert np.array_equal(x[k], y[k]), (b, k)
-    print(f"{b}: {len(x)} datasets equal to the uninterrupted run's")
-EOF
+"$python" "$same_datasets" "$work/ref-flow" "$work/flow/out" "$work/ref-traj" "$work/traj/out"
 
 # The trainer: its checkpoint does not fit.
 trainer=("$build/trainer/trainer" -q pretrain model_preset=tiny recipe=mme data.flow_dir="$work/ref-flow"

@@ -13,10 +13,7 @@ trap '[[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
 RANDOM=$seed
 echo "kill_resume.sh: seed $seed, $kills kills per tool"
 
-list=$work/four.txt
-printf 'opencv-doc/cup.mp4 0\nopencv-doc/vtest.avi 0\npython3-imageio/realshort.mp4 1\npython3-imageio/cockatoo.mp4 1\n' >"$list"
-flowgen=("$build/flowgen/flowgen" -q --list "$list" --root "$samples" --threads 2 --part-videos 1 --short-side 128)
-trajgen=("$build/trajgen/trajgen" -q --threads 2 --part-videos 1)
+source "$(dirname "$0")/sample_set.sh"
 
 # run_killed NAME SECONDS COMMAND...: $kills times, start COMMAND and SIGKILL it after a random
 # moment in (0, SECONDS); then run it to the end.
@@ -49,28 +46,7 @@ for dir in flow traj; do
   left=$(find "$work/$dir" -name '*.tmp-*' | wc -l)
   [[ $left -eq 0 ]] || { echo "kill_resume.sh: $left temporaries left in $dir after the final run" >&2; exit 1; }
 done
-"$python" - "$work/ref-flow" "$work/flow" "$work/ref-traj" "$work/traj" <<'EOF'
-import glob, os, sys
-import h5py, numpy as np
-
-def datasets(root):
-    out = {}
-    for part in sorted(glob.glob(os.path.join(root, "shard-*", "part-*.h5"))):
-        with h5py.File(part, "r") as f:
-            def visit(name, obj):
-                if isinstance(obj, h5py.Dataset):
-                    assert name not in out, (part, name)  # a video in two parts
-                    out[name] = obj[()]
-            f["videos"].visititems(visit)
-    return out
-
-for a, b in [(sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])]:
-    x, y = datasets(a), datasets(b)
-    assert x.keys() == y.keys(), (b, sorted(set(x) ^ set(y)))
-    for k in x:
-        assert np.array_equal(x[k], y[k]), (b, k)
-    print(f"{b}: {len(x)} datasets equal to the uninterrupted run's")
-EOF
+"$python" "$same_datasets" "$work/ref-flow" "$work/flow" "$work/ref-traj" "$work/traj"
 
 trainer=("$build/trainer/trainer" -q pretrain model_preset=tiny recipe=mme data.flow_dir="$work/ref-flow"
   data.target_dir="$work/ref-traj" optim.batch=2 optim.epochs=6 optim.warmup_epochs=1 run.checkpoint_every=1)
