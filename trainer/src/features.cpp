@@ -100,7 +100,9 @@ long write_features(const TrainConfig& config, const fs::path& out) {
     report = set_weights(*model, init.tensors, config.finetune.init, [](const std::string&) { return true; });
   } else {
     std::map<std::string, torch::Tensor> encoder;
-    for (const auto& [name, t] : init.tensors) encoder[name.rfind("encoder.", 0) == 0 ? name.substr(8) : name] = t;
+    const std::string prefix = "encoder.";  // the Encoder module's own names lack it
+    for (const auto& [name, t] : init.tensors)
+      encoder[name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name] = t;
     report = set_weights(*model->encoder, encoder, config.finetune.init, [](const std::string&) { return true; });
   }
   report.ignored.insert(report.ignored.begin(), init.ignored.begin(), init.ignored.end());

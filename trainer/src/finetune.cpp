@@ -241,9 +241,8 @@ nlohmann::json evaluate(const TrainConfig& config) {
   const bool mofo = settings.finetune.pooling == "mofo";
   const ClipNeeds needs{.motion_box = mofo};
   ClipDataset dataset(settings, needs);
-  auto& classifier = model;
-  classifier->to(device);
-  classifier->eval();
+  model->to(device);
+  model->eval();
   torch::NoGradGuard no_grad;
 
   const int T = config.finetune.test_clips, C = config.finetune.test_crops;
@@ -261,7 +260,7 @@ nlohmann::json evaluate(const TrainConfig& config) {
     const auto [frames, boxes] = test_views(dataset, video, settings, T, C, needs);
     const auto video_in = imagenet_normalise(frames_to_video(frames.to(device)));
     const auto inside = tokens_inside(boxes.to(device), slices, side, side);
-    const auto scores = torch::softmax(classifier->forward(video_in, inside).to(torch::kFloat32), 1).mean(0).cpu();
+    const auto scores = torch::softmax(model->forward(video_in, inside).to(torch::kFloat32), 1).mean(0).cpu();
     const auto predicted = scores.argmax().item<std::int64_t>();
     const auto ranked = std::get<1>(scores.topk(std::min(5, classes)));
     top1 += predicted == video.label;

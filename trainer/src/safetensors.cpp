@@ -108,12 +108,14 @@ void write_safetensors(const fs::path& file, const NamedTensors& tensors,
   }
   auto text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // the data starts 8-byte aligned
-  std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((static_cast<std::uint64_t>(text.size()) >> (8 * i)) & 0xff);
-  out += text;
-  out.reserve(out.size() + offset);
-  for (const auto& t : data) out.append(static_cast<const char*>(t.data_ptr()), t.nbytes());
-  mme::write_atomically(file, out);
+  char length[8];
+  for (int i = 0; i < 8; ++i)
+    length[i] = static_cast<char>((static_cast<std::uint64_t>(text.size()) >> (8 * i)) & 0xff);
+  mme::AtomicWriter out(file);  // each tensor written as it is (not copied into one buffer first)
+  out.write(length, sizeof length);
+  out.write(text.data(), text.size());
+  for (const auto& t : data) out.write(t.data_ptr(), t.nbytes());
+  out.commit();
 }
 
 }  // namespace trainer

@@ -12,9 +12,10 @@
 
 #include <cstring>
 #include <fstream>
-#include <sstream>
+#include <functional>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 
 namespace trainer {
@@ -525,7 +526,9 @@ ValuePtr unpickle(caffe2::serialize::PyTorchStreamReader& archive) {
   return unpickler.run();
 }
 
-bool legacy_format(const char* head, std::size_t size) { return size >= 2 && head[0] == '\x80' && head[1] == '\x02'; }
+bool legacy_format(const char* head, std::size_t size) {
+  return size >= 2 && head[0] == '\x80' && head[1] == '\x02';
+}
 
 constexpr const char* kLegacy =
     "is in torch.save's format from before PyTorch 1.6 (_use_new_zipfile_serialization=False); load and save it "
@@ -619,9 +622,13 @@ StateDictFile state_dict_of(ValuePtr root, const fs::path& file) {
 
 }  // namespace
 
-std::vector<char> torch_save_bytes(const NamedTensors& tensors, const std::string& under) {
+namespace {
+
+// torch.save's zip of {under: {name: tensor}}, handed to `out` piece by piece.
+void write_torch_save(const NamedTensors& tensors, const std::string& under,
+                      const std::function<std::size_t(const void*, std::size_t)>& out) {
   c10::Dict<std::string, torch::Tensor> dict;
-  for (const auto& [name, tensor] : tensors) dict.insert(name, tensor.detach().to(torch::kCPU).contiguous().clone());
+  for (const auto& [name, tensor] : tensors) dict.insert(name, tensor.detach().to(torch::kCPU).contiguous());
   c10::IValue value(dict);
   if (!under.empty()) {
     c10::Dict<std::string, c10::Dict<std::string, torch::Tensor>> root;
@@ -637,20 +644,32 @@ std::vector<char> torch_save_bytes(const NamedTensors& tensors, const std::strin
   pickler.protocol();
   pickler.pushIValue(value);
   pickler.stop();
+  caffe2::serialize::PyTorchStreamWriter writer(out);
+  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
+  writer.writeEndOfFile();
+}
+
+}  // namespace
+
+std::vector<char> torch_save_bytes(const NamedTensors& tensors, const std::string& under) {
   std::vector<char> out;
-  caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, std::size_t size) {
+  write_torch_save(tensors, under, [&](const void* data, std::size_t size) {
     const auto* bytes = static_cast<const char*>(data);
     out.insert(out.end(), bytes, bytes + size);
     return size;
   });
-  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
-  writer.writeEndOfFile();
   return out;
 }
 
 void write_state_dict(const fs::path& file, const NamedTensors& tensors, const std::string& under) {
-  const auto bytes = torch_save_bytes(tensors, under);
-  mme::write_atomically(file, std::string_view(bytes.data(), bytes.size()));
+  // Straight into the file (a ViT-L's weights are not held twice); as for checkpoints, the zip
+  // writer is told every write succeeded and commit() reports the first failure.
+  mme::AtomicWriter out(file);
+  write_torch_save(tensors, under, [&](const void* data, std::size_t size) {
+    out.write(data, size);
+    return size;
+  });
+  out.commit();
 }
 
 }  // namespace trainer

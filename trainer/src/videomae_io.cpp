@@ -47,6 +47,14 @@ constexpr std::pair<const char*, const char*> kNewHfBiases[] = {{"attn.q_bias", 
 constexpr const char* kHfQkv[] = {"attention.attention.query.weight", "attention.attention.key.weight",
                                   "attention.attention.value.weight"};
 
+// Our decoder's names and VideoMAE's, both ways (a linear pixel head is VideoMAE's decoder.head;
+// MME's other heads have no VideoMAE name and keep theirs under decoder.heads). The pixel head
+// comes before the other heads: its prefix is the longer one on our side.
+constexpr std::pair<const char*, const char*> kVideoMaeDecoder[] = {{"decoder_blocks.", "decoder.blocks."},
+                                                                    {"decoder_norm.", "decoder.norm."},
+                                                                    {"decoder_heads.pixel.0.", "decoder.head."},
+                                                                    {"decoder_heads.", "decoder.heads."}};
+
 // Our stacks of blocks and where HF keeps them.
 constexpr std::pair<const char*, const char*> kHfStacks[] = {{"encoder.blocks.", "videomae.encoder.layer."},
                                                              {"decoder_blocks.", "decoder.decoder_layers."}};
@@ -71,7 +79,8 @@ bool split_block(const std::string& name, const std::string& stack, std::string&
   return true;
 }
 
-// A key of a Hugging Face file -> ours ("" for the parts of a split qkv, handled by the caller).
+// A key of a Hugging Face file -> ours (the split q, k, v weights keep their HF ending: the caller
+// joins them).
 std::string from_hf(std::string name) {
   // VideoMAEModel saved alone has no "videomae." prefix.
   for (const char* base : {"embeddings.", "encoder.layer.", "layernorm."})
@@ -103,10 +112,8 @@ std::string from_videomae(std::string name) {
   swap_prefix(name, "backbone.", "encoder.");
   for (const char* part : {"patch_embed.", "blocks.", "norm."})
     if (starts(name, part)) return "encoder." + name;
-  if (swap_prefix(name, "decoder.blocks.", "decoder_blocks.") || swap_prefix(name, "decoder.norm.", "decoder_norm.") ||
-      swap_prefix(name, "decoder.head.", "decoder_heads.pixel.0.") ||
-      swap_prefix(name, "decoder.heads.", "decoder_heads."))
-    return name;
+  for (const auto& [ours, videomae] : kVideoMaeDecoder)
+    if (swap_prefix(name, videomae, ours)) break;
   return name;
 }
 
@@ -262,10 +269,9 @@ NamedTensors to_videomae(const NamedTensors& ours, bool classifier) {
     auto name = key;
     if (classifier)
       swap_prefix(name, "encoder.", "");
-    else if (!swap_prefix(name, "decoder_blocks.", "decoder.blocks.") &&
-             !swap_prefix(name, "decoder_norm.", "decoder.norm.") &&
-             !swap_prefix(name, "decoder_heads.pixel.0.", "decoder.head."))
-      swap_prefix(name, "decoder_heads.", "decoder.heads.");
+    else
+      for (const auto& [mine, videomae] : kVideoMaeDecoder)
+        if (swap_prefix(name, mine, videomae)) break;
     out.emplace_back(name, tensor);
   }
   return out;
