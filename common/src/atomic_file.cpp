@@ -20,6 +20,12 @@ std::filesystem::path temporary_name(const std::filesystem::path& path) {
   return path.string() + fmt::format(".tmp-{}-{}.{}", host_name(), ::getpid(), counter++);
 }
 
+std::filesystem::path published_name(const std::filesystem::path& file) {
+  const auto name = file.filename().string();
+  const auto at = name.find(".tmp-");
+  return at == std::string::npos ? file : file.parent_path() / name.substr(0, at);
+}
+
 void remove_stale_temporaries(const std::filesystem::path& path) {
   std::error_code ec;
   const bool whole_dir = std::filesystem::is_directory(path, ec);

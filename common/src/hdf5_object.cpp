@@ -1,5 +1,6 @@
 #include "hdf5_object.h"
 
+#include <mme/atomic_file.h>
 #include <mme/error.h>
 #include <mme/log.h>
 
@@ -41,13 +42,6 @@ Hdf5Failure logged_failure() {
 }
 
 }  // namespace
-
-std::filesystem::path published_name(const std::string& file) {
-  const std::filesystem::path path(file);
-  const auto name = path.filename().string();
-  const auto at = name.find(".tmp-");
-  return at == std::string::npos ? path : path.parent_path() / name.substr(0, at);
-}
 
 void fail(const std::string& what) {
   const auto f = logged_failure();

@@ -59,9 +59,6 @@ std::string object_path(hid_t id);
 // (`operation`, the system error) when the driver met one; else returns HDF5's reason.
 std::string output_failure(const std::filesystem::path& output, const char* operation);
 
-// The name a shard's temporary file is published under ("part-00002.h5.tmp-host-12.0" ->
-// "part-00002.h5"); other names are returned as they are.
-std::filesystem::path published_name(const std::string& file);
 inline hid_t check_id(hid_t id, const std::string& what) {
   if (id < 0) fail(what);
   return id;

@@ -13,6 +13,9 @@ namespace mme {
 // A temporary of `path` for this writer, next to it: "<name>.tmp-<host>-<pid>.<n>" (the host and
 // pid say whose it is, for remove_stale_temporaries; n keeps two writers of one process apart).
 std::filesystem::path temporary_name(const std::filesystem::path& path);
+// The inverse: the name a temporary is published under ("part-00002.h5.tmp-host-12.0" ->
+// "part-00002.h5"), for messages that must name the file the user knows; other names unchanged.
+std::filesystem::path published_name(const std::filesystem::path& file);
 
 // A killed writer leaves its temporaries: removes those of `path` (or, for a directory, of every
 // file in it) whose writer on this host is gone. Another host's are left alone: their pids cannot
