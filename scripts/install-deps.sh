@@ -62,13 +62,16 @@ fi
 # PyTorch's wheel into the virtual environment (about 4 GB with its CUDA libraries).
 # With everything (not --trainer: the GPU machine has no network), transformers and safetensors too.
 install_torch() {
-  local check="import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$torch_version')"
+  # One exit at the end: an earlier sys.exit(False) would skip the later checks.
+  local check="import sys, torch; ok = torch.__version__.split('+')[0] == '$torch_version'"
   local wheels=("torch==$torch_version")
   if ((want_all)); then
     check+="; import transformers, safetensors"
-    check+="; sys.exit(transformers.__version__ != '$transformers_version' or safetensors.__version__ != '$safetensors_version')"
+    check+="; ok = ok and transformers.__version__ == '$transformers_version'"
+    check+=" and safetensors.__version__ == '$safetensors_version'"
     wheels+=("transformers==$transformers_version" "safetensors==$safetensors_version")
   fi
+  check+="; sys.exit(not ok)"
   if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c "$check" 2>/dev/null; then
     return
   fi
