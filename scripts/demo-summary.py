@@ -4,7 +4,8 @@
     scripts/demo-summary.py OUTDIR --flow-seconds S
 
 Reads what scripts/demo.sh left in OUTDIR: flowgen's and trajgen's manifests (flow/, targets/,
-directions/), the pretraining metrics (pretrain/metrics.jsonl) and both probes' eval.json.
+directions/), the pretraining metrics (pretrain/ and pretrain-pixels/metrics.jsonl) and the three
+probes' eval.json (MME-pretrained, pixel-pretrained, untrained).
 """
 import argparse
 import glob
@@ -43,7 +44,10 @@ def main():
     with open(os.path.join(out, "pretrain", "metrics.jsonl")) as f:
         last = [json.loads(line) for line in f if line.strip()][-1]
     probe = read_json(os.path.join(out, "probe", "eval.json"))
+    pixels = read_json(os.path.join(out, "probe-pixels", "eval.json"))
     untrained = read_json(os.path.join(out, "probe-untrained", "eval.json"))
+    with open(os.path.join(out, "pretrain-pixels", "metrics.jsonl")) as f:
+        last_pixels = [json.loads(line) for line in f if line.strip()][-1]
     summary = {
         "videos": len(ok),
         "failed": sum(1 for m in flow if m.get("status") == "failed"),
@@ -55,6 +59,8 @@ def main():
         "pretrain_steps": last["step"],
         "final_losses": last["losses"],
         "probe_top1": probe["top1"],
+        "pixel_final_losses": last_pixels["losses"],
+        "pixel_probe_top1": pixels["top1"],
         "untrained_probe_top1": untrained["top1"],
         "chance": 1.0 / probe["classes"],
         "test_videos": probe["videos"],
@@ -62,14 +68,19 @@ def main():
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
 
-    losses = " / ".join(f"{name} {value:.4f}" for name, value in sorted(summary["final_losses"].items()))
-    print("| sample videos (failed) | flow pairs/s | target videos (tube starts) | final pretraining losses "
-          "| probe top-1 on held-out videos: pretrained / untrained / chance |")
-    print("|---|---|---|---|---|")
-    print(f"| {summary['videos']} ({summary['failed']}) | {summary['pairs_per_s']:.0f} "
-          f"| {summary['target_videos']} ({summary['trajectory_starts']}) | {losses} "
-          f"| {summary['probe_top1']:.2f} / {summary['untrained_probe_top1']:.2f} / {summary['chance']:.2f} "
-          f"({summary['test_videos']} clips) |")
+    print("| sample videos (failed) | flow pairs/s | target videos (tube starts) | pretraining recipe "
+          "| final pretraining losses | probe top-1 on held-out videos (chance) |")
+    print("|---|---|---|---|---|---|")
+    facts = (f"| {summary['videos']} ({summary['failed']}) | {summary['pairs_per_s']:.0f} "
+             f"| {summary['target_videos']} ({summary['trajectory_starts']}) ")
+    blank = "| | | "
+    rows = [("MME (raw/20 trajectories + HOG)", summary["final_losses"], summary["probe_top1"]),
+            ("VideoMAE (pixels)", summary["pixel_final_losses"], summary["pixel_probe_top1"]),
+            ("none (untrained encoder)", {}, summary["untrained_probe_top1"])]
+    for i, (recipe, final, top1) in enumerate(rows):
+        losses = " / ".join(f"{name} {value:.4f}" for name, value in sorted(final.items()) if value > 0) or "-"
+        print((facts if i == 0 else blank) + f"| {recipe} | {losses} | {top1:.2f} ({summary['chance']:.2f}, "
+              f"{summary['test_videos']} clips) |")
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@
 #
 # Pipeline: probe every sample video; dense flow (flowgen), trajectory targets, MOFO boxes and MGM
 # maps (trajgen) and pictures of them; a labelled set of camera pans in four directions cut from
-# the same real footage (scripts/make-direction-set.sh), train and test clips from different
-# videos; a tiny ViT pretrained with MME's recipe on the train clips; a linear probe of its frozen
-# encoder (and, for comparison, of an untrained one) tested on the held-out videos; the masks of
-# every strategy over a clip, the loss curves, and a summary table (OUTDIR/summary.json too).
+# the same real footage (scripts/make-motion-set.py), train and test clips from different
+# videos; a tiny ViT pretrained with MME's recipe on the train clips, and with VideoMAE's pixel
+# recipe at the same budget; a linear probe of each frozen encoder (and of an untrained one)
+# tested on the held-out videos; the masks of every strategy over a clip, the loss curves, and a
+# summary table (OUTDIR/summary.json too).
 set -euo pipefail
 setup=1 small=0 out_arg=""
 for arg in "$@"; do
@@ -29,7 +30,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mkdir -p "${out_arg:-$repo/demo-out}" && cd "${out_arg:-$repo/demo-out}" && pwd)
 build=$(cd "${MME_BUILD_DIR:-$repo/build/release}" 2>/dev/null && pwd || echo "${MME_BUILD_DIR:-$repo/build/release}")
 # A demo always starts from scratch (flowgen would otherwise resume into the old output).
-rm -rf "$out"/{flow,targets,pictures,directions,pretrain,probe,probe-untrained,probe.h5,probe.h5.report.json,summary.json}
+rm -rf "$out"/{flow,targets,pictures,directions,pretrain,pretrain-pixels,probe,probe-pixels,probe-untrained,probe.h5,probe.h5.report.json,summary.json}
 cd "$repo"
 
 step() { printf '\n== %s\n' "$*" >&2; }
@@ -84,7 +85,7 @@ done
 
 step "A labelled set from the same footage: camera pans left / right / up / down (train and test videos differ)"
 dirs=$out/directions
-scripts/make-direction-set.sh "$samples" "$dirs" 10 >/dev/null
+/usr/bin/python3 scripts/make-motion-set.py "$samples" "$dirs" --families pan --places 10 >/dev/null
 cat "$dirs/train.txt" "$dirs/test.txt" >"$dirs/all.txt"
 "$build/flowgen/flowgen" -q --list "$dirs/all.txt" --root "$dirs" --out "$dirs/flow"
 "$build/trajgen/trajgen" -q --flow "$dirs/flow" --out "$dirs/targets"
@@ -96,19 +97,25 @@ cat "$dirs/train.txt" "$dirs/test.txt" >"$dirs/all.txt"
 train_clips=$(wc -l <"$dirs/train.txt")
 epochs=$(((840 * 16 + train_clips - 1) / train_clips))
 data=(data.flow_dir="$dirs/flow" data.stride=2)
+pretrain=(model_preset=tiny "${data[@]}" data.target_dir="$dirs/targets" data.list="$dirs/train.txt" mask.ratio=0.5
+  optim.batch=16 optim.base_lr=0.016 optim.epochs="$epochs" optim.warmup_epochs=5 run.log_every=40)
 step "trainer pretrain: tiny ViT, MME recipe (trajectory + HOG targets), $epochs epochs of $train_clips clips on CPU"
-"$build/trainer/trainer" pretrain model_preset=tiny recipe=mme "${data[@]}" data.target_dir="$dirs/targets" \
-  data.list="$dirs/train.txt" trajectory.norm=raw20 mask.ratio=0.5 optim.batch=16 optim.base_lr=0.016 \
-  optim.epochs="$epochs" optim.warmup_epochs=5 run.log_every=40 run.out="$out/pretrain"
+"$build/trainer/trainer" pretrain recipe=mme trajectory.norm=raw20 "${pretrain[@]}" run.out="$out/pretrain"
 /usr/bin/python3 scripts/plot-metrics.py "$out/pretrain" >/dev/null
 cp "$out/pretrain/metrics.png" "$out/pictures/loss-curves.png"
+# The baseline at the same budget: VideoMAE's pixel target (scripts/ablate.sh compares every recipe).
+step "trainer pretrain: the same tiny ViT, VideoMAE recipe (normalised pixels), same steps and clips"
+"$build/trainer/trainer" -q pretrain recipe=videomae "${pretrain[@]}" run.out="$out/pretrain-pixels"
 
 # A linear head on the frozen encoder; no flips (a mirrored clip would change its label).
 probe_epochs=$(((400 * 16 + train_clips - 1) / train_clips))  # ~400 steps
 probe=(model_preset=tiny "${data[@]}" data.flip=false optim.batch=16 optim.base_lr=1.0 optim.epochs="$probe_epochs" run.log_every=1000)
-for run in probe probe-untrained; do
-  init=$out/pretrain/checkpoint.pt which=pretrained
-  [[ $run == probe-untrained ]] && init="" which=untrained
+for run in probe probe-pixels probe-untrained; do
+  case $run in
+    probe) init=$out/pretrain/checkpoint.pt which="MME-pretrained" ;;
+    probe-pixels) init=$out/pretrain-pixels/checkpoint.pt which="pixel-pretrained" ;;
+    probe-untrained) init="" which=untrained ;;
+  esac
   step "trainer $run: linear probe of the $which encoder, tested on the held-out videos"
   "$build/trainer/trainer" probe "${probe[@]}" finetune.init="$init" data.list="$dirs/train.txt" run.out="$out/$run"
   "$build/trainer/trainer" -q eval "${data[@]}" data.list="$dirs/test.txt" run.out="$out/$run" >/dev/null
@@ -125,5 +132,6 @@ echo "  targets/       trajectory targets, MOFO boxes, MGM motion maps (docs/for
 echo "  directions/    the labelled pan clips (train.txt, test.txt) with their flow and targets"
 echo "  pretrain/      checkpoint.pt, metrics.jsonl and metrics.png of the tiny MME pretraining"
 echo "  probe/         the linear probe of the pretrained encoder: eval.json, confusion.csv"
+echo "  pretrain-pixels/, probe-pixels/  the same with VideoMAE's pixel target, at the same budget"
 echo "  probe-untrained/  the same probe on an untrained encoder, for comparison"
 echo "  probe.h5       stream facts of every sample video; summary.json: the table above"
