@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue 17's one command at its quick scale (scripts/ablate.sh --quick, ~16 minutes on 2 cores):
 # every recipe's cell finishes, the labels match the measured flow (ablate.sh stops otherwise), the
-# table, its JSON and its picture are written, supervised training from scratch learns the motion
-# classes well above chance (the set can be learnt: the ceiling the recipes are read against), and a
+# table, its JSON and its picture are written, the motion classes can be learnt (supervised training
+# from scratch and the best recipe's fine-tuning beat chance clearly), and a
 # re-run skips every finished cell: no run is touched again and the table comes out the same.
 # Which recipe wins is reported in docs/results.md, not asserted.
 # Usage: ablate_quick.sh BUILD_DIR OUT
@@ -44,9 +44,12 @@ for name in r:
     if name not in ("untrained", "supervised"):
         checks.append((bool(r[name].get("final_losses")), f"{name}: pretraining losses recorded"))
 chance = again["chance"]
-# 360 test clips: a chance-level top-1 has a standard deviation of 0.016 (10 classes).
+# 360 test clips: a chance-level top-1 has a standard deviation of 0.016 (10 classes). Measured over
+# 3 seeds (docs/results.md): supervised 0.20-0.27, the best fine-tuned recipe 0.37-0.41.
 sup = r["supervised"]["finetune"]["mean"]
-checks.append((sup >= chance + 0.1, f"supervised from scratch {sup:.3f} beats chance {chance:.2f} by 0.1"))
+checks.append((sup >= chance + 0.06, f"supervised from scratch {sup:.3f} beats chance {chance:.2f} by 0.06"))
+best = max(row["finetune"]["mean"] for row in r.values())
+checks.append((best >= chance + 0.15, f"the best fine-tuned recipe {best:.3f} beats chance by 0.15"))
 checks.append((first == again, "the re-run's table equals the first run's"))
 for ok, what in checks:
     print(("ok: " if ok else "FAILED: ") + what)
