@@ -26,8 +26,10 @@ namespace {
 
 namespace fs = mme::schema::flow;
 
-// Chunk of the concatenated JPEG frames (HDF5's filters are not used on them: JPEG is compressed).
+// Largest chunk of the concatenated JPEG frames (HDF5's filters are not used on them: JPEG is
+// compressed). Shorter videos' chunks are sized to their frames (VideoWriter::exact_chunk).
 constexpr std::uint64_t kFrameChunkBytes = 1 << 18;
+constexpr std::uint64_t kExactFrameBytes = 4 * kFrameChunkBytes;
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) {
@@ -124,6 +126,8 @@ struct VideoWriter {
   explicit VideoWriter(mme::GroupWriter g) : group(std::move(g)) {}
   mme::GroupWriter group;
   std::optional<mme::DatasetWriter> flow, frames, mv;
+  bool want_frames = false;
+  std::vector<std::uint8_t> first_frames;  // JPEGs held until the frames' chunk size is known
   std::vector<std::int64_t> offsets{0};
   std::vector<double> timestamps;
   std::vector<std::uint8_t> flow_present, mv_present;
@@ -131,16 +135,14 @@ struct VideoWriter {
   std::uint64_t jpeg_bytes = 0;
 
   // The streamed datasets, sized from the container's frame count (they grow if it was short).
-  void create(const FlowSettings& s, const mme::VideoInfo& info, bool want_frames) {
+  void create(const FlowSettings& s, const mme::VideoInfo& info, bool store_frames) {
     const auto W = static_cast<std::uint64_t>(info.width), H = static_cast<std::uint64_t>(info.height);
     const std::uint64_t estimate = info.frame_count > 1 ? static_cast<std::uint64_t>(info.frame_count) : 64;
     // Flow and codec motion are piecewise smooth: LOCO-I prediction + range coding (loco_transform.h).
     flow.emplace(group.create_dataset(
         fs::flow, {mme::DType::i16, {estimate - 1, H, W, 2}, {1, H, W, 2}, mme::loco_codec({1, H, W, 2}), true}));
     flow->set(mme::schema::dataset::scale, s.quant_step);
-    if (want_frames)
-      frames.emplace(group.create_dataset(
-          fs::frames, {mme::DType::u8, {0}, {kFrameChunkBytes}, mme::checked_raw_codec(), /*extendible=*/true}));
+    want_frames = store_frames;
     const std::uint64_t mh = std::max<std::uint64_t>(1, H / s.mv_cell), mw = std::max<std::uint64_t>(1, W / s.mv_cell);
     if (s.mv) {
       mv.emplace(group.create_dataset(
@@ -150,14 +152,35 @@ struct VideoWriter {
     }
   }
 
+  // The frames' chunk size. A padded last chunk costs up to a whole chunk per video (a 32-frame
+  // clip at 96 px holds 83 KB of JPEG: two thirds of one 256 KiB chunk were zeros; an SSv2-length
+  // clip, ~360 KB, lost ~40%). So the first kExactFrameBytes of JPEG are held back: a video that
+  // ends within them gets equal chunks of at most kFrameChunkBytes that it fills exactly, a longer
+  // one kFrameChunkBytes chunks (its padding is then at most one chunk in five).
+  static std::uint64_t exact_chunk(std::uint64_t bytes) {
+    const auto pieces = std::max<std::uint64_t>(1, (bytes + kFrameChunkBytes - 1) / kFrameChunkBytes);
+    return std::max<std::uint64_t>(1, (bytes + pieces - 1) / pieces);
+  }
+  void create_frames(std::uint64_t chunk) {
+    frames.emplace(group.create_dataset(
+        fs::frames, {mme::DType::u8, {jpeg_bytes}, {chunk}, mme::checked_raw_codec(), /*extendible=*/true}));
+    if (!first_frames.empty()) frames->write_slab({0}, {first_frames.size()}, first_frames.data());
+    first_frames = {};
+  }
+
   // Stage "write" (serial, in order).
   void write(Item& item) {
     timestamps.push_back(item.time);
-    if (frames) {
-      ensure_size(*frames, jpeg_bytes + item.jpeg.size());
-      frames->write_slab({jpeg_bytes}, {item.jpeg.size()}, item.jpeg.data());
+    if (want_frames) {
+      if (frames) {
+        ensure_size(*frames, jpeg_bytes + item.jpeg.size());
+        frames->write_slab({jpeg_bytes}, {item.jpeg.size()}, item.jpeg.data());
+      } else {
+        first_frames.insert(first_frames.end(), item.jpeg.begin(), item.jpeg.end());
+      }
       jpeg_bytes += item.jpeg.size();
       offsets.push_back(static_cast<std::int64_t>(jpeg_bytes));
+      if (!frames && jpeg_bytes >= kExactFrameBytes) create_frames(kFrameChunkBytes);
     }
     if (item.index > 0) {
       const auto pair = static_cast<std::uint64_t>(item.index - 1);
@@ -178,7 +201,8 @@ struct VideoWriter {
   void finish(const mme::ListEntry& entry, const OpenedVideo& video, const nlohmann::json& stats) {
     const auto n = static_cast<std::uint64_t>(timestamps.size());
     flow->resize(n - 1);
-    if (frames) {
+    if (want_frames) {
+      if (!frames) create_frames(exact_chunk(jpeg_bytes));
       frames->resize(jpeg_bytes);
       group.write_dataset(fs::frame_offsets, {mme::DType::i64, {n + 1}, {n + 1}, mme::deflate_codec()}, offsets.data());
     }
@@ -211,7 +235,7 @@ struct VideoWriter {
 void compute_item(Item& item, JobContext& ctx, const VideoWriter& out, int W, int H,
                   std::atomic<std::int64_t>& flow_nanos) {
   const FlowSettings& s = ctx.settings;
-  if (out.frames) {
+  if (out.want_frames) {
     cv::Mat bgr;
     cv::cvtColor(item.rgb, bgr, cv::COLOR_RGB2BGR);
     cv::imencode(".jpg", bgr, item.jpeg, {cv::IMWRITE_JPEG_QUALITY, s.jpeg_quality});
