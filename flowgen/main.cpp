@@ -4,10 +4,9 @@
 #include <flowgen/run.h>
 #include <mme/cli.h>
 #include <mme/error.h>
+#include <mme/json_file.h>
 #include <mme/log.h>
 #include <mme/part_store.h>
-
-#include <fstream>
 
 namespace {
 
@@ -31,13 +30,17 @@ int run_viz(const std::filesystem::path& source, std::string video, const std::f
       const auto index_path = source / "index.json";
       if (!std::filesystem::exists(index_path))
         throw mme::FileError(source, "no index.json: run 'flowgen merge " + source.string() + "' first");
-      std::ifstream in(index_path);
-      const auto index = nlohmann::json::parse(in);
-      const auto& videos = index.at("videos");
+      const auto index = mme::read_json_file(index_path);
+      if (!index.is_object() || !index.contains("videos") || !index["videos"].is_object())
+        throw mme::FileError(index_path, "is not a flowgen index (no \"videos\" object)");
+      const auto& videos = index["videos"];
       if (videos.empty()) throw mme::FileError(index_path, "lists no videos");
       if (video.empty()) video = videos.begin().key();
       if (!videos.contains(video)) throw mme::FileError(index_path, "has no video '" + video + "'");
-      part = source / videos[video]["file"].get<std::string>();
+      const auto& entry = videos[video];
+      if (!entry.is_object() || !entry.contains("file") || !entry["file"].is_string())
+        throw mme::FileError(index_path, "names no file for video '" + video + "'");
+      part = source / entry["file"].get<std::string>();
     } else if (video.empty()) {
       const auto ids = mme::ShardReader(part).video_ids();
       if (ids.empty()) throw mme::FileError(part, "holds no videos");

@@ -1,5 +1,6 @@
 #include <mme/atomic_file.h>
 #include <mme/error.h>
+#include <mme/json_file.h>
 #include <mme/log.h>
 #include <mme/part_store.h>
 
@@ -10,7 +11,6 @@
 #include <cstdio>
 
 #include <algorithm>
-#include <fstream>
 #include <string_view>
 
 namespace mme {
@@ -233,8 +233,7 @@ std::size_t merge_index(const fs::path& out_dir, const std::string& settings_fil
   const auto settings_path = out_dir / settings_file;
   if (!fs::exists(settings_path))
     throw mme::FileError(out_dir, "not an output directory of ours (no " + settings_file + ")");
-  std::ifstream in(settings_path);
-  nlohmann::json index = {{"settings", nlohmann::json::parse(in)}};
+  nlohmann::json index = {{"settings", read_json_file(settings_path)}};
   nlohmann::json videos = nlohmann::json::object(), failed = nlohmann::json::object();
   for (const auto& dir : shard_dirs(out_dir)) {
     std::map<std::string, VideoRecord> records;
@@ -265,13 +264,7 @@ nlohmann::json output_identity(const fs::path& out_dir, const std::string& setti
   const auto settings_path = out_dir / settings_file;
   if (!fs::exists(settings_path))
     throw FileError(out_dir, fmt::format("not a finished output directory (no {})", settings_file));
-  std::ifstream in(settings_path);
-  nlohmann::json settings;
-  try {
-    settings = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw FileError(settings_path, fmt::format("not valid JSON: {}", e.what()));
-  }
+  const auto settings = read_json_file(settings_path);
   std::string all;
   for (const auto& [id, file] : videos) all += id + '\n' + file + '\n';
   return {{"settings", settings}, {"videos", videos.size()}, {"hash", fmt::format("{:016x}", fnv1a64(all))}};
@@ -284,13 +277,7 @@ void claim_output_dir(const fs::path& out_dir, const std::string& file, const nl
   const auto path = out_dir / file;
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (fs::exists(path)) {
-      nlohmann::json theirs;
-      try {
-        std::ifstream in(path);
-        theirs = nlohmann::json::parse(in);
-      } catch (const std::exception& e) {
-        throw mme::FileError(path, std::string("unreadable settings file: ") + e.what());
-      }
+      const auto theirs = read_json_file(path);
       std::string diffs;
       for (const auto& [key, value] : mine.items()) {
         const auto it = theirs.find(key);

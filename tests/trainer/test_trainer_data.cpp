@@ -9,13 +9,18 @@
 #include <trainer/clip_loader.h>
 #include <trainer/features.h>
 #include <trainer/pretrain.h>
+#include <trainer/target_set.h>
 #include <trainer/test_views.h>
 #include <trainer/torch_file.h>
+
+#include <mme/error.h>
+#include <mme/part_store.h>
 
 #include <test_support.h>
 
 #include <fmt/format.h>
 #include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_exception.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
 #include <algorithm>
@@ -176,6 +181,38 @@ TEST_CASE("the loader gives the same batches for any number of threads and from 
   std::sort(seen.begin(), seen.end());
   CHECK(seen.size() == 9);
   CHECK(std::unique(seen.begin(), seen.end()) - seen.begin() >= 4);
+}
+
+TEST_CASE("a damaged or hand-edited target config.json is a FileError naming the file, whatever it holds",
+          "[trainer][data][refusal]") {
+  // Found by fuzz_settings: "traj_len": 1e119 was converted to int (undefined), a string was
+  // nlohmann's bare type_error, and "flow": "x" threw from the message meant to explain it.
+  const auto flow_dir = shards() / "real-flow";
+  const auto videos = mme::scan_videos(flow_dir);
+  const auto sound = nlohmann::json::parse(mme::test::read_file(shards() / "real-traj" / "config.json"));
+  trainer::TrajectoryConfig trajectory;
+  mme::test::TempDir dir;
+  const auto file = dir / "config.json";
+  auto check = [&](const nlohmann::json& config) {
+    mme::test::write_file(file, config.dump());
+    trainer::check_target_set(dir.path(), flow_dir, videos, trajectory);
+  };
+  REQUIRE_NOTHROW(check(sound));
+  const std::vector<std::pair<std::string, nlohmann::json>> damaged = {
+      {"traj_len", 1e119}, {"traj_len", "4"}, {"traj_len", 4.5},
+      {"cell", nullptr},   {"flow", "x"},     {"flow", {{"videos", "many"}, {"hash", 7}, {"settings", 1}}}};
+  for (const auto& [key, value] : damaged) {
+    auto config = sound;
+    config[key] = value;
+    INFO(config.dump());
+    CHECK_THROWS_MATCHES(check(config), mme::FileError,
+                         Catch::Matchers::MessageMatches(Catch::Matchers::ContainsSubstring(file.string())));
+  }
+  for (const auto& bytes : {std::string("[4, 8]"), std::string("{\"traj_len\": 4,"), std::string("")}) {
+    mme::test::write_file(file, bytes);
+    CHECK_THROWS_MATCHES(trainer::check_target_set(dir.path(), flow_dir, videos, trajectory), mme::FileError,
+                         Catch::Matchers::MessageMatches(Catch::Matchers::ContainsSubstring(file.string())));
+  }
 }
 
 TEST_CASE("the tiny model overfits one real batch for each target", "[trainer][overfit]") {

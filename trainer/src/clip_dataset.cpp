@@ -1,4 +1,5 @@
 #include <trainer/clip_dataset.h>
+#include <trainer/target_set.h>
 
 #include <mme/dataset_list.h>
 #include <mme/error.h>
@@ -10,49 +11,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <set>
 
 namespace trainer {
 
 namespace fs = std::filesystem;
 namespace schema = mme::schema;
-
-void check_target_set(const fs::path& target_dir, const fs::path& flow_dir,
-                      const std::map<std::string, std::string>& flow_videos, const TrajectoryConfig& trajectory) {
-  const auto file = target_dir / schema::kTargetSettingsFile;
-  std::ifstream in(file);
-  if (!in) throw mme::FileError(file, "missing: data.target_dir is not a trajgen output directory");
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw mme::FileError(file, fmt::format("not valid JSON: {}", e.what()));
-  }
-  auto expect = [&](const schema::ConfigKey& k, int mine, const char* setting) {
-    const char* key = k.name;
-    if (!config.contains(key)) throw mme::FileError(file, fmt::format("has no '{}'", key));
-    const int theirs = config[key].get<int>();
-    if (theirs != mine)
-      throw mme::FileError(file, fmt::format("the targets were made with {} = {}, but this run has {} = {}", key,
-                                             theirs, setting, mine));
-  };
-  expect(schema::target_settings::traj_len, trajectory.steps, "trajectory.steps");
-  expect(schema::target_settings::cell, trajectory.cell, "trajectory.cell");
-  const auto flow = mme::output_identity(flow_dir, schema::kFlowSettingsFile, flow_videos);
-  const char* flow_key = schema::target_settings::flow.name;
-  if (!config.contains(flow_key))
-    throw mme::FileError(file, fmt::format("has no '{}' (the identity of its flow set)", flow_key));
-  const auto& theirs = config[flow_key];
-  if (theirs != flow)
-    throw mme::FileError(
-        file, fmt::format(
-                  "the targets were made from another flow set: theirs has {} videos (hash {}), "
-                  "data.flow_dir {} has {} videos (hash {}){}",
-                  theirs.value("videos", 0), theirs.value("hash", std::string("?")), flow_dir.string(),
-                  flow["videos"].get<std::size_t>(), flow["hash"].get<std::string>(),
-                  theirs.value("settings", nlohmann::json()) != flow["settings"] ? " and other flowgen settings" : ""));
-}
 
 ClipDataset::ClipDataset(const TrainConfig& config, const ClipNeeds& needs) : config_(config) {
   const auto& d = config.data;

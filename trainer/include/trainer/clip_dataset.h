@@ -77,9 +77,4 @@ class ClipDataset {
   mutable std::list<std::pair<std::filesystem::path, std::shared_ptr<mme::ShardReader>>> readers_;
 };
 
-// Checks TARGETDIR/config.json against the run's settings and the flow set; throws mme::FileError
-// naming the file, the setting and both values.
-void check_target_set(const std::filesystem::path& target_dir, const std::filesystem::path& flow_dir,
-                      const std::map<std::string, std::string>& flow_videos, const TrajectoryConfig& trajectory);
-
 }  // namespace trainer
