@@ -4,7 +4,9 @@
 
 #include <jpeglib.h>
 
+#include <algorithm>
 #include <csetjmp>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -26,6 +28,29 @@ void on_error(j_common_ptr info) {
 }
 
 void on_warning(j_common_ptr, int) {}  // corrupt-data warnings: the decoded image is still usable
+
+// libjpeg's output straight into a growing vector (jpeg_mem_dest would malloc and copy).
+struct VectorDestination {
+  jpeg_destination_mgr pub;
+  std::vector<std::uint8_t>* bytes;
+};
+void vector_init(j_compress_ptr info) {
+  auto* d = reinterpret_cast<VectorDestination*>(info->dest);
+  d->pub.next_output_byte = d->bytes->data();
+  d->pub.free_in_buffer = d->bytes->size();
+}
+boolean vector_grow(j_compress_ptr info) {
+  auto* d = reinterpret_cast<VectorDestination*>(info->dest);
+  const std::size_t used = d->bytes->size();
+  d->bytes->resize(used * 2);
+  d->pub.next_output_byte = d->bytes->data() + used;
+  d->pub.free_in_buffer = d->bytes->size() - used;
+  return TRUE;
+}
+void vector_term(j_compress_ptr info) {
+  auto* d = reinterpret_cast<VectorDestination*>(info->dest);
+  d->bytes->resize(d->bytes->size() - d->pub.free_in_buffer);
+}
 
 }  // namespace
 
@@ -65,6 +90,67 @@ RgbImage decode_jpeg(const std::uint8_t* data, std::size_t size) {
   jpeg_finish_decompress(&info);
   jpeg_destroy_decompress(&info);
   return image;
+}
+
+std::vector<std::uint8_t> encode_jpeg_yuv420(const std::uint8_t* planes, int width, int height, int quality) {
+  if (width <= 0 || height <= 0 || width > 65500 || height > 65500)
+    throw std::invalid_argument("encode_jpeg_yuv420: bad size " + std::to_string(width) + "x" + std::to_string(height));
+  jpeg_compress_struct info{};
+  ErrorManager err{};
+  info.err = jpeg_std_error(&err.pub);
+  err.pub.error_exit = on_error;
+  // Everything with a destructor is made before setjmp.
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(width) * height / 4 + 4096);
+  VectorDestination dest{};
+  const int cw = (width + 1) / 2, ch = (height + 1) / 2;
+  // libjpeg reads raw rows to whole 8x8 blocks (luma: 16-row strips of a width rounded up to 16),
+  // beyond the picture's edge: each strip is copied into buffers with the edges repeated.
+  const int padded[3] = {(width + 15) / 16 * 16, (cw + 7) / 8 * 8, (cw + 7) / 8 * 8};
+  std::vector<std::uint8_t> strip(static_cast<std::size_t>(padded[0]) * 16 + 2 * padded[1] * 8);
+  if (setjmp(err.jump)) {
+    jpeg_destroy_compress(&info);
+    throw std::runtime_error(std::string("JPEG encoder: ") + err.message);
+  }
+  jpeg_create_compress(&info);
+  dest.bytes = &bytes;
+  dest.pub.init_destination = vector_init;
+  dest.pub.empty_output_buffer = vector_grow;
+  dest.pub.term_destination = vector_term;
+  info.dest = &dest.pub;
+  info.image_width = static_cast<JDIMENSION>(width);
+  info.image_height = static_cast<JDIMENSION>(height);
+  info.input_components = 3;
+  info.in_color_space = JCS_YCbCr;
+  jpeg_set_defaults(&info);  // JFIF YCbCr, luma 2x2 and chroma 1x1 sampling: 4:2:0
+  jpeg_set_quality(&info, std::clamp(quality, 1, 100), TRUE);
+  info.raw_data_in = TRUE;
+  info.dct_method = JDCT_ISLOW;
+  jpeg_start_compress(&info, TRUE);
+  const std::uint8_t* plane[3] = {
+      planes, planes + static_cast<std::size_t>(width) * height,
+      planes + static_cast<std::size_t>(width) * height + static_cast<std::size_t>(cw) * ch};
+  const int plane_w[3] = {width, cw, cw}, plane_h[3] = {height, ch, ch};
+  JSAMPROW rows[3][16];
+  std::uint8_t* strip_of[3] = {strip.data(), strip.data() + padded[0] * 16,
+                               strip.data() + padded[0] * 16 + padded[1] * 8};
+  while (info.next_scanline < info.image_height) {
+    const int top = static_cast<int>(info.next_scanline);
+    for (int c = 0; c < 3; ++c) {
+      const int n = c == 0 ? 16 : 8, first = c == 0 ? top : top / 2;
+      for (int r = 0; r < n; ++r) {
+        const int y = std::min(first + r, plane_h[c] - 1);
+        std::uint8_t* row = strip_of[c] + static_cast<std::size_t>(r) * padded[c];
+        std::memcpy(row, plane[c] + static_cast<std::size_t>(y) * plane_w[c], plane_w[c]);
+        std::memset(row + plane_w[c], row[plane_w[c] - 1], padded[c] - plane_w[c]);
+        rows[c][r] = row;
+      }
+    }
+    JSAMPARRAY arrays[3] = {rows[0], rows[1], rows[2]};
+    jpeg_write_raw_data(&info, arrays, 16);
+  }
+  jpeg_finish_compress(&info);
+  jpeg_destroy_compress(&info);
+  return bytes;
 }
 
 }  // namespace mme

@@ -1,5 +1,6 @@
 #include "ffmpeg_handles.h"
 
+#include <mme/jfif_colour.h>
 #include <mme/log.h>
 #include <mme/video_reader.h>
 
@@ -163,6 +164,30 @@ void rotate_vector(MotionVector& v, int w, int h, int rotation) {
 
 constexpr int kMaxListedWarnings = 8;
 
+// Whether frames of this format are RGB, grey or a palette rather than YCbCr.
+bool is_rgb_or_grey(AVPixelFormat format) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(format);
+  return !d || (d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL)) || d->nb_components < 3;
+}
+
+// The luma coefficients of a matrix (AVColorSpace, which SWS_CS_* follow); anything else is read
+// as BT.601, as swscale does.
+LumaCoefficients luma_coefficients(int colorspace) {
+  switch (colorspace) {
+    case AVCOL_SPC_BT709:
+      return {0.2126, 0.0722};
+    case AVCOL_SPC_FCC:
+      return {0.30, 0.11};
+    case AVCOL_SPC_SMPTE240M:
+      return {0.212, 0.087};
+    case AVCOL_SPC_BT2020_NCL:
+    case AVCOL_SPC_BT2020_CL:
+      return {0.2627, 0.0593};
+    default:
+      return kBt601;
+  }
+}
+
 }  // namespace
 
 void quiet_ffmpeg_log() {
@@ -272,46 +297,93 @@ struct VideoReader::Impl {
     const bool quarter = info.rotation == 90 || info.rotation == 270;
     const int sw = quarter ? info.height : info.width;
     const int sh = quarter ? info.width : info.height;
-    const AVPixelFormat dst_fmt = options.format == PixelFormat::gray8 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24;
-    const int channels = options.format == PixelFormat::gray8 ? 1 : 3;
-    sws.reset(sws_getCachedContext(sws.release(), f->width, f->height, static_cast<AVPixelFormat>(f->format), sw, sh,
-                                   dst_fmt, SWS_AREA, nullptr, nullptr, nullptr));
+    const auto src_fmt = static_cast<AVPixelFormat>(f->format);
+    // YCbCr out is JPEG's (JFIF: BT.601 at full range). A YCbCr video is only scaled by swscale, in
+    // its own matrix and range (as yuvj420p when its format says full range, so that swscale
+    // changes nothing), and mapped to JFIF's after (jfif_colour.h); RGB and grey video is
+    // converted by swscale straight to full-range BT.601.
+    const char* src_name = av_get_pix_fmt_name(src_fmt);
+    const bool src_yuvj = src_name && std::strncmp(src_name, "yuvj", 4) == 0;
+    const bool ycbcr_out = options.format == PixelFormat::yuv420p;
+    const bool ycbcr_in = !is_rgb_or_grey(src_fmt);
+    const AVPixelFormat dst_fmt = options.format == PixelFormat::gray8   ? AV_PIX_FMT_GRAY8
+                                  : options.format == PixelFormat::rgb24 ? AV_PIX_FMT_RGB24
+                                  : ycbcr_in && !src_yuvj                ? AV_PIX_FMT_YUV420P
+                                                                         : AV_PIX_FMT_YUVJ420P;
+    sws.reset(sws_getCachedContext(sws.release(), f->width, f->height, src_fmt, sw, sh, dst_fmt, SWS_AREA, nullptr,
+                                   nullptr, nullptr));
     if (!sws)
       throw FileError(info.path, fmt::format("cannot convert {}x{} {} frames", f->width, f->height,
                                              av_get_pix_fmt_name(static_cast<AVPixelFormat>(f->format))));
     // Colour matrix and range from the frame, as the ffmpeg CLI does (BT.601 when unspecified).
     const int cs = f->colorspace == AVCOL_SPC_UNSPECIFIED ? SWS_CS_DEFAULT : static_cast<int>(f->colorspace);
-    const bool full_range = f->color_range == AVCOL_RANGE_JPEG;
-    int *inv_table = nullptr, *table = nullptr, src_range = 0, dst_range = 0, brightness = 0, contrast = 0,
-        saturation = 0;
-    if (sws_getColorspaceDetails(sws.get(), &inv_table, &src_range, &table, &dst_range, &brightness, &contrast,
-                                 &saturation) >= 0) {
-      sws_setColorspaceDetails(sws.get(), sws_getCoefficients(cs), full_range ? 1 : src_range, table, dst_range,
-                               brightness, contrast, saturation);
+    const bool full_range = f->color_range == AVCOL_RANGE_JPEG || src_yuvj;
+    if (!ycbcr_out) {
+      int *inv_table = nullptr, *table = nullptr, src_range = 0, dst_range = 0, brightness = 0, contrast = 0,
+          saturation = 0;
+      if (sws_getColorspaceDetails(sws.get(), &inv_table, &src_range, &table, &dst_range, &brightness, &contrast,
+                                   &saturation) >= 0) {
+        sws_setColorspaceDetails(sws.get(), sws_getCoefficients(cs), full_range ? 1 : src_range, table, dst_range,
+                                 brightness, contrast, saturation);
+      }
     }
     stored_w = sw;
     stored_h = sh;
     // swscale's SIMD writers store whole vectors past the end of a row (seen: 8 bytes past a
     // 200x360 RGB frame, corrupting the heap), so it writes into a buffer with 64-byte aligned
     // rows and a spare row, and the rows are then copied out tightly packed (and upright).
-    const std::size_t row_bytes = static_cast<std::size_t>(sw) * channels;
-    const std::size_t stride = (row_bytes + 63) / 64 * 64;
-    scaled.resize(stride * (static_cast<std::size_t>(sh) + 1));
-    uint8_t* dst[4] = {scaled.data(), nullptr, nullptr, nullptr};
-    int dst_stride[4] = {static_cast<int>(stride), 0, 0, 0};
+    struct Plane {
+      int w, h, channels;
+      std::size_t stride, offset;
+    };
+    std::vector<Plane> planes;
+    std::size_t total = 0;
+    auto add_plane = [&](int w, int h, int c) {
+      const std::size_t stride = (static_cast<std::size_t>(w) * c + 63) / 64 * 64;
+      planes.push_back({w, h, c, stride, total});
+      total += stride * (static_cast<std::size_t>(h) + 1);
+    };
+    if (ycbcr_out) {
+      add_plane(sw, sh, 1);
+      for (int p = 0; p < 2; ++p) add_plane((sw + 1) / 2, (sh + 1) / 2, 1);
+    } else {
+      add_plane(sw, sh, options.format == PixelFormat::gray8 ? 1 : 3);
+    }
+    scaled.resize(total);
+    uint8_t* dst[4] = {nullptr, nullptr, nullptr, nullptr};
+    int dst_stride[4] = {0, 0, 0, 0};
+    for (std::size_t p = 0; p < planes.size(); ++p) {
+      dst[p] = scaled.data() + planes[p].offset;
+      dst_stride[p] = static_cast<int>(planes[p].stride);
+    }
     if (sws_scale(sws.get(), f->data, f->linesize, 0, f->height, dst, dst_stride) != sh)
       throw FileError(
           info.path, fmt::format("frame {}: swscale did not convert the {}x{} frame", frames_out, f->width, f->height));
-    out.pixels.resize(row_bytes * sh);
-    if (info.rotation == 0) {
-      for (int y = 0; y < sh; ++y)
-        std::memcpy(out.pixels.data() + y * row_bytes, scaled.data() + y * stride, row_bytes);
-    } else {
-      rotate_pixels(scaled.data(), stride, sw, sh, channels, info.rotation, out.pixels.data());
+    std::size_t packed = 0;
+    for (const auto& p : planes) packed += static_cast<std::size_t>(p.w) * p.h * p.channels;
+    out.pixels.resize(packed);
+    std::uint8_t* to = out.pixels.data();
+    for (const auto& p : planes) {
+      const std::size_t row_bytes = static_cast<std::size_t>(p.w) * p.channels;
+      const std::uint8_t* from = scaled.data() + p.offset;
+      if (info.rotation == 0) {
+        for (int y = 0; y < p.h; ++y) std::memcpy(to + y * row_bytes, from + y * p.stride, row_bytes);
+      } else {
+        rotate_pixels(from, p.stride, p.w, p.h, p.channels, info.rotation, to);
+      }
+      to += row_bytes * p.h;
+    }
+    if (ycbcr_out && ycbcr_in) {
+      if (const auto map = ycbcr_to_jfif(luma_coefficients(cs), full_range); !map.identity()) {
+        const std::size_t luma = static_cast<std::size_t>(info.width) * info.height;
+        const std::size_t chroma = static_cast<std::size_t>((info.width + 1) / 2) * ((info.height + 1) / 2);
+        std::uint8_t* y = out.pixels.data();
+        apply_ycbcr_map(map, info.width, info.height, y, y + luma, y + luma + chroma);
+      }
     }
     out.width = info.width;
     out.height = info.height;
-    out.channels = channels;
+    out.channels = options.format == PixelFormat::gray8 ? 1 : 3;
   }
 
   void extract_motion(Frame& out) {

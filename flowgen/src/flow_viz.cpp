@@ -1,11 +1,12 @@
 #include <flowgen/flow_viz.h>
 #include <flowgen/quantize.h>
 #include <mme/error.h>
+#include <mme/jpeg.h>
+#include <mme/png.h>
 #include <mme/shard_store.h>
 
 #include <cmath>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
+#include <opencv2/core.hpp>
 
 namespace flowgen {
 namespace {
@@ -37,10 +38,15 @@ cv::Vec3b color_of(float u, float v) {
   cv::Vec3b out;
   for (int ch = 0; ch < 3; ++ch) {
     float col = (1 - f) * c[k0][ch] + f * c[k1][ch];
-    col = rad <= 1 ? 1 - rad * (1 - col) : col * 0.75f;               // out of range: darker
-    out[2 - ch] = static_cast<std::uint8_t>(std::lround(255 * col));  // RGB -> BGR
+    col = rad <= 1 ? 1 - rad * (1 - col) : col * 0.75f;  // out of range: darker
+    out[ch] = static_cast<std::uint8_t>(std::lround(255 * col));
   }
   return out;
+}
+
+void write_rgb_png(const std::filesystem::path& file, const cv::Mat& rgb) {
+  CV_Assert(rgb.type() == CV_8UC3 && rgb.isContinuous());
+  mme::write_png(file, rgb.cols, rgb.rows, std::vector<std::uint8_t>(rgb.datastart, rgb.dataend));
 }
 
 }  // namespace
@@ -98,9 +104,12 @@ VizResult write_flow_pictures(const std::filesystem::path& part, const std::stri
     if (!frames) return cv::Mat(h, w, CV_8UC3, cv::Scalar::all(40));
     const auto bytes = frames->read_slab<std::uint8_t>({static_cast<std::uint64_t>(offsets[k])},
                                                        {static_cast<std::uint64_t>(offsets[k + 1] - offsets[k])});
-    cv::Mat img = cv::imdecode(bytes, cv::IMREAD_COLOR);
-    if (img.empty()) throw mme::FileError(part, "undecodable JPEG frame " + std::to_string(k) + " of " + video_id);
-    return img;
+    try {
+      auto rgb = mme::decode_jpeg(bytes.data(), bytes.size());
+      return cv::Mat(rgb.height, rgb.width, CV_8UC3, rgb.pixels.data()).clone();
+    } catch (const std::runtime_error& e) {
+      throw mme::FileError(part, "undecodable JPEG frame " + std::to_string(k) + " of " + video_id + ": " + e.what());
+    }
   };
 
   std::string name = video_id;
@@ -114,7 +123,7 @@ VizResult write_flow_pictures(const std::filesystem::path& part, const std::stri
   // Legend: the colour wheel in the corner.
   const int legend = std::max(16, std::min(h, w) / 5);
   color_wheel(legend).copyTo(flow_img(cv::Rect(w - legend, h - legend, legend, legend)));
-  if (!cv::imwrite(result.flow_png.string(), flow_img)) throw mme::FileError(result.flow_png, "cannot write PNG");
+  write_rgb_png(result.flow_png, flow_img);
 
   // A common magnitude scale over the strip so rows compare.
   std::vector<cv::Mat> row_images;
@@ -143,7 +152,7 @@ VizResult write_flow_pictures(const std::filesystem::path& part, const std::stri
   }
   cv::Mat strip;
   cv::vconcat(rows_out, strip);
-  if (!cv::imwrite(result.strip_png.string(), strip)) throw mme::FileError(result.strip_png, "cannot write PNG");
+  write_rgb_png(result.strip_png, strip);
   return result;
 }
 

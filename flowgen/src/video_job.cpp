@@ -2,6 +2,7 @@
 #include <flowgen/quantize.h>
 #include <flowgen/video_job.h>
 #include <mme/error.h>
+#include <mme/jpeg.h>
 #include <mme/loco_filter.h>
 #include <mme/video_attributes.h>
 #include <mme/video_reader.h>
@@ -10,13 +11,12 @@
 #include <tbb/parallel_pipeline.h>
 
 #include <chrono>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 // One video in four stages, each a named piece below:
 //   open     VideoReader + the group's datasets (VideoWriter::create)
-//   read     decode the next frame, its grey copy and its predecessor's (FrameReader; serial)
-//   compute  JPEG of the frame, flow of the pair, quantisation, LOCO-I coding, codec motion
+//   read     decode the next frame at the working size in JPEG's YCbCr (FrameReader; serial)
+//   compute  JPEG of the frame straight from its planes, flow of the pair on the luma planes,
+//            quantisation, LOCO-I coding, codec motion
 //            (compute_item; parallel over frames)
 //   write    the chunks and frames in frame order (VideoWriter::write; serial), then the indexes
 //            and attributes (VideoWriter::finish)
@@ -36,13 +36,19 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
+// A decoded frame: YCbCr 4:2:0 planes (grey only with --frames none). Its luma plane is the grey
+// frame the flow is computed on (no copy), for its own pair and as the next pair's first frame.
+struct Picture {
+  std::vector<std::uint8_t> pixels;
+  cv::Mat gray;  // a header on the luma plane
+};
+
 // One decoded frame on its way through the pipeline, and what the compute stage made of it.
 struct Item {
   std::int64_t index = 0;
   double time = 0;
   int distance = 1;
-  cv::Mat rgb;                                     // empty with --frames none
-  std::shared_ptr<const cv::Mat> gray, prev_gray;  // prev_gray is null for the first frame
+  std::shared_ptr<const Picture> picture, prev;  // prev is null for the first frame
   mme::FrameMotion motion;
   // Outputs of the compute stage.
   std::vector<std::uint8_t> jpeg;
@@ -65,7 +71,7 @@ struct OpenedVideo {
 std::optional<std::string> open_video(const mme::ListEntry& entry, const JobContext& ctx, OpenedVideo& out) {
   const FlowSettings& s = ctx.settings;
   mme::VideoReaderOptions options;
-  options.format = s.frames == "jpeg" ? mme::PixelFormat::rgb24 : mme::PixelFormat::gray8;
+  options.format = s.frames == "jpeg" ? mme::PixelFormat::yuv420p : mme::PixelFormat::gray8;
   options.short_side = s.short_side;
   options.max_short_side = s.short_side > 0 ? 0 : s.max_short_side;
   options.motion_vectors = s.mv || ctx.backend.needs_motion_vectors;
@@ -96,17 +102,12 @@ class FrameReader {
     item->time = frame.time;
     item->distance = distances_.next(frame.picture_type);
     item->motion = std::move(frame.motion);
-    cv::Mat pixels(frame.height, frame.width, frame.channels == 3 ? CV_8UC3 : CV_8UC1, frame.pixels.data());
-    auto gray = std::make_shared<cv::Mat>();
-    if (frame.channels == 3) {
-      item->rgb = pixels.clone();
-      cv::cvtColor(pixels, *gray, cv::COLOR_RGB2GRAY);
-    } else {
-      *gray = pixels.clone();
-    }
-    item->gray = gray;
-    item->prev_gray = prev_gray_;
-    prev_gray_ = gray;
+    auto picture = std::make_shared<Picture>();
+    picture->pixels = std::move(frame.pixels);  // the reader allocates the next frame's anew
+    picture->gray = cv::Mat(frame.height, frame.width, CV_8UC1, picture->pixels.data());
+    item->picture = picture;
+    item->prev = prev_;
+    prev_ = picture;
     seconds_ += seconds_since(t0);
     return item;
   }
@@ -115,7 +116,7 @@ class FrameReader {
  private:
   mme::VideoReader& reader_;
   ReferenceDistance distances_;
-  std::shared_ptr<const cv::Mat> prev_gray_;
+  std::shared_ptr<const Picture> prev_;
   std::int64_t next_index_ = 0;
   double seconds_ = 0;
 };
@@ -235,19 +236,14 @@ struct VideoWriter {
 void compute_item(Item& item, JobContext& ctx, const VideoWriter& out, int W, int H,
                   std::atomic<std::int64_t>& flow_nanos) {
   const FlowSettings& s = ctx.settings;
-  if (out.want_frames) {
-    cv::Mat bgr;
-    cv::cvtColor(item.rgb, bgr, cv::COLOR_RGB2BGR);
-    cv::imencode(".jpg", bgr, item.jpeg, {cv::IMWRITE_JPEG_QUALITY, s.jpeg_quality});
-    item.rgb.release();
-  }
+  if (out.want_frames) item.jpeg = mme::encode_jpeg_yuv420(item.picture->pixels.data(), W, H, s.jpeg_quality);
   std::vector<std::int16_t> q;
-  if (item.prev_gray) {
+  if (item.prev) {
     const auto t0 = Clock::now();
     auto& backend = ctx.backends.local();
     if (!backend) backend = ctx.backend.create();
     cv::Mat flow;
-    item.flow_present = backend->compute({*item.prev_gray, *item.gray, item.motion, item.distance}, flow);
+    item.flow_present = backend->compute({item.prev->gray, item.picture->gray, item.motion, item.distance}, flow);
     q.assign(static_cast<std::size_t>(W) * H * 2, 0);
     if (item.flow_present) item.saturated = quantize_flow(flow, s.quant_step, q.data());
     item.flow_chunk = out.flow->encode(q.data());
@@ -260,7 +256,8 @@ void compute_item(Item& item, JobContext& ctx, const VideoWriter& out, int W, in
     quantize_flow(painted, s.quant_step, q.data());
     item.mv_chunk = out.mv->encode(q.data());
   }
-  item.prev_gray.reset();  // let frames go as soon as their pair is done
+  item.prev.reset();  // let frames go as soon as their pair is done
+  item.picture.reset();
 }
 
 }  // namespace

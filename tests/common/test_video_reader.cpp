@@ -1,4 +1,5 @@
 #include <mme/error.h>
+#include <mme/jpeg.h>
 #include <mme/video_reader.h>
 
 #include <catch2/catch_test_macros.hpp>
@@ -110,6 +111,84 @@ TEST_CASE("a 4:4:4 H.264 file decodes with the colours the ffmpeg CLI gives", "[
   }
   CHECK(std::abs(r - rr) / (f.pixels.size() / 3) < 1.0);
   CHECK(std::abs(b - rb) / (f.pixels.size() / 3) < 1.0);
+}
+
+// flowgen's frames: decoded to JPEG's YCbCr at the working size and coded straight from those
+// planes. The trainer must see the colours the video has, whatever its matrix and range.
+TEST_CASE("yuv420p frames coded as JPEG decode to the colours the ffmpeg CLI gives", "[video][samples]") {
+  mme::test::TempDir dir;
+  // Saturated colour bars and gradients (testsrc2) show a wrong matrix or range at once: a BT.709
+  // video read as BT.601 is off by ~7 levels on average here, limited range read as full by ~10.
+  auto made = [&](const std::string& name, const std::string& args) {
+    const auto video = dir / name;
+    mme::test::run_checked("ffmpeg -v error -y -f lavfi -i testsrc2=size=320x240:rate=10 -frames:v 2 " + args + " '" +
+                           video.string() + "'");
+    return video;
+  };
+  const std::vector<std::pair<std::string, fs::path>> videos = {
+      {"h264, unspecified matrix (BT.601)", sample("opencv-doc/cup.mp4")},
+      {"h264 4:4:4", sample("python3-imageio/cockatoo.mp4")},
+      {"cinepak (RGB frames)", sample("opencv-doc/tree.avi")},
+      {"BT.709, limited range",
+       made("bt709.mp4",
+            "-vf scale=out_color_matrix=bt709:out_range=tv -c:v libx264 -crf 12 -pix_fmt yuv420p "
+            "-colorspace bt709 -color_primaries bt709 -color_trc bt709 -color_range tv")},
+      {"BT.601, full range",
+       made("full.mp4",
+            "-vf scale=out_color_matrix=bt601:out_range=pc -c:v libx264 -crf 12 -pix_fmt yuvj420p "
+            "-colorspace smpte170m -color_range pc")},
+      {"BT.2020, limited range",
+       made("bt2020.mp4",
+            "-vf scale=out_color_matrix=bt2020:out_range=tv -c:v libx264 -crf 12 -pix_fmt yuv420p "
+            "-colorspace bt2020nc -color_primaries bt2020 -color_trc bt709 -color_range tv")}};
+  // Scaled, and at the native size (swscale's unscaled copy once ignored the range).
+  for (const auto& [what, video] : videos)
+    for (const int short_side : {120, 0}) {
+      INFO(what << ": " << video.string() << ", short side " << short_side);
+      mme::VideoReaderOptions o;
+      o.format = mme::PixelFormat::yuv420p;
+      o.short_side = short_side;
+      mme::VideoReader reader(video, o);
+      mme::Frame f;
+      REQUIRE(reader.read(f));
+      const std::size_t luma = static_cast<std::size_t>(f.width) * f.height;
+      REQUIRE(f.pixels.size() == luma + 2 * ((f.width + 1) / 2) * ((f.height + 1) / 2));
+      const auto jpeg = mme::encode_jpeg_yuv420(f.pixels.data(), f.width, f.height, 95);
+      const auto rgb = mme::decode_jpeg(jpeg.data(), jpeg.size());
+      REQUIRE(rgb.width == f.width);
+      REQUIRE(rgb.height == f.height);
+      // swscale's default YUV -> RGB path is biased (about -1.3 levels of luma on cup.mp4 against
+      // the exact BT.601 formulas); with full_chroma_int and accurate_rnd it is not (0.01).
+      const auto reference =
+          ffmpeg_first_frame(video, dir / "ref.rgb",
+                             "-vf scale=" + std::to_string(f.width) + ":" + std::to_string(f.height) +
+                                 ":flags=area+accurate_rnd+full_chroma_int");
+      const double error = mean_abs_diff(rgb.pixels, reference);
+      // Per channel means: a matrix or range mix-up shifts them, JPEG's loss does not.
+      double bias[3] = {0, 0, 0};
+      for (std::size_t i = 0; i < rgb.pixels.size(); ++i)
+        bias[i % 3] += int(rgb.pixels[i]) - int(static_cast<std::uint8_t>(reference[i]));
+      for (double& b : bias) b /= luma;
+      // The luma plane is the grey frame the flow sees: 0.299 R + 0.587 G + 0.114 B of the colours.
+      double luma_error = 0;
+      for (std::size_t i = 0; i < luma; ++i) {
+        const auto* p = reinterpret_cast<const std::uint8_t*>(reference.data()) + 3 * i;
+        luma_error += std::abs(f.pixels[i] - (0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]));
+      }
+      luma_error /= luma;
+      WARN(what << " at " << f.width << "x" << f.height << ": mean |error| " << error << ", luma " << luma_error
+                << ", bias R " << bias[0] << " G " << bias[1] << " B " << bias[2]);
+      // Thresholds: measured x ~1.3. The colour error is mostly 4:2:0's halved chroma (as in any JPEG
+      // or video frame), large on testsrc2's saturated bars (6.2-6.7 at this size), small on real
+      // footage (0.9-1.4; cinepak's blocks 3.1). A wrong matrix or range shows in the luma and the
+      // biases: BT.709 converted twice gave luma 18 and biases of 2.6.
+      // Converting BT.709 or BT.2020 YCbCr to BT.601's moves luma by the (halved) chroma: up to 1.3
+      // levels on the bars, 0.2-0.3 where no matrix changes.
+      const bool bars = what.starts_with("BT.");
+      CHECK(error < (bars ? 8.5 : 4.0));
+      CHECK(luma_error < (bars ? 1.7 : 0.5));
+      for (double b : bias) CHECK(std::abs(b) < 1.5);
+    }
 }
 
 TEST_CASE("frames come at the requested short side, aspect kept, even sizes", "[video][samples]") {

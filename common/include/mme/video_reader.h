@@ -1,6 +1,6 @@
 #pragma once
-// Decodes any container and codec FFmpeg can read into frames in presentation order, as gray8 or
-// RGB24, at a requested short side (area resampling, aspect kept, even sizes), upright (rotation
+// Decodes any container and codec FFmpeg can read into frames in presentation order, as gray8,
+// RGB24 or JPEG's YCbCr 4:2:0, at a requested short side (area resampling, aspect kept, even sizes), upright (rotation
 // metadata applied by default), optionally with the codec's motion vectors.
 //
 // Errors: a file that cannot be opened or holds no decodable video throws FileError naming the
@@ -17,7 +17,12 @@
 
 namespace mme {
 
-enum class PixelFormat { gray8, rgb24 };
+// yuv420p is the colour space JPEG files hold (JFIF: BT.601 matrix, full range, chroma halved both
+// ways), converted from whatever matrix and range the video has: its luma plane is the grey frame
+// (0.299 R + 0.587 G + 0.114 B) and the planes go to a JPEG encoder as they are, with no RGB round
+// trip. Frame::pixels then holds the Y plane (width x height), then Cb and Cr (width/2 x height/2
+// each; sizes are even).
+enum class PixelFormat { gray8, rgb24, yuv420p };
 
 struct VideoReaderOptions {
   PixelFormat format = PixelFormat::rgb24;
@@ -52,12 +57,13 @@ struct VideoInfo {
 };
 
 struct Frame {
-  std::int64_t index = 0;   // 0-based decode-order index of returned frames (= presentation order)
-  double time = 0;          // presentation time in seconds
-  char picture_type = '?';  // 'I', 'P', 'B', ...
-  int width = 0, height = 0, channels = 0;
-  std::vector<std::uint8_t> pixels;  // row-major, tightly packed, height x width x channels
-  FrameMotion motion;                // filled when options.motion_vectors is set
+  std::int64_t index = 0;                   // 0-based decode-order index of returned frames (= presentation order)
+  double time = 0;                          // presentation time in seconds
+  char picture_type = '?';                  // 'I', 'P', 'B', ...
+  int width = 0, height = 0, channels = 0;  // channels: 1 (gray8), 3 (rgb24, yuv420p)
+  std::vector<std::uint8_t> pixels;         // row-major, tightly packed: height x width x channels,
+                                            // or yuv420p's three planes one after the other
+  FrameMotion motion;                       // filled when options.motion_vectors is set
 };
 
 // Computes the output size for a native (upright) size under the options' short-side rules.

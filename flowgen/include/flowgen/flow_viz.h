@@ -8,7 +8,7 @@
 
 namespace flowgen {
 
-// BGR image of `flow` (CV_32FC2). Magnitudes are divided by `max_magnitude` (<= 0: the field's
+// RGB image of `flow` (CV_32FC2). Magnitudes are divided by `max_magnitude` (<= 0: the field's
 // own maximum), so full saturation means max_magnitude pixels.
 cv::Mat flow_to_color(const cv::Mat& flow, float max_magnitude = 0);
 
