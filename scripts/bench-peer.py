@@ -24,18 +24,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def timed(command):
-    """Runs command; returns (wall s, CPU s of it and its children, stdout)."""
+    """Runs command; returns (wall s, stdout)."""
     start = time.monotonic()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = proc.communicate()
     wall = time.monotonic() - start
     if proc.returncode != 0:
         sys.exit(f"bench-peer: {' '.join(command)} exited {proc.returncode}:\n{err}")
-    # communicate() reaped the child; its rusage (children included) is in RUSAGE_CHILDREN's growth.
     return wall, out
 
 
 def cpu_of(command):
+    """(wall s, CPU s of the command and its children, stdout): os.times() counts reaped children."""
     before = os.times()
     wall, out = timed(command)
     after = os.times()
@@ -52,6 +52,7 @@ def main():
     parser.add_argument("--short-side", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--python", default="/usr/bin/python3", help="a Python with python3-opencv")
+    parser.add_argument("--before", help="another flowgen build (e.g. the last commit's) for a row of its own")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="bench-peer-")
     common = ["--list", args.list, "--root", args.root, "--algo", args.algo, "--short-side", str(args.short_side)]
@@ -62,6 +63,9 @@ def main():
         ("cv2 script, 2 processes",
          lambda out: [args.python, os.path.join(HERE, "flow_cv2.py"), "--processes", "2", "--out", out] + common),
     ]
+    if args.before:
+        pipelines.insert(1, ("`flowgen --threads 1`, before",
+                             lambda out: [args.before, "-q", "--threads", "1", "--out", out] + common))
     runs = {name: [] for name, _ in pipelines}
     pairs = None
     for _ in range(args.rounds):

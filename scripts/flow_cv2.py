@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The peer flowgen is measured against: the flow-extraction loop people write with python3-opencv.
 
-For every video of a dataset list: cv2.VideoCapture, cv2.resize to the working short side,
+For every video of a dataset list: cv2.VideoCapture, cv2.resize (its default, bilinear) to the
+working short side,
 cvtColor to grey, dense flow between consecutive frames (DIS, Farneback or Dual TV-L1 with one
 OpenCV thread), and cv2.imwrite of each frame and of the two flow components clipped to +-20 px
 and mapped to 0..255 (the two-stream "flow_x/flow_y" JPEGs of denseflow, MME's and mmaction2's
@@ -55,7 +56,7 @@ def extract(job):
             break
         h, w = frame.shape[:2]
         scale = short_side / min(h, w)
-        frame = cv2.resize(frame, (round(w * scale / 2) * 2, round(h * scale / 2) * 2), interpolation=cv2.INTER_AREA)
+        frame = cv2.resize(frame, (round(w * scale / 2) * 2, round(h * scale / 2) * 2))  # the default, bilinear
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         cv2.imwrite(os.path.join(out_dir, f"img_{index:05d}.jpg"), frame)
         if prev is not None:

@@ -63,6 +63,23 @@ void apply_ycbcr_map(const YcbcrMap& map, int width, int height, std::uint8_t* y
   int luma[256];
   for (int v = 0; v < 256; ++v) luma[v] = q[0][0] * (v - y0);
   const int cw = (width + 1) / 2, ch = (height + 1) / 2;
+  const std::size_t luma_size = static_cast<std::size_t>(width) * height,
+                    chroma_size = static_cast<std::size_t>(cw) * ch;
+  if (q[0][1] == 0 && q[0][2] == 0 && q[1][2] == 0 && q[2][1] == 0) {
+    // BT.601 at limited range, most video: a range stretch only, one table per plane.
+    std::uint8_t ty[256], tb[256], tr[256];
+    for (int v = 0; v < 256; ++v) {
+      ty[v] = clamp_round(luma[v]);
+      tb[v] = clamp_round(q[1][1] * (v - 128) + (128 << kShift));
+      tr[v] = clamp_round(q[2][2] * (v - 128) + (128 << kShift));
+    }
+    for (std::size_t i = 0; i < luma_size; ++i) y[i] = ty[y[i]];
+    for (std::size_t i = 0; i < chroma_size; ++i) {
+      cb[i] = tb[cb[i]];
+      cr[i] = tr[cr[i]];
+    }
+    return;
+  }
   for (int j = 0; j < ch; ++j) {
     for (int i = 0; i < cw; ++i) {
       const std::size_t k = static_cast<std::size_t>(j) * cw + i;
