@@ -17,6 +17,18 @@ out=$(mktemp)
   echo "working size: short side 256 (340x256 on 4:3 video)."
   echo
   "$bench" --list "$samples/list.txt" --root "$samples" --slow-list "$slow" --short-side 256 --threads 1,2
+  echo
+  # The peer from the same run: the cv2 loop people write (scripts/flow_cv2.py), on four real
+  # videos (1,299 pairs) for DIS and on the three short ones for TV-L1.
+  four=$(mktemp)
+  printf '%s\n' opencv-doc/cup.mp4 opencv-doc/vtest.avi python3-imageio/realshort.mp4 \
+    python3-mecavideo/balle-jbart.mp4 >"$four"
+  "$repo/scripts/bench-peer.py" --flowgen "$repo/build/release/flowgen/flowgen" --list "$four" --root "$samples" \
+    --algo dis-fast --short-side 256
+  echo
+  "$repo/scripts/bench-peer.py" --flowgen "$repo/build/release/flowgen/flowgen" --list "$slow" --root "$samples" \
+    --algo tvl1 --short-side 256 --rounds 1
+  rm -f "$four"
 } >"$out"
 # Replace the section between the markers.
 "$repo/scripts/update-benchmark-section.sh" flowgen "$out"

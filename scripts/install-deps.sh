@@ -43,7 +43,7 @@ common_pkgs=(build-essential cmake ninja-build pkg-config git
   libgloo-dev python3-venv
   python3-h5py python3-numpy python3-matplotlib)
 video_pkgs=(libopencv-dev libopencv-contrib-dev
-  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg python3-opencv
   libtbb-dev hdf5-filter-plugin clang-format clang libclang-rt-14-dev)
 pkgs=("${common_pkgs[@]}")
 ((want_all)) && pkgs+=("${video_pkgs[@]}")
