@@ -1,96 +1,30 @@
 // Flow against known motion: a real frame warped by known smooth flows, per algorithm.
 #include <flowgen/flow_backend.h>
-#include <mme/video_reader.h>
 
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
 #include <catch2/generators/catch_generators_range.hpp>
 
 #include <algorithm>
-#include <cmath>
-#include <functional>
-#include <opencv2/imgproc.hpp>
 
-#include "test_support.h"
+#include "known_motion.h"
 
 namespace {
 
-using Field = std::function<cv::Vec2f(float x, float y)>;
-
-// A real, textured frame at the benchmark working size (340x256, gray).
-cv::Mat real_frame() {
-  static const cv::Mat frame = [] {
-    mme::VideoReaderOptions o;
-    o.format = mme::PixelFormat::gray8;
-    mme::VideoReader reader(mme::test::sample("python3-imageio/cockatoo.mp4"), o);
-    mme::Frame f;
-    REQUIRE(reader.read(f));
-    cv::Mat full(f.height, f.width, CV_8UC1, f.pixels.data());
-    cv::Mat small;
-    cv::resize(full, small, {340, 256}, 0, 0, cv::INTER_AREA);
-    return small.clone();
-  }();
-  return frame;
-}
-
-// Makes frame1 from frame0 so that the FORWARD flow frame0 -> frame1 is `forward` (x + F(x) in
-// frame1 shows what x showed in frame0). Frame1 is sampled backwards: frame1(y) = frame0(y - F(x))
-// with x = y - F(x) solved by fixed-point iteration (F is smooth and small).
-void warp(const cv::Mat& frame0, const Field& forward, cv::Mat& frame1, cv::Mat& truth) {
-  cv::Mat map_x(frame0.size(), CV_32FC1), map_y(frame0.size(), CV_32FC1);
-  truth.create(frame0.size(), CV_32FC2);
-  for (int y = 0; y < frame0.rows; ++y)
-    for (int x = 0; x < frame0.cols; ++x) {
-      float sx = x, sy = y;
-      for (int it = 0; it < 30; ++it) {
-        const auto f = forward(sx, sy);
-        sx = x - f[0];
-        sy = y - f[1];
-      }
-      map_x.at<float>(y, x) = sx;
-      map_y.at<float>(y, x) = sy;
-      truth.at<cv::Vec2f>(y, x) = forward(x, y);
-    }
-  cv::remap(frame0, frame1, map_x, map_y, cv::INTER_CUBIC, cv::BORDER_REFLECT);
-}
-
-// Mean end-point error away from the border (where content enters or leaves the picture).
-double mean_epe(const cv::Mat& flow, const cv::Mat& truth, int margin = 16) {
-  double sum = 0;
-  int n = 0;
-  for (int y = margin; y < flow.rows - margin; ++y)
-    for (int x = margin; x < flow.cols - margin; ++x) {
-      const auto d = flow.at<cv::Vec2f>(y, x) - truth.at<cv::Vec2f>(y, x);
-      sum += std::hypot(d[0], d[1]);
-      ++n;
-    }
-  return sum / n;
-}
+using mme::test::Field;
 
 double epe_of(const std::string& algo, const Field& field) {
+  const cv::Mat frame0 = mme::test::real_frame();
   cv::Mat frame1, truth;
-  warp(real_frame(), field, frame1, truth);
+  mme::test::warp(frame0, field, frame1, truth);
   auto backend = flowgen::flow_backend(algo).create();
   mme::FrameMotion none;
   cv::Mat flow;
-  REQUIRE(backend->compute({real_frame(), frame1, none, 1}, flow));
+  REQUIRE(backend->compute({frame0, frame1, none, 1}, flow));
   REQUIRE(flow.type() == CV_32FC2);
   REQUIRE(flow.size() == truth.size());
-  return mean_epe(flow, truth);
+  return mme::test::mean_epe(flow, truth);
 }
-
-const Field translation = [](float, float) { return cv::Vec2f(2.3f, -1.2f); };
-// 2 degrees about the centre.
-const Field rotation = [](float x, float y) {
-  const float a = 2.0f * static_cast<float>(CV_PI) / 180, cx = 170, cy = 128;
-  const float dx = x - cx, dy = y - cy;
-  return cv::Vec2f(std::cos(a) * dx - std::sin(a) * dy - dx, std::sin(a) * dx + std::cos(a) * dy - dy);
-};
-// A smooth non-rigid field: two sine waves, up to 2.5 px.
-const Field smooth = [](float x, float y) {
-  return cv::Vec2f(2.5f * std::sin(2 * CV_PI * y / 256) * std::cos(2 * CV_PI * x / 340),
-                   1.5f * std::cos(2 * CV_PI * x / 170));
-};
 
 }  // namespace
 
@@ -114,7 +48,8 @@ TEST_CASE("flow algorithms recover known motion of a real frame", "[flow][accura
   const auto found = std::find_if(thresholds.begin(), thresholds.end(), [&](const Case& t) { return t.algo == algo; });
   REQUIRE(found != thresholds.end());
   const Case& c = *found;
-  const double et = epe_of(c.algo, translation), er = epe_of(c.algo, rotation), es = epe_of(c.algo, smooth);
+  const double et = epe_of(c.algo, mme::test::translation), er = epe_of(c.algo, mme::test::rotation),
+               es = epe_of(c.algo, mme::test::smooth);
   WARN(c.algo << " EPE: translation " << et << ", rotation " << er << ", smooth " << es);
   CHECK(et < c.translation);
   CHECK(er < c.rotation);
