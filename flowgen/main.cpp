@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
       ->check(mme::cli::shard_validator())
       ->capture_default_str();
   app.add_option("--threads", o.threads, "Worker threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--device", o.device, "Device of --algo tvl1-gpu: cpu, cuda or cuda:N (one process per GPU)")
+      ->capture_default_str();
   app.add_option("--part-videos", o.part_videos, "Videos per published part file (a kill loses at most the open parts)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

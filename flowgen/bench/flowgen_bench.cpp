@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
       const auto t0 = Clock::now();
       tbb::parallel_for(std::size_t{0}, pairs.size(), [&](std::size_t i) {
         auto& b = backends.local();
-        if (!b) b = info.create();
+        if (!b) b = info.make();
         cv::Mat flow;
         b->compute({*pairs[i].prev, *pairs[i].next, none, 1}, flow);
         const std::size_t stride = std::max<std::size_t>(1, pairs.size() / flows.size());

@@ -1,3 +1,4 @@
+#include <flowgen/backend_module.h>
 #include <flowgen/flow_backend.h>
 
 #include <stdexcept>
@@ -11,13 +12,19 @@ std::unique_ptr<FlowBackend> make_tvl1_backend();
 std::unique_ptr<FlowBackend> make_mv_backend();
 
 const std::vector<BackendInfo>& flow_backends() {
+  auto plain = [](auto make) { return [make](const BackendOptions&) { return make(); }; };
   static const std::vector<BackendInfo> backends = {
-      {"dis-ultrafast", "OpenCV DIS, ultrafast preset", false, [] { return make_dis_backend(0); }},
-      {"dis-fast", "OpenCV DIS, fast preset (default)", false, [] { return make_dis_backend(1); }},
-      {"dis-medium", "OpenCV DIS, medium preset", false, [] { return make_dis_backend(2); }},
-      {"farneback", "OpenCV Farneback (the MME public code's algorithm)", false, make_farneback_backend, true},
-      {"tvl1", "OpenCV contrib Dual TV-L1 (slow, accurate)", false, make_tvl1_backend, true},
-      {"mv", "codec motion vectors painted over their blocks (free, coarse)", true, make_mv_backend},
+      {"dis-ultrafast", "OpenCV DIS, ultrafast preset", false, plain([] { return make_dis_backend(0); })},
+      {"dis-fast", "OpenCV DIS, fast preset (default)", false, plain([] { return make_dis_backend(1); })},
+      {"dis-medium", "OpenCV DIS, medium preset", false, plain([] { return make_dis_backend(2); })},
+      {"farneback", "OpenCV Farneback (the MME public code's algorithm)", false, plain(make_farneback_backend), true},
+      {"tvl1", "OpenCV contrib Dual TV-L1 (slow, accurate)", false, plain(make_tvl1_backend), true},
+      {"tvl1-gpu", "Dual TV-L1 in LibTorch, batched over pairs (--device cuda:N; runs on cpu too)", false,
+       [](const BackendOptions& o) {
+         return std::unique_ptr<FlowBackend>(backend_module("flowgen_tvl1_gpu")("tvl1-gpu", o));
+       },
+       true, true},
+      {"mv", "codec motion vectors painted over their blocks (free, coarse)", true, plain(make_mv_backend)},
   };
   return backends;
 }

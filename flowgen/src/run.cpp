@@ -18,6 +18,9 @@ namespace flowgen {
 int run_flowgen(const RunOptions& o) {
   try {
     o.settings.validate();
+    if (o.device != "cpu" && !flow_backend(o.settings.algo).uses_device)
+      throw std::invalid_argument("--device " + o.device + ": --algo " + o.settings.algo +
+                                  " runs on the CPU only (tvl1-gpu uses a device)");
   } catch (const std::exception& e) {
     mme::log::error("{}", e.what());
     return mme::cli::kFatal;
@@ -58,11 +61,24 @@ int run_flowgen(const RunOptions& o) {
   mme::keep_freed_memory();  // every pair allocates a few ~350 KB buffers again
 
   const BackendInfo& backend = flow_backend(o.settings.algo);
+  BackendOptions backend_options;
+  backend_options.device = o.device;
+  if (backend.uses_device) {
+    // The module and the device, checked once before any video (else every video would fail).
+    try {
+      backend.make(backend_options);
+    } catch (const std::exception& e) {
+      mme::log::error("--algo {}: {}", backend.name, e.what());
+      return mme::cli::kFatal;
+    }
+  }
   tbb::enumerable_thread_specific<std::unique_ptr<FlowBackend>> backends;
   mme::BatchRunner batch("flowgen", *store, todo.size(), threads);
-  JobContext ctx{o.settings,          backend,           backends,
-                 batch.stop().flag(), &batch.progress(), batch.progress().add_counter("pairs"),
-                 2 * threads + 2};
+  JobContext ctx{o.settings,        backend,
+                 backends,          batch.stop().flag(),
+                 &batch.progress(), batch.progress().add_counter("pairs"),
+                 2 * threads + 2,   1,
+                 backend_options};
   const auto in_flight = static_cast<int>(std::min<std::size_t>(std::max<std::size_t>(todo.size(), 1), threads));
   ctx.decoder_threads = std::max(1, threads / in_flight);
   // The list's order (videos are not probed for their length before the run).

@@ -241,7 +241,7 @@ void compute_item(Item& item, JobContext& ctx, const VideoWriter& out, int W, in
   if (item.prev) {
     const auto t0 = Clock::now();
     auto& backend = ctx.backends.local();
-    if (!backend) backend = ctx.backend.create();
+    if (!backend) backend = ctx.backend.make(ctx.backend_options);
     cv::Mat flow;
     item.flow_present = backend->compute({item.prev->gray, item.picture->gray, item.motion, item.distance}, flow);
     q.assign(static_cast<std::size_t>(W) * H * 2, 0);

@@ -155,8 +155,11 @@ TEST_CASE("flowgen measures an ffmpeg-made pan", "[flowgen][samples]") {
   write_list(dir / "list.txt", {"pan.mp4 0"});
   // Tolerances from measurements: DIS lands within 0.05 px of the pan; Farneback with the library
   // defaults (MME's public code's choice) underestimates it (median -1.75 px).
-  for (const auto& [algo, tolerance] :
-       std::vector<std::pair<std::string, double>>{{"dis-fast", 0.1}, {"dis-medium", 0.1}, {"farneback", 0.35}}) {
+  std::vector<std::pair<std::string, double>> algos{{"dis-fast", 0.1}, {"dis-medium", 0.1}, {"farneback", 0.35}};
+#ifdef MME_HAVE_TVL1_GPU
+  algos.emplace_back("tvl1-gpu", 0.1);  // the LibTorch module, on the CPU here
+#endif
+  for (const auto& [algo, tolerance] : algos) {
     INFO(algo);
     const auto out = dir / ("out-" + algo);
     const auto r = flowgen_cli("-q --list " + (dir / "list.txt").string() + " --root " + dir.path().string() +
@@ -167,6 +170,23 @@ TEST_CASE("flowgen measures an ffmpeg-made pan", "[flowgen][samples]") {
     CHECK(std::abs(m[0] - (-2.0)) < tolerance);
     CHECK(std::abs(m[1]) < tolerance);
   }
+}
+
+TEST_CASE("a device the machine lacks, or one given to a CPU algorithm, stops the run at once", "[flowgen][samples]") {
+  mme::test::TempDir dir;
+  make_pan(dir.path());
+  write_list(dir / "list.txt", {"pan.mp4 0"});
+  const std::string base = "-q --list " + (dir / "list.txt").string() + " --root " + dir.path().string();
+  const auto cpu_only = flowgen_cli(base + " --out " + (dir / "a").string() + " --device cuda:0");
+  CHECK(cpu_only.rc == 1);
+  CHECK_THAT(cpu_only.output, ContainsSubstring("--algo dis-fast runs on the CPU only"));
+#ifdef MME_HAVE_TVL1_GPU
+  const auto bad = flowgen_cli(base + " --out " + (dir / "b").string() + " --algo tvl1-gpu --device tpu:0");
+  CHECK(bad.rc == 1);
+  CHECK_THAT(bad.output, ContainsSubstring("--device tpu:0: not a device"));
+  // No video was started: nothing lost, nothing half-written.
+  CHECK(bad.output.find("videos done") == std::string::npos);
+#endif
 }
 
 TEST_CASE("a short video's frames fill their chunks: no padding to a whole 256 KiB chunk", "[flowgen][samples]") {

@@ -52,7 +52,7 @@ const std::array<Case, 3>& cases() {
     const std::array<const mme::test::Field*, 3> fields{&mme::test::translation, &mme::test::rotation,
                                                         &mme::test::smooth};
     const auto frame0 = mme::test::real_frame();
-    auto opencv = flowgen::flow_backend("tvl1").create();
+    auto opencv = flowgen::flow_backend("tvl1").make();
     // Untimed: the first call also sets up LibTorch's thread pool and allocator.
     (void)flowgen::tvl1_flow(to_tensor(frame0), to_tensor(frame0));
     for (std::size_t i = 0; i < c.size(); ++i) {

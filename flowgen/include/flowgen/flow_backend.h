@@ -30,16 +30,25 @@ class FlowBackend {
   virtual bool compute(const FlowInput& input, cv::Mat& flow) = 0;
 };
 
+// Where and how a backend runs: only the GPU backends look at these.
+struct BackendOptions {
+  std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
+  int max_batch = 64;          // pairs computed together (GPU backends batch across threads)
+};
+
 struct BackendInfo {
   std::string name;
   std::string description;
   bool needs_motion_vectors = false;  // decode with export_mvs (not a dense flow of the pixels)
-  std::function<std::unique_ptr<FlowBackend>()> create;
-  bool slow = false;  // under a few pairs per second: benchmarks give it a shorter list
+  std::function<std::unique_ptr<FlowBackend>(const BackendOptions&)> create;
+  bool slow = false;         // under a few pairs per second on a CPU core: benchmarks give it a shorter list
+  bool uses_device = false;  // runs on BackendOptions::device (--device)
+  std::unique_ptr<FlowBackend> make(const BackendOptions& options = {}) const { return create(options); }
 };
 
 // Every backend, in the order --help lists them. A new backend is its file plus a line in
-// flow_backends.cpp; --algo, --help, flowgen-bench and the accuracy test take them from here (the
+// flow_backends.cpp (those that need a heavy library, LibTorch, live in a module loaded only when
+// they are asked for: backend_module.h); --algo, --help, flowgen-bench and the accuracy test take them from here (the
 // test fails for a dense backend that has no accuracy thresholds yet).
 const std::vector<BackendInfo>& flow_backends();
 // The names of the backends that compute dense flow from the pixels (all but codec vectors).

@@ -12,6 +12,9 @@ struct RunOptions {
   std::string shard = "0/1";
   int threads = 0;       // 0: all cores
   int part_videos = 64;  // videos per published part file
+  // Device of the backends that use one (tvl1-gpu): cpu, cuda or cuda:N. Several GPUs: one
+  // process per GPU, each with its own --shard.
+  std::string device = "cpu";
   FlowSettings settings;
 };
 

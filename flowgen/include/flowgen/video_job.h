@@ -31,6 +31,7 @@ struct JobContext {
   // FFmpeg decoder threads per video: 1 while there are more videos than cores (videos already
   // run in parallel), more when a few long videos would leave decoding serial.
   int decoder_threads = 1;
+  BackendOptions backend_options;  // the device of a GPU backend
 };
 
 // Processes one video into `shard`. Returns its record (status ok or failed with the reason; a
