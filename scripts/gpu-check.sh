@@ -3,6 +3,9 @@
 # OpenCV/FFmpeg/TBB; PyTorch 2.11 cu130), at most 8 minutes. It
 #   1. builds the trainer-only preset against that machine's PyTorch,
 #   2. runs the trainer's unit tests,
+#   2b. measures the LibTorch Dual TV-L1 (flowgen --algo tvl1-gpu) at 340x256: pairs/s per batch
+#      size and its end-point error against OpenCV's CPU TV-L1 fields stored beside the frames
+#      (tvl1-bench: LibTorch, HDF5 and libjpeg only),
 #   3. times ViT-B training steps with bf16, VideoMAE and MME recipes, batch 32 and 64, clips on the
 #      GPU (ANCHORS.md's definition: clips/s of training steps, peak memory), and in the same run the
 #      same step in PyTorch (scripts/gpu/videomae_step.py: eager and torch.compile),
@@ -27,6 +30,11 @@ if [[ "${1:-}" == "--prepare" ]]; then
   # Short side 224: ViT-B input size, and the set fits the 64 MiB a device call carries.
   "$build/flowgen/flowgen" -q --short-side 224 --list "$data/list.txt" --root "$samples" --out "$data/flow"
   "$build/trajgen/trajgen" -q --flow "$data/flow" --out "$data/traj"
+  # OpenCV's CPU TV-L1 at short side 256 (340x256 on 4:3 video) on three short clips (65 pairs,
+  # about a minute here): the reference tvl1-bench measures the GPU TV-L1 against.
+  grep -E '^python3-(imageio/realshort.mp4|mecavideo/g[12].avi) ' "$samples/list.txt" >"$data/tvl1-list.txt"
+  "$build/flowgen/flowgen" -q --short-side 256 --algo tvl1 --list "$data/tvl1-list.txt" --root "$samples" \
+    --out "$data/flow-tvl1"
   size=$(du -sm "$data" | cut -f1)
   echo "gpu-check: $(wc -l <"$data/list.txt") videos, ${size} MiB in $data"
   ((size <= 64)) || { echo "gpu-check: $data is over 64 MiB" >&2; exit 1; }
@@ -61,6 +69,11 @@ say "built in $(elapsed)"
 
 section "Unit tests ($(elapsed))"
 ctest --test-dir "$build" -j 8 --timeout 120 2>&1 | tail -3 | tee -a "$report"
+
+section "Dense TV-L1 on the GPU ($(elapsed))"
+# Goal: 1,000 pairs/s at 340x256 at TV-L1's accuracy (published GPU TV-L1: ~17-30 pairs/s per process).
+timeout 180 "$build/flowgen/gpu/tvl1-bench" --flow "$data/flow-tvl1" --device cuda --batch 1,16,64,256 \
+  --pairs 512 2>&1 | tee -a "$report" || say "tvl1-bench failed or timed out"
 
 section "Training steps, clips already on the GPU ($(elapsed))"
 bench=$build/trainer/trainer-bench
