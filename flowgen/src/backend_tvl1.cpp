@@ -1,5 +1,8 @@
 // Dual TV-L1 (Zach et al. 2007; Sanchez et al. 2013) from OpenCV contrib: the classic "accurate"
-// flow of two-stream networks, about 2 pairs/s per core at 340x256.
+// flow of two-stream networks, about 2 pairs/s per core at 340x256. A module (backend_module.h):
+// OpenCV's optflow needs imgcodecs and through it GDAL and GDCM, ~200 shared libraries that took
+// 0.2 s at every flowgen start, whatever the algorithm.
+#include <flowgen/backend_module.h>
 #include <flowgen/flow_backend.h>
 
 #include <opencv2/optflow.hpp>
@@ -21,8 +24,10 @@ class Tvl1Backend final : public FlowBackend {
 
 }  // namespace
 
-std::unique_ptr<FlowBackend> make_tvl1_backend() {
-  return std::make_unique<Tvl1Backend>();
-}
-
 }  // namespace flowgen
+
+extern "C" flowgen::FlowBackend* mme_flowgen_backend_factory(const std::string& backend,
+                                                             const flowgen::BackendOptions&) {
+  if (backend != "tvl1") throw std::runtime_error("module flowgen_tvl1 has no backend '" + backend + "'");
+  return new flowgen::Tvl1Backend();
+}

@@ -8,7 +8,6 @@ namespace flowgen {
 // Each backend file defines its factory; this registry is the one place that lists them.
 std::unique_ptr<FlowBackend> make_dis_backend(int preset);
 std::unique_ptr<FlowBackend> make_farneback_backend();
-std::unique_ptr<FlowBackend> make_tvl1_backend();
 std::unique_ptr<FlowBackend> make_mv_backend();
 
 const std::vector<BackendInfo>& flow_backends() {
@@ -18,7 +17,9 @@ const std::vector<BackendInfo>& flow_backends() {
       {"dis-fast", "OpenCV DIS, fast preset (default)", false, plain([] { return make_dis_backend(1); })},
       {"dis-medium", "OpenCV DIS, medium preset", false, plain([] { return make_dis_backend(2); })},
       {"farneback", "OpenCV Farneback (the MME public code's algorithm)", false, plain(make_farneback_backend), true},
-      {"tvl1", "OpenCV contrib Dual TV-L1 (slow, accurate)", false, plain(make_tvl1_backend), true},
+      {"tvl1", "OpenCV contrib Dual TV-L1 (slow, accurate)", false,
+       [](const BackendOptions& o) { return std::unique_ptr<FlowBackend>(backend_module("flowgen_tvl1")("tvl1", o)); },
+       true},
       {"tvl1-gpu", "Dual TV-L1 in LibTorch, batched over pairs (--device cuda:N; runs on cpu too)", false,
        [](const BackendOptions& o) {
          return std::unique_ptr<FlowBackend>(backend_module("flowgen_tvl1_gpu")("tvl1-gpu", o));
