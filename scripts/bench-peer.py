@@ -3,7 +3,7 @@
 
 Runs flowgen (--threads 1 and 2) and the script (1 and 2 processes) on the same list, algorithm
 and working size, alternating, ROUNDS times each, and prints a Markdown table of the medians:
-wall seconds, CPU seconds (user + system of the process and its children, from wait4) and pairs
+wall seconds, CPU seconds (user + system of the process and its children) and pairs
 per CPU second, then the two ratios the goals are stated in. Both store what a trainer needs:
 flowgen its HDF5 shards (JPEG frames, LOCO-coded flow), the script JPEG frames and the two
 +-20 px flow JPEGs per pair.
@@ -23,21 +23,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def timed(command):
-    """Runs command; returns (wall s, stdout)."""
-    start = time.monotonic()
+def cpu_of(command):
+    """(wall s, CPU s of the command and its children, stdout): os.times() counts reaped children."""
+    before, start = os.times(), time.monotonic()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = proc.communicate()
     wall = time.monotonic() - start
     if proc.returncode != 0:
         sys.exit(f"bench-peer: {' '.join(command)} exited {proc.returncode}:\n{err}")
-    return wall, out
-
-
-def cpu_of(command):
-    """(wall s, CPU s of the command and its children, stdout): os.times() counts reaped children."""
-    before = os.times()
-    wall, out = timed(command)
     after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     return wall, cpu, out

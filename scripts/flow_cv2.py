@@ -2,8 +2,7 @@
 """The peer flowgen is measured against: the flow-extraction loop people write with python3-opencv.
 
 For every video of a dataset list: cv2.VideoCapture, cv2.resize (its default, bilinear) to the
-working short side,
-cvtColor to grey, dense flow between consecutive frames (DIS, Farneback or Dual TV-L1 with one
+working short side, cvtColor to grey, dense flow between consecutive frames (DIS, Farneback or Dual TV-L1 with one
 OpenCV thread), and cv2.imwrite of each frame and of the two flow components clipped to +-20 px
 and mapped to 0..255 (the two-stream "flow_x/flow_y" JPEGs of denseflow, MME's and mmaction2's
 extraction). --processes N splits the videos over N processes, as such scripts do with

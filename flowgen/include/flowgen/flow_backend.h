@@ -47,9 +47,9 @@ struct BackendInfo {
 };
 
 // Every backend, in the order --help lists them. A new backend is its file plus a line in
-// flow_backends.cpp (those that need a heavy library, LibTorch, live in a module loaded only when
-// they are asked for: backend_module.h); --algo, --help, flowgen-bench and the accuracy test take them from here (the
-// test fails for a dense backend that has no accuracy thresholds yet).
+// flow_backends.cpp (those that need a heavy library, OpenCV's optflow or LibTorch, live in a
+// module loaded only when they are asked for: backend_module.h); --algo, --help, flowgen-bench and the accuracy test
+// take them from here (the test fails for a dense backend that has no accuracy thresholds yet).
 const std::vector<BackendInfo>& flow_backends();
 // The names of the backends that compute dense flow from the pixels (all but codec vectors).
 std::vector<std::string> dense_flow_backends();
