@@ -3,12 +3,14 @@
 # trainer/configs/ablation/ for the same steps and clips, then probed and fine-tuned on a labelled
 # set whose classes differ only in motion (scripts/make-motion-set.py), tested on other videos.
 #
-#   scripts/ablate.sh [--quick] [--seeds N] [--jobs N] [--skip-setup] [OUTDIR]   (default ./ablation-out)
-#
-#   --quick       tiny model, one seed, a small set: about 20 minutes on 2 cores (the ctest ablate_quick)
+#   scripts/ablate.sh [--quick] [--seeds N] [--jobs N] [--recipes A,B,..] [--skip-setup] [OUTDIR]
+#                                                                           (default ./ablation-out)
+#   --quick       tiny model, one seed, a small set: 15-25 minutes on 2 cores
 #   (default)     the full table: a ViT-S-sized model at 112 px, 3 seeds, a larger set (a GPU machine)
 #   --seeds N     seeds per recipe (default 1 quick, 3 full)
 #   --jobs N      training runs at once (default: CPU cores on CPU, 1 on CUDA)
+#   --recipes L   only these recipes, comma-separated (default: all ten; the ctest ablate_quick
+#                 runs untrained,supervised to keep CI within its time)
 #   --skip-setup  no package installation and no build: binaries from $MME_BUILD_DIR (build/release)
 #
 # Steps: fetch the sample videos, cut the labelled set, flowgen (+ codec motion vectors), check
@@ -19,14 +21,15 @@
 # steps are skipped, so a machine without FFmpeg and OpenCV (the GPU machine) trains from a set
 # prepared elsewhere.
 set -euo pipefail
-quick=0 seeds="" jobs="" setup=1 out_arg=""
+quick=0 seeds="" jobs="" setup=1 out_arg="" only=""
 while (($#)); do
   case $1 in
     --quick) quick=1 ;;
     --seeds) seeds=$2; shift ;;
     --jobs) jobs=$2; shift ;;
+    --recipes) only=$2; shift ;;
     --skip-setup) setup=0 ;;
-    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "ablate.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) out_arg=$1 ;;
   esac
@@ -41,6 +44,13 @@ step() { printf '\n== %s\n' "$*" >&2; }
 
 # The recipes in the table's order (each trainer/configs/ablation/NAME.json).
 recipes=(videomae mme trajectory hog mme-raw20 videomae-mofo videomae-mgm mme-mgm untrained supervised)
+if [[ -n $only ]]; then
+  IFS=, read -ra chosen <<<"$only"
+  for r in "${chosen[@]}"; do
+    [[ " ${recipes[*]} " == *" $r "* ]] || { echo "ablate.sh: unknown recipe '$r' (one of: ${recipes[*]})" >&2; exit 2; }
+  done
+  recipes=("${chosen[@]}")
+fi
 
 # The budget: the same for every recipe. Steps are optimiser steps of `batch` clips; the lr follows
 # the trainer's rule (base_lr x batch / 256) and is the same for every recipe (not tuned per recipe).

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (preset fuzz: clang, ASan + UBSan) and runs each for SECONDS,
 # seeded with real data: chunks and frames of a flow and a target set, the sample dataset lists,
-# the trainer's settings and a manifest. A crash (or leak, or sanitizer report) fails the run and
-# leaves its input in build/fuzz/crashes/<target>/ (replay: build/fuzz/tests/fuzz/fuzz_<target> FILE).
+# the trainer's settings, a manifest and the sets' own settings files. A crash (or leak, or
+# sanitizer report) fails the run and leaves its input in build/fuzz/crashes/<target>/ (replay:
+# build/fuzz/tests/fuzz/fuzz_<target> FILE). The ctest fuzz_smoke runs 20 s per target; longer
+# runs find more (docs/reliability.md).
 #   scripts/fuzz.sh [SECONDS] [FLOW_DIR TRAJ_DIR]   (default 60 s each; the sets: the tests' shards)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +23,7 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz
 work=build/fuzz/corpus
 rm -rf "$work" build/fuzz/crashes
-mkdir -p "$work"/{loco,jpeg,dataset_list,json,checkpoint,safetensors}
+mkdir -p "$work"/{loco,jpeg,dataset_list,json,settings,checkpoint,safetensors}
 
 # Seeds from real files.
 export HDF5_PLUGIN_PATH=$release/common/plugin
@@ -75,10 +77,14 @@ head -3 "$flow"/shard-*/manifest.jsonl | grep '^{' | head -3 | while read -r lin
   echo "$line" >"$work/json/manifest-$RANDOM.json"
 done
 
+# The settings files of the two sets, as the tools wrote them.
+cp "$traj/config.json" "$work/settings/config.json"
+cp "$flow/flowgen.json" "$work/settings/flowgen.json"
+
 failed=0
 # LibTorch's zip reader leaks when it refuses a malformed archive: PyTorch's, suppressed by name.
 export LSAN_OPTIONS=suppressions=$repo/tests/fuzz/lsan.supp
-targets=(loco jpeg dataset_list json)
+targets=(loco jpeg dataset_list json settings)
 [[ -x build/fuzz/tests/fuzz/fuzz_checkpoint ]] && targets+=(checkpoint safetensors)  # (need the torch wheel)
 for target in "${targets[@]}"; do
   mkdir -p build/fuzz/crashes/$target

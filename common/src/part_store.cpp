@@ -1,4 +1,5 @@
 #include <mme/atomic_file.h>
+#include <mme/dir_lock.h>
 #include <mme/error.h>
 #include <mme/json_file.h>
 #include <mme/log.h>
@@ -112,6 +113,8 @@ PartStore::PartStore(fs::path out_dir, mme::ShardSpec shard, mme::Provenance pro
   std::error_code ec;
   fs::create_directories(shard_dir_, ec);
   if (ec) throw mme::OutputError(shard_dir_, "creating", ec.value());
+  // One live run per shard: a second one (a re-submitted array task) stops here, before it writes.
+  lock_ = std::make_unique<DirectoryLock>(shard_dir_, provenance_.tool);
   // Parts a killed run was writing (under any index) and its half-written manifest.
   mme::remove_stale_temporaries(shard_dir_);
   for (const auto& [index, path] : published_parts(shard_dir_)) {

@@ -10,8 +10,10 @@
 
 #include <tbb/global_control.h>
 
+#include <algorithm>
 #include <limits>
 #include <opencv2/core.hpp>
+#include <set>
 #include <thread>
 
 namespace flowgen {
@@ -47,8 +49,18 @@ int run_flowgen(const RunOptions& o) {
     return mme::cli::kFatal;
   }
   std::vector<mme::ListEntry> todo;
-  for (const auto& e : entries)
+  std::set<std::string> listed;
+  for (const auto& e : entries) {
+    listed.insert(e.id);
     if (!store->finished(e.id)) todo.push_back(e);
+  }
+  // A set grows with every list run into it (a corrected list, a second batch): the videos of
+  // earlier lists stay in the manifest and in the set. Said, so that it is never a surprise.
+  const auto others = static_cast<std::size_t>(std::count_if(store->records().begin(), store->records().end(),
+                                                             [&](const auto& r) { return !listed.count(r.first); }));
+  if (others > 0)
+    mme::log::info("{} videos of this shard's directory are not in this list: kept (the set is every list run into {})",
+                   others, o.out.string());
   mme::log::info("flowgen {}: shard {} holds {} videos, {} already done, {} to do ({} threads)", mme::version(),
                  shard.to_string(), entries.size(), entries.size() - todo.size(), todo.size(),
                  o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency()));

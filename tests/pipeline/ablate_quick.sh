@@ -1,17 +1,23 @@
-#!/usr/bin/env bash
-# Issue 17's one command at its quick scale (scripts/ablate.sh --quick, ~16 minutes on 2 cores):
-# every recipe's cell finishes, the labels match the measured flow (ablate.sh stops otherwise), the
-# table, its JSON and its picture are written, the motion classes can be learnt (supervised training
-# from scratch and the best recipe's fine-tuning beat chance clearly), and a
-# re-run skips every finished cell: no run is touched again and the table comes out the same.
-# Which recipe wins is reported in docs/results.md, not asserted.
+# Issue 17's one command at its quick scale (scripts/ablate.sh --quick): each cell finishes, the
+# labels match the measured flow (ablate.sh stops otherwise), the table, its JSON and its picture
+# are written, the motion classes can be learnt (supervised training from scratch beats chance
+# clearly, and so does the best pretrained recipe's fine-tuning), and a re-run skips every finished
+# cell: no run is touched again and the table comes out the same. Which recipe wins is reported in
+# docs/results.md, not asserted.
+#
+# CI runs two cells without pretraining, untrained and supervised (~6 minutes on 2 cores; the
+# demo_small test checks that pretraining helps a probe). The ten recipes (15-25 minutes) with the
+# pretrained-recipe check: MME_ABLATE_RECIPES=all tests/pipeline/ablate_quick.sh build/release OUT,
+# or any comma-separated subset (docs/results.md).
 # Usage: ablate_quick.sh BUILD_DIR OUT
 set -euo pipefail
 build=$1 out=$2
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 python=${MME_PYTHON:-/usr/bin/python3}
+recipes=${MME_ABLATE_RECIPES:-untrained,supervised}
+[[ $recipes == all ]] && recipes=videomae,mme,trajectory,hog,mme-raw20,videomae-mofo,videomae-mgm,mme-mgm,untrained,supervised
 rm -rf "$out"
-MME_BUILD_DIR=$build "$repo/scripts/ablate.sh" --quick --skip-setup "$out"
+MME_BUILD_DIR=$build "$repo/scripts/ablate.sh" --quick --recipes $recipes --skip-setup "$out"
 
 status=0
 for f in results.md results.json results.png set/classes.json; do
@@ -21,7 +27,7 @@ done
 cp "$out/results.json" "$out/results.first.json"
 touch -d '-1 second' "$out/results.first.json"  # anything the re-run writes is newer than this
 start=$(date +%s)
-MME_BUILD_DIR=$build "$repo/scripts/ablate.sh" --quick --skip-setup "$out" >/dev/null
+MME_BUILD_DIR=$build "$repo/scripts/ablate.sh" --quick --recipes $recipes --skip-setup "$out" >/dev/null
 echo "ablate_quick: the re-run took $(($(date +%s) - start)) s"
 find "$out/runs" \( -name checkpoint.pt -o -name eval.json \) -newer "$out/results.first.json" >"$out/touched.txt"
 if [[ -s $out/touched.txt ]]; then
@@ -30,13 +36,13 @@ if [[ -s $out/touched.txt ]]; then
   status=1
 fi
 
-"$python" - "$out" <<'PY' || status=1
+"$python" - "$out" "$recipes" <<'PY' || status=1
 import json, os, sys
-out = sys.argv[1]
+out, asked = sys.argv[1], sys.argv[2].split(",")
 first = json.load(open(os.path.join(out, "results.first.json")))
 again = json.load(open(os.path.join(out, "results.json")))
 r = {row["recipe"]: row for row in again["recipes"]}
-checks = [(len(r) == 10, f"10 recipes in the table ({len(r)})")]
+checks = [(sorted(r) == sorted(asked), f"the table holds the {len(asked)} recipes asked for ({', '.join(r)})")]
 for name, row in r.items():
     checks.append((row["seeds"] == 1, f"{name}: one finished seed"))
     if row["seeds"]:
@@ -49,8 +55,12 @@ chance = again["chance"]
 # 3 seeds (docs/results.md): supervised 0.20-0.27, the best fine-tuned recipe 0.37-0.41.
 sup = r["supervised"]["finetune"]["mean"]
 checks.append((sup >= chance + 0.06, f"supervised from scratch {sup:.3f} beats chance {chance:.2f} by 0.06"))
-best = max(row["finetune"]["mean"] for row in r.values())
-checks.append((best >= chance + 0.15, f"the best fine-tuned recipe {best:.3f} beats chance by 0.15"))
+pretrained = [row["finetune"]["mean"] for name, row in r.items() if name not in ("untrained", "supervised")]
+if pretrained:
+    best = max(pretrained)
+    checks.append((best >= chance + 0.15, f"the best pretrained recipe's fine-tuning {best:.3f} beats chance by 0.15"))
+else:
+    print("(no pretrained recipe asked for: the best-recipe check is left to MME_ABLATE_RECIPES=all)")
 checks.append((first == again, "the re-run's table equals the first run's"))
 for ok, what in checks:
     print(("ok: " if ok else "FAILED: ") + what)

@@ -1,29 +1,35 @@
 #include <trainer/metrics_log.h>
 
+#include <mme/atomic_file.h>
 #include <mme/error.h>
 
 #include <cerrno>
 #include <fstream>
 #include <string>
-#include <vector>
 
 namespace trainer {
 
 MetricsLog::MetricsLog(const std::filesystem::path& path, long resume_step) : path_(path) {
-  std::vector<std::string> kept;
+  std::string kept;
+  bool dropped = false;
   {
     std::ifstream in(path);
     for (std::string line; std::getline(in, line);) {
       try {
-        if (nlohmann::json::parse(line).value("step", 0L) <= resume_step) kept.push_back(line);
+        if (nlohmann::json::parse(line).value("step", 0L) <= resume_step) {
+          kept += line + "\n";
+          continue;
+        }
       } catch (const nlohmann::json::exception&) {  // a line cut by a kill
       }
+      dropped = true;
     }
   }
-  file_ = std::fopen(path.c_str(), "w");
-  if (!file_) throw mme::FileError(path, "cannot open the metrics log for writing");
-  for (const auto& line : kept) std::fprintf(file_, "%s\n", line.c_str());
-  std::fflush(file_);
+  // The lines to keep are published whole first (a kill now leaves the old file or the new one,
+  // never a truncated one); then this run appends.
+  if (dropped) mme::write_atomically(path, kept);
+  file_ = std::fopen(path.c_str(), "a");
+  if (!file_) throw mme::OutputError(path, "creating", errno);
 }
 
 MetricsLog::~MetricsLog() {

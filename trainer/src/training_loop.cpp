@@ -113,6 +113,20 @@ Run start_run(const TrainConfig& config) {
   if (config.data.flow_dir.empty()) throw std::invalid_argument("data.flow_dir (flowgen's output) is not set");
   auto joined = join_run(config);
   mme::claim_output_dir(run.out, "config.json", identity(config));  // creates run.out; safe from every rank at once
+  // Rank 0 writes run.out (checkpoints, metrics.jsonl): it holds the lock, and every rank hears
+  // whether it got it, so that all of them stop when another live run has the directory.
+  std::string refused;
+  if (joined.group->is_main()) {
+    try {
+      joined.lock = std::make_unique<mme::DirectoryLock>(run.out, "trainer " + config.mode);
+    } catch (const mme::FileError& e) {
+      refused = e.reason();
+    }
+  }
+  joined.group->agree("run directory's lock", refused, [&](const std::string&, const std::string& theirs) {
+    return run.out.string() + " is " + theirs;
+  });
+  if (!refused.empty()) throw mme::FileError(run.out, refused);
   return joined;
 }
 

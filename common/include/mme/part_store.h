@@ -11,7 +11,8 @@
 // A part is written under a temporary name and published by rename only when every video in it
 // is complete, so after a SIGKILL the visible parts hold only complete videos; a re-run scans them,
 // skips those videos and writes new parts for the rest. Videos run concurrently, so a part is
-// committed when it is full and its last video is done.
+// committed when it is full and its last video is done. A PartStore holds the shard directory's
+// lock (dir_lock.h) for its lifetime: one live run per shard.
 #include <mme/dataset_list.h>
 #include <mme/shard_store.h>
 
@@ -25,6 +26,8 @@
 #include <vector>
 
 namespace mme {
+
+class DirectoryLock;
 
 // One line of the manifest.
 struct VideoRecord {
@@ -75,6 +78,7 @@ class PartStore {
   void write_manifest_locked();
 
   std::filesystem::path out_dir_, shard_dir_;
+  std::unique_ptr<DirectoryLock> lock_;
   mme::Provenance provenance_;
   int videos_per_part_;
   int next_index_ = 0;

@@ -11,7 +11,8 @@ namespace trainer {
 class MetricsLog {
  public:
   // Opens for appending; lines of steps after `resume_step` (written by a run killed after its
-  // last checkpoint) are dropped first, so the file reads as one uninterrupted run.
+  // last checkpoint) and a torn last line are dropped first (the rest published atomically), so
+  // the file reads as one uninterrupted run. Only the holder of run.out's lock writes it.
   MetricsLog(const std::filesystem::path& path, long resume_step);
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;

@@ -8,6 +8,7 @@
 // (clip_loader.h); rank 0's weights are broadcast at the start, gradients are averaged
 // (gradient_reducer.h), the logged losses are the means over the ranks, and only rank 0 writes
 // metrics and checkpoints. A stop request on any rank stops every rank after the same step.
+#include <mme/dir_lock.h>
 #include <trainer/clip_loader.h>
 #include <trainer/config.h>
 #include <trainer/process_group.h>
@@ -49,6 +50,8 @@ torch::Device pick_device(const std::string& name, int local_rank = 0);
 struct Run {
   torch::Device device = torch::kCPU;
   std::unique_ptr<ProcessGroup> group;
+  // Rank 0's lock on run.out (dir_lock.h): one live run per run directory.
+  std::unique_ptr<mme::DirectoryLock> lock;
 };
 
 // Sets torch's threads, picks the device, joins the other ranks (world.h: a rendezvous, then the
@@ -56,9 +59,9 @@ struct Run {
 // rank. `config.world_size` must be the world's size.
 Run join_run(const TrainConfig& config);
 
-// What every training mode does first: checks run.out and data.flow_dir, join_run, and claims
+// What every training mode does first: checks run.out and data.flow_dir, join_run, claims
 // RUNDIR for the run's settings (config.json; other settings are refused with each difference
-// named).
+// named) and locks it on rank 0 (a second live run on it stops on every rank, naming the holder).
 Run start_run(const TrainConfig& config);
 
 // Writes RUNDIR/skipped.json and logs the videos left out.
