@@ -2,13 +2,34 @@
 #include <mme/cli.h>
 #include <mme/log.h>
 
+#include <unistd.h>
+
 #include <csignal>
+#include <ctime>
 
 namespace mme {
 namespace {
 std::atomic<bool> g_stop{false};
+// The first SIGINT/SIGTERM asks the run to stop after the work in flight (its parts are kept); a
+// second one, a few seconds later, ends the process at once in whatever call it waits (a hung file
+// system, a stuck device): exit 130, the open part lost, the published ones intact. Copies of
+// the first signal that come together (Slurm signals every process of a step, and torchrun
+// forwards the same signal to its workers) are not a second request.
+std::atomic<long> g_first_signal_ms{0};
+long monotonic_ms() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);  // async-signal-safe
+  return static_cast<long>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
 extern "C" void on_stop_signal(int) {
-  g_stop.store(true);
+  constexpr long kSameSignalMs = 2000;
+  if (!g_stop.exchange(true)) {
+    g_first_signal_ms.store(monotonic_ms());
+  } else if (monotonic_ms() - g_first_signal_ms.load() > kSameSignalMs) {
+    constexpr char kMessage[] = "\nstopped at once by a second signal (the open part is lost)\n";
+    [[maybe_unused]] const auto n = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+    ::_exit(cli::kInterrupted);
+  }
 }
 void (*g_old_int)(int) = SIG_DFL;
 void (*g_old_term)(int) = SIG_DFL;

@@ -1,5 +1,6 @@
 #include <mme/atomic_file.h>
 #include <mme/error.h>
+#include <mme/input_file.h>
 #include <mme/loco_filter.h>
 #include <mme/shard_store.h>
 #include <mme/version.h>
@@ -291,7 +292,7 @@ ShardReader::ShardReader(const std::filesystem::path& path) : AttributeReader(nu
   silence_hdf5_errors();
   register_loco_filter();  // flow datasets use it; H5Dread needs it registered
   Hdf5Lock lock;
-  if (!std::filesystem::exists(path)) throw FileError(path, "no such file");
+  require_regular_file(path, "a shard");
   if (H5Fis_hdf5(path.c_str()) <= 0) {
     H5Eclear2(H5E_DEFAULT);
     throw FileError(path, "not an HDF5 file (or a damaged one)");

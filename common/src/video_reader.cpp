@@ -1,5 +1,6 @@
 #include "ffmpeg_handles.h"
 
+#include <mme/input_file.h>
 #include <mme/jfif_colour.h>
 #include <mme/log.h>
 #include <mme/video_reader.h>
@@ -424,10 +425,7 @@ VideoReader::VideoReader(const std::filesystem::path& path, VideoReaderOptions o
   Impl& m = *impl_;
   m.options = options;
   m.info.path = path;
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw FileError(path, ec ? ec.message() : "no such file");
-  if (std::filesystem::is_directory(path, ec)) throw FileError(path, "is a directory, not a video");
-  if (std::filesystem::file_size(path, ec) == 0) throw FileError(path, "empty file (0 bytes)");
+  require_regular_file(path, "a video");  // a FIFO in a list would block the open below forever
   if (!m.frame || !m.packet) throw FileError(path, "out of memory");
 
   // Allocate the context first so that the demuxer's own complaint ("moov atom not found") can be

@@ -28,7 +28,8 @@ namespace {
 using Result = mme::test::CommandResult;
 
 Result flowgen_cli(const std::string& args) {
-  return mme::test::run_capture(std::string(FLOWGEN_BINARY) + " " + args);
+  // A hang (a FIFO opened for reading) fails the test after a minute instead of blocking ctest.
+  return mme::test::run_capture("timeout -s KILL 120 " + std::string(FLOWGEN_BINARY) + " " + args);
 }
 
 using Content = mme::test::OutputContent;
@@ -370,8 +371,13 @@ TEST_CASE("a list mixing good and bad files gives the right manifest and exit co
                          "'");
   fs::copy_file(mme::test::sample("python3-mecavideo/balle-jbart.mp4"), dir / "cut.mp4");
   fs::resize_file(dir / "cut.mp4", fs::file_size(dir / "cut.mp4") / 2);
-  write_list(dir / "list.txt",
-             {"good.mp4 0", "notes.mp4 1", "empty.avi 1", "one.mp4 1", "audio.m4a 1", "missing.mp4 1", "cut.mp4 1"});
+  // Files that are not regular: opening a FIFO for reading blocks until a writer comes (it used
+  // to hang flowgen past SIGTERM), a character device reads without end.
+  mme::test::run_checked("mkfifo '" + (dir / "fifo.mp4").string() + "'");
+  fs::create_symlink("/dev/zero", dir / "zero.mp4");
+  fs::create_directory(dir / "folder.mp4");
+  write_list(dir / "list.txt", {"good.mp4 0", "notes.mp4 1", "empty.avi 1", "one.mp4 1", "audio.m4a 1", "missing.mp4 1",
+                                "cut.mp4 1", "fifo.mp4 1", "zero.mp4 1", "folder.mp4 1"});
   const auto out = dir / "out";
   const auto r = flowgen_cli("--list " + (dir / "list.txt").string() + " --root " + dir.path().string() + " --out " +
                              out.string());
@@ -379,7 +385,7 @@ TEST_CASE("a list mixing good and bad files gives the right manifest and exit co
   CHECK(r.rc == 3);
   CHECK_THAT(r.output, ContainsSubstring("notes.mp4") && ContainsSubstring("audio only"));
   const auto m = read_manifest(out / "shard-00000-of-00001");
-  REQUIRE(m.size() == 7);
+  REQUIRE(m.size() == 10);
   CHECK(m.at("good.mp4")["status"] == "ok");
   CHECK(m.at("good.mp4")["pairs"] == 35);
   auto reason = [&](const std::string& id) {
@@ -392,6 +398,9 @@ TEST_CASE("a list mixing good and bad files gives the right manifest and exit co
   CHECK_THAT(reason("audio.m4a"), ContainsSubstring("audio only"));
   CHECK_THAT(reason("missing.mp4"), ContainsSubstring("no such file"));
   CHECK_THAT(reason("cut.mp4"), ContainsSubstring("moov atom not found"));
+  CHECK_THAT(reason("fifo.mp4"), ContainsSubstring("fifo.mp4: is a FIFO (named pipe), not a video"));
+  CHECK_THAT(reason("zero.mp4"), ContainsSubstring("zero.mp4: is a character device, not a video"));
+  CHECK_THAT(reason("folder.mp4"), ContainsSubstring("folder.mp4: is a directory, not a video"));
   // Only the good video has a group.
   const auto content = read_content(out);
   CHECK(content.size() == 1);
