@@ -10,6 +10,7 @@
 #include <trainer/videomae_io.h>
 #include <trainer/world.h>
 
+#include <mme/json_file.h>
 #include <mme/cli.h>
 #include <mme/host_allocator.h>
 #include <mme/log.h>
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
     return mme::cli::kUsage;
   }
   if (print_config) {
-    std::printf("%s\n", config.to_json().dump(2).c_str());
+    std::printf("%s\n", mme::dump_json(config.to_json(), 2).c_str());
     return mme::cli::kOk;
   }
   try {
@@ -127,7 +128,7 @@ int main(int argc, char** argv) {
     }
     if (*eval) {
       const auto result = trainer::evaluate(config);
-      if (!result.is_null()) std::printf("%s\n", result.dump().c_str());  // rank 0's
+      if (!result.is_null()) std::printf("%s\n", mme::dump_json(result).c_str());  // rank 0's
       return mme::cli::kOk;
     }
     return *pretrain ? trainer::pretrain(config) : trainer::finetune(config);

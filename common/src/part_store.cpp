@@ -54,7 +54,7 @@ VideoRecord record_from_group(const mme::GroupReader& g, const std::string& file
   r.id = g.id();
   r.status = "ok";
   r.file = file;
-  if (g.has(schema::video::stats)) r.stats = nlohmann::json::parse(g.get(schema::video::stats));
+  if (g.has(schema::video::stats)) r.stats = parse_json(g.get(schema::video::stats));
   return r;
 }
 
@@ -77,7 +77,7 @@ void scan_part(const fs::path& part, const fs::path& out_dir, std::map<std::stri
   mme::ShardReader reader(part);
   const std::string rel = fs::relative(part, out_dir).string();
   if (reader.has(schema::root::failures)) {
-    for (const auto& j : nlohmann::json::parse(reader.get(schema::root::failures))) {
+    for (const auto& j : parse_json(reader.get(schema::root::failures))) {
       auto r = VideoRecord::from_json(j);
       auto it = records.find(r.id);
       if (it == records.end() || it->second.status != "ok") records[r.id] = r;
@@ -180,7 +180,7 @@ void PartStore::commit_locked(Part& part) {
   nlohmann::json failures = nlohmann::json::array();
   for (const auto& r : part.records)
     if (r.status != "ok") failures.push_back(r.to_json());
-  part.writer->set(schema::root::failures, failures.dump());
+  part.writer->set(schema::root::failures, dump_json(failures));
   part.writer->commit();
   part.writer.reset();
   for (auto& r : part.records) {
@@ -193,7 +193,7 @@ void PartStore::commit_locked(Part& part) {
 
 void PartStore::write_manifest_locked() {
   std::string text;
-  for (const auto& [id, r] : records_) text += r.to_json().dump() + "\n";
+  for (const auto& [id, r] : records_) text += dump_json(r.to_json()) + "\n";
   mme::write_atomically(shard_dir_ / schema::kManifestFile, text);
 }
 
@@ -258,7 +258,7 @@ std::size_t merge_index(const fs::path& out_dir, const std::string& settings_fil
   }
   index["videos"] = videos;
   index["failed"] = failed;
-  mme::write_atomically(out_dir / schema::kIndexFile, index.dump(1) + "\n");
+  mme::write_atomically(out_dir / schema::kIndexFile, dump_json(index, 1) + "\n");
   return videos.size();
 }
 
@@ -297,7 +297,7 @@ void claim_output_dir(const fs::path& out_dir, const std::string& file, const nl
     // first, and then we compare with what it wrote.
     const auto tmp = mme::temporary_name(path);
     {
-      const auto text = mine.dump(2) + "\n";
+      const auto text = dump_json(mine, 2) + "\n";
       std::FILE* out = std::fopen(tmp.c_str(), "wb");
       if (!out) throw mme::OutputError(path, "creating", errno);
       const bool written = std::fwrite(text.data(), 1, text.size(), out) == text.size();

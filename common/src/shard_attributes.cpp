@@ -1,3 +1,4 @@
+#include <mme/json_file.h>
 #include <mme/shard_attributes.h>
 
 #include "hdf5_object.h"
@@ -36,7 +37,8 @@ void AttributeWriter::set(const std::string& name, const std::string& value) {
   Hdf5Lock lock;
   const Scoped type(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  // A file name that is not UTF-8 is stored as it is, marked as bytes (h5py gives bytes back).
+  H5Tset_cset(type.get(), valid_utf8(value) ? H5T_CSET_UTF8 : H5T_CSET_ASCII);
   const Scoped space(H5Screate(H5S_SCALAR), H5Sclose);
   const char* p = value.c_str();
   write_attribute(object_->id, name, type.get(), type.get(), space.get(), &p);

@@ -1,6 +1,7 @@
 #include <mme/atomic_file.h>
 #include <mme/error.h>
 #include <mme/input_file.h>
+#include <mme/json_file.h>
 #include <mme/loco_filter.h>
 #include <mme/shard_store.h>
 #include <mme/version.h>
@@ -21,17 +22,21 @@ namespace mme {
 using namespace detail;
 
 // ---------------------------------------------------------------------------------------------
-// Keys: ids are paths, but '/' separates HDF5 groups, so it is percent-escaped (and '%' itself).
+// Keys: ids are paths, but '/' separates HDF5 groups, so it is percent-escaped (and '%' itself),
+// and so is every byte that is not part of valid UTF-8 (a file name in another encoding), so that
+// keys are text for every reader (h5py gives str).
 
 std::string video_key(const std::string& id) {
   std::string key;
-  for (char c : id) {
-    if (c == '%')
-      key += "%25";
-    else if (c == '/')
-      key += "%2F";
-    else
-      key += c;
+  for (std::size_t i = 0; i < id.size();) {
+    const auto n = utf8_sequence_length(std::string_view(id).substr(i));
+    if (n == 0 || id[i] == '%' || id[i] == '/') {
+      key += fmt::format("%{:02X}", static_cast<unsigned char>(id[i]));
+      ++i;
+    } else {
+      key.append(id, i, n);
+      i += n;
+    }
   }
   if (key == "." || key.empty()) key = key == "." ? "%2E" : "%00";
   return key;
@@ -40,13 +45,16 @@ std::string video_key(const std::string& id) {
 std::string video_id_from_key(const std::string& key) {
   if (key == "%2E") return ".";
   if (key == "%00") return "";
+  const auto hex = [](char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                  : -1;
+  };
   std::string id;
   for (std::size_t i = 0; i < key.size(); ++i) {
-    if (key.compare(i, 3, "%25") == 0) {
-      id += '%';
-      i += 2;
-    } else if (key.compare(i, 3, "%2F") == 0) {
-      id += '/';
+    if (key[i] == '%' && i + 2 < key.size() && hex(key[i + 1]) >= 0 && hex(key[i + 2]) >= 0) {
+      id += static_cast<char>(hex(key[i + 1]) * 16 + hex(key[i + 2]));
       i += 2;
     } else {
       id += key[i];

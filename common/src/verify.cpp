@@ -1,3 +1,4 @@
+#include <mme/json_file.h>
 #include <mme/error.h>
 #include <mme/part_store.h>
 #include <mme/shard_schema.h>
@@ -153,7 +154,7 @@ VerifyReport verify_output(const fs::path& dir, int threads) {
       ++line_number;
       if (line.empty()) continue;
       try {
-        const auto record = VideoRecord::from_json(nlohmann::json::parse(line));
+        const auto record = VideoRecord::from_json(parse_json(line));
         listed.insert(record.id);
         if (record.status != "ok") continue;
         const auto it = ids_of.find(record.file);

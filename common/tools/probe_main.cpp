@@ -2,6 +2,7 @@
 // per video its stream facts, per-frame timestamps, picture types and motion-vector flags, and a
 // thumbnail. It answers "which of my videos will flowgen choke on?" before a long run, and it is
 // the first step of the demo. Failures are listed with their reason; the batch goes on.
+#include <mme/json_file.h>
 #include <mme/cli.h>
 #include <mme/dataset_list.h>
 #include <mme/log.h>
@@ -183,7 +184,7 @@ int main(int argc, char** argv) {
     shard->commit();
     const auto report_path = s.out.string() + ".report.json";
     std::ofstream report_file(report_path);
-    report_file << report.dump(2) << "\n";
+    report_file << mme::dump_json(report, 2) << "\n";
     report_file.flush();
     if (!report_file) throw mme::FileError(report_path, "cannot write the report");
   } catch (const std::exception& e) {

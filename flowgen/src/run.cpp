@@ -8,6 +8,7 @@
 #include <mme/progress.h>
 #include <mme/version.h>
 
+#include <fmt/format.h>
 #include <tbb/global_control.h>
 
 #include <algorithm>
@@ -100,7 +101,21 @@ int run_flowgen(const RunOptions& o) {
   for (const auto& e : entries) ids.push_back(e.id);
   const double saturation_px = std::numeric_limits<std::int16_t>::max() * o.settings.quant_step;
   return batch.run(std::move(items), ids, o.out, [&](const mme::BatchItem& item, mme::ShardWriter& part) {
-    auto record = process_video(todo[item.index], part, ctx);
+    const auto& entry = todo[item.index];
+    mme::VideoRecord record;
+    try {
+      record = process_video(entry, part, ctx);
+    } catch (const mme::Interrupted&) {
+      throw;
+    } catch (const mme::OutputError&) {
+      throw;
+    } catch (const std::exception& e) {
+      record.id = entry.id;
+      record.status = "failed";
+      record.reason = e.what();
+    }
+    // Where the video came from, for the user who must fix the list or the file.
+    if (record.status != "ok") record.reason += fmt::format(" ({}, line {})", o.list.string(), entry.line);
     if (record.status == "ok" && record.stats.value("saturated", 0) > 0)
       mme::log::warn("{}: {} flow values saturated at +-{} px", item.id, record.stats["saturated"].get<long>(),
                      saturation_px);

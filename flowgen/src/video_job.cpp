@@ -1,6 +1,7 @@
 #include <flowgen/motion_paint.h>
 #include <flowgen/quantize.h>
 #include <flowgen/video_job.h>
+#include <mme/json_file.h>
 #include <mme/error.h>
 #include <mme/jpeg.h>
 #include <mme/loco_filter.h>
@@ -227,7 +228,7 @@ struct VideoWriter {
     for (const auto& w : warnings) warning_text += w + "\n";
     group.set(fs::warning_text, warning_text);
     // The manifest's numbers, timings of this run included (they describe the run, not the content).
-    group.set(mme::schema::video::stats, stats.dump());
+    group.set(mme::schema::video::stats, mme::dump_json(stats));
   }
 };
 

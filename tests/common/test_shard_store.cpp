@@ -1,4 +1,5 @@
 #include <mme/error.h>
+#include <mme/json_file.h>
 #include <mme/shard_store.h>
 #include <mme/version.h>
 
@@ -157,6 +158,38 @@ TEST_CASE("video ids map to readable, reversible group names", "[shard_store]") 
     CHECK(mme::video_id_from_key(key) == id);
   }
   CHECK(mme::video_key("abseiling/x.mp4") == "abseiling%2Fx.mp4");
+  // File names in another encoding (Latin-1 "café", a cut UTF-8 sequence): bytes in the id, text
+  // in the key.
+  for (std::string id : {std::string("caf\xe9/t\xeate.mp4"), std::string("cut\xe2\x82.avi"), std::string("\xff")}) {
+    const auto key = mme::video_key(id);
+    CHECK(mme::valid_utf8(key));
+    CHECK(mme::video_id_from_key(key) == id);
+  }
+  CHECK(mme::video_key("caf\xe9.mp4") == "caf%E9.mp4");
+  CHECK(mme::video_key("caf\xc3\xa9.mp4") == "caf\xc3\xa9.mp4");  // UTF-8 stays as it is
+}
+
+TEST_CASE("a video whose name is not UTF-8 keeps its exact bytes in the shard, and h5py with os.fsencode",
+          "[shard_store][python]") {
+  mme::test::TempDir dir;
+  const std::string id = "caf\xe9/na\xefve \xff.mp4";
+  {
+    mme::ShardWriter w(dir / "s.h5", test_provenance());
+    auto g = w.add_video(id);
+    g.set("note", std::string("r\xe9sum\xe9"));
+    w.commit();
+  }
+  mme::ShardReader r(dir / "s.h5");
+  REQUIRE(r.video_ids() == std::vector<std::string>{id});
+  CHECK(r.video(id).get_string("note") == "r\xe9sum\xe9");
+  const auto py = mme::test::run_capture(
+      mme::test::python() +
+      " -c \"import h5py, os, sys; g = h5py.File(sys.argv[1])['videos']; "
+      "k = list(g)[0]; print(k, os.fsencode(g[k].attrs['id']) == b'caf\\\\xe9/na\\\\xefve \\\\xff.mp4')\" " +
+      (dir / "s.h5").string());
+  INFO(py.output);
+  CHECK(py.rc == 0);
+  CHECK_THAT(py.output, ContainsSubstring("caf%E9%2Fna%EFve %FF.mp4 True"));
 }
 
 TEST_CASE("chunks compressed in parallel threads are written and read back", "[shard_store]") {

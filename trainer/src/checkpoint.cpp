@@ -1,6 +1,7 @@
 #include <trainer/checkpoint.h>
 #include <trainer/torch_error.h>
 
+#include <mme/json_file.h>
 #include <mme/atomic_file.h>
 #include <mme/error.h>
 
@@ -71,7 +72,7 @@ nlohmann::json checkpoint_settings(const fs::path& path) {
     archive.load_from(path.string(), torch::kCPU);
     c10::IValue identity;
     archive.read("identity", identity);
-    return nlohmann::json::parse(identity.toStringRef());
+    return mme::parse_json(identity.toStringRef());
   } catch (const std::exception& e) {
     throw mme::FileError(path, fmt::format("cannot read the checkpoint's settings: {}", error_message(e)));
   }

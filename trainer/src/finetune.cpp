@@ -11,6 +11,7 @@
 #include <trainer/tube_mask.h>
 #include <trainer/videomae_io.h>
 
+#include <mme/json_file.h>
 #include <mme/atomic_file.h>
 #include <mme/cli.h>
 #include <mme/error.h>
@@ -289,7 +290,7 @@ nlohmann::json evaluate(const TrainConfig& config) {
                         {"classes", classes},
                         {"checkpoint", checkpoint.string()}};
   if (!group.is_main()) return nullptr;  // rank 0 writes the files and prints the result
-  mme::write_atomically(run.out / "eval.json", result.dump(1) + "\n");
+  mme::write_atomically(run.out / "eval.json", mme::dump_json(result, 1) + "\n");
   std::string csv = "true\\predicted";
   for (int c = 0; c < classes; ++c) csv += fmt::format(",{}", c);
   csv += '\n';

@@ -4,6 +4,7 @@
 #include <trainer/metrics_log.h>
 #include <trainer/training_loop.h>
 
+#include <mme/json_file.h>
 #include <mme/atomic_file.h>
 #include <mme/batch.h>
 #include <mme/cli.h>
@@ -68,7 +69,7 @@ namespace {
 // The settings that differ between two identities, as dotted keys: "optim.base_lr 0.0003 here,
 // 0.00015 on rank 0".
 std::string settings_difference(const std::string& mine, const std::string& theirs) {
-  const auto a = nlohmann::json::parse(mine).flatten(), b = nlohmann::json::parse(theirs).flatten();
+  const auto a = mme::parse_json(mine).flatten(), b = mme::parse_json(theirs).flatten();
   std::vector<std::string> lines;
   auto dotted = [](std::string key) {
     std::replace(key.begin(), key.end(), '/', '.');
@@ -100,7 +101,7 @@ Run join_run(const TrainConfig& config) {
   run.device = pick_device(config.run.device, world.local_rank);
   const auto timeout = std::chrono::milliseconds(static_cast<long>(config.run.timeout * 1000));
   run.group = std::make_unique<ProcessGroup>(world, run.device, timeout);
-  run.group->agree("settings", identity(config).dump(), settings_difference);
+  run.group->agree("settings", mme::dump_json(identity(config)), settings_difference);
   if (run.group->active())
     mme::log::info("rank 0 of {} ({}, {} backend, rendezvous at {}:{})", world.size, world.launcher,
                    run.group->backend_name(), world.master_addr, world.master_port);
@@ -145,7 +146,7 @@ void broadcast_module(torch::nn::Module& module, ProcessGroup& group) {
 void report_skipped(const ClipDataset& dataset, const fs::path& out) {
   const auto& skipped = dataset.skipped();
   nlohmann::json j = skipped;
-  mme::write_atomically(out / "skipped.json", j.dump(1) + "\n");
+  mme::write_atomically(out / "skipped.json", mme::dump_json(j, 1) + "\n");
   if (skipped.empty()) return;
   mme::log::warn("{} video(s) skipped (all listed in {}):", skipped.size(), (out / "skipped.json").string());
   int shown = 0;
@@ -199,7 +200,7 @@ int loop(const TrainConfig& config, const ClipDataset& dataset, const MaskGenera
 
   const auto checkpoint = settings.out / "checkpoint.pt";
   long step = 0;
-  const auto my_identity = identity(config).dump();
+  const auto my_identity = mme::dump_json(identity(config));
   if (fs::exists(checkpoint)) {
     const auto state = load_checkpoint(checkpoint, model, optimizer, device);
     if (state.identity != my_identity)

@@ -1,3 +1,4 @@
+#include <mme/json_file.h>
 #include <mme/error.h>
 #include <mme/loco_filter.h>
 #include <mme/quantize.h>
@@ -146,7 +147,7 @@ class VideoTargets {
                             {"saturated", saturated_},
                             {"motion_source", source},
                             {"seconds", std::chrono::duration<double>(Clock::now() - start_time).count()}};
-    group_->set(video_attr::stats, stats.dump());
+    group_->set(video_attr::stats, mme::dump_json(stats));
     return stats;
   }
 
