@@ -12,6 +12,7 @@
 #include <cstdio>
 
 #include <algorithm>
+#include <fstream>
 #include <string_view>
 
 namespace mme {
@@ -122,8 +123,14 @@ PartStore::PartStore(fs::path out_dir, mme::ShardSpec shard, mme::Provenance pro
       scan_part(path, out_dir_, records_);
     } catch (const std::exception& e) {
       // A published part is complete by construction; one that does not read was damaged later
-      // (disk, manual edits). Its videos are simply done again.
-      mme::log::warn("{}: ignored, unreadable ({}); its videos will be redone", path.string(), e.what());
+      // (disk, a cut copy, manual edits). It is moved aside, not deleted (the user may want to look
+      // at it, or salvage it), under a name no tool reads as a part; its videos are done again.
+      const auto aside = path.string() + ".damaged";
+      std::error_code moved;
+      fs::rename(path, aside, moved);
+      if (moved) throw OutputError(path, "moving aside (it cannot be read)", moved.value());
+      mme::log::warn("{}: cannot be read ({}); moved aside as {}, its videos will be done again", path.string(),
+                     e.what(), fs::path(aside).filename().string());
     }
     next_index_ = std::max(next_index_, index + 1);
   }
@@ -221,15 +228,54 @@ void PartStore::discard() {
   current_.reset();
 }
 
-std::map<std::string, std::string> scan_videos(const fs::path& out_dir) {
-  std::map<std::string, std::string> videos;
-  for (const auto& dir : shard_dirs(out_dir))
+SetScan scan_set(const fs::path& out_dir) {
+  SetScan scan;
+  std::map<std::string, std::string> broken;  // part (relative) -> why
+  for (const auto& dir : shard_dirs(out_dir)) {
     for (const auto& [part_index, path] : published_parts(dir)) {
-      mme::ShardReader reader(path);
       const std::string rel = fs::relative(path, out_dir).string();
-      for (const auto& id : reader.video_ids()) videos.emplace(id, rel);  // the first one wins
+      try {
+        mme::ShardReader reader(path);
+        for (const auto& id : reader.video_ids()) scan.videos.emplace(id, rel);  // the first one wins
+      } catch (const std::exception& e) {
+        const auto* file_error = dynamic_cast<const FileError*>(&e);
+        broken[rel] = "cannot be read: " + (file_error ? file_error->reason() : std::string(e.what()));
+      }
     }
-  return videos;
+    // The manifest says which videos the parts should hold; a line that does not parse is left to
+    // mme-verify (the parts are what counts).
+    std::ifstream manifest(dir / schema::kManifestFile);
+    std::map<std::string, std::vector<std::string>> lost_by_part;
+    for (std::string line; std::getline(manifest, line);) {
+      try {
+        const auto r = VideoRecord::from_json(parse_json(line));
+        if (r.status != "ok" || scan.videos.count(r.id)) continue;
+        auto why = broken.find(r.file);
+        const std::string reason = why != broken.end()            ? why->second
+                                   : fs::exists(out_dir / r.file) ? "does not hold it"
+                                                                  : "is missing";
+        scan.lost[r.id] = r.file + " " + reason;
+        lost_by_part[r.file + " " + reason].push_back(r.id);
+      } catch (const std::exception&) {
+      }
+    }
+    for (const auto& [part, ids] : lost_by_part)
+      scan.problems.push_back(
+          fmt::format("{}/{}: its {} video(s) are left out ({}{}); run flowgen (or trajgen) "
+                      "again to redo them",
+                      out_dir.string(), part, ids.size(), ids.front(), ids.size() > 1 ? ", ..." : ""));
+  }
+  for (const auto& [part, why] : broken)
+    if (std::none_of(scan.problems.begin(), scan.problems.end(),
+                     [&](const std::string& p) { return p.find(part + " ") != std::string::npos; }))
+      scan.problems.push_back(fmt::format("{}/{} {}", out_dir.string(), part, why));
+  return scan;
+}
+
+std::map<std::string, std::string> scan_videos(const fs::path& out_dir) {
+  auto scan = scan_set(out_dir);
+  for (const auto& problem : scan.problems) mme::log::warn("{}", problem);
+  return std::move(scan.videos);
 }
 
 std::size_t merge_index(const fs::path& out_dir, const std::string& settings_file) {
@@ -240,7 +286,13 @@ std::size_t merge_index(const fs::path& out_dir, const std::string& settings_fil
   nlohmann::json videos = nlohmann::json::object(), failed = nlohmann::json::object();
   for (const auto& dir : shard_dirs(out_dir)) {
     std::map<std::string, VideoRecord> records;
-    for (const auto& [part_index, path] : published_parts(dir)) scan_part(path, out_dir, records);
+    for (const auto& [part_index, path] : published_parts(dir)) {
+      try {
+        scan_part(path, out_dir, records);
+      } catch (const std::exception& e) {  // its videos are left out of the index (flowgen redoes them)
+        mme::log::warn("{}: left out of the index: {}", path.string(), e.what());
+      }
+    }
     for (const auto& [id, r] : records) {
       if (r.status == "ok") {
         if (videos.contains(id)) {
@@ -273,20 +325,29 @@ nlohmann::json output_identity(const fs::path& out_dir, const std::string& setti
   return {{"settings", settings}, {"videos", videos.size()}, {"hash", fmt::format("{:016x}", fnv1a64(all))}};
 }
 
-void claim_output_dir(const fs::path& out_dir, const std::string& file, const nlohmann::json& mine) {
+void claim_output_dir(const fs::path& out_dir, const std::string& file, const nlohmann::json& settings,
+                      const std::vector<std::string>& may_change) {
+  // What is compared: the settings without the values that may change.
+  const auto compared = [&](const nlohmann::json& j) {
+    if (!j.is_object() || may_change.empty()) return j;
+    auto flat = j.flatten();
+    for (const auto& pointer : may_change) flat.erase(pointer);
+    return flat.unflatten();
+  };
+  const auto mine = compared(settings);
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec) throw mme::OutputError(out_dir, "creating", ec.value());
   const auto path = out_dir / file;
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (fs::exists(path)) {
-      const auto theirs = read_json_file(path);
+      const auto theirs = compared(read_json_file(path));
       std::string diffs;
       for (const auto& [key, value] : mine.items()) {
         const auto it = theirs.find(key);
         if (it == theirs.end() || *it != value)
           diffs += fmt::format("\n  {}: this directory has {}, this run asks for {}", key,
-                               it == theirs.end() ? "nothing" : it->dump(), value.dump());
+                               it == theirs.end() ? "nothing" : dump_json(*it), dump_json(value));
       }
       if (!diffs.empty())
         throw mme::FileError(out_dir, "holds results made with other settings:" + diffs +
@@ -297,7 +358,7 @@ void claim_output_dir(const fs::path& out_dir, const std::string& file, const nl
     // first, and then we compare with what it wrote.
     const auto tmp = mme::temporary_name(path);
     {
-      const auto text = dump_json(mine, 2) + "\n";
+      const auto text = dump_json(settings, 2) + "\n";
       std::FILE* out = std::fopen(tmp.c_str(), "wb");
       if (!out) throw mme::OutputError(path, "creating", errno);
       const bool written = std::fwrite(text.data(), 1, text.size(), out) == text.size();

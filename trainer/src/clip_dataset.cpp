@@ -29,13 +29,18 @@ ClipDataset::ClipDataset(const TrainConfig& config, const ClipNeeds& needs) : co
     throw std::invalid_argument(
         fmt::format("this run reads {} of trajgen's output: set data.target_dir", fmt::join(what, " and ")));
   }
-  const auto flow_videos = mme::scan_videos(d.flow_dir);
+  // A part that is gone or damaged costs its own videos (in skipped.json, naming the part).
+  const auto flow_set = mme::scan_set(d.flow_dir);
+  for (const auto& problem : flow_set.problems) mme::log::warn("{}", problem);
+  const auto& flow_videos = flow_set.videos;
   if (flow_videos.empty()) throw mme::FileError(d.flow_dir, "no flowgen shards with videos here");
-  std::map<std::string, std::string> target_videos;
+  mme::SetScan target_set;
   if (need_targets) {
     check_target_set(d.target_dir, d.flow_dir, flow_videos, config.trajectory);
-    target_videos = mme::scan_videos(d.target_dir);
+    target_set = mme::scan_set(d.target_dir);
+    for (const auto& problem : target_set.problems) mme::log::warn("{}", problem);
   }
+  const auto& target_videos = target_set.videos;
 
   // The candidates: the list's videos (with labels), or every video of the flow set.
   std::map<std::string, std::int64_t> wanted;
@@ -43,6 +48,7 @@ ClipDataset::ClipDataset(const TrainConfig& config, const ClipNeeds& needs) : co
     for (const auto& e : mme::read_dataset_list(d.list, {})) wanted[e.id] = e.label.value_or(-1);
   } else {
     for (const auto& [id, file] : flow_videos) wanted[id] = -1;
+    for (const auto& [id, why] : flow_set.lost) wanted[id] = -1;
   }
 
   // Two passes, each visiting the videos part by part: a Kinetics-size set has thousands of
@@ -51,7 +57,9 @@ ClipDataset::ClipDataset(const TrainConfig& config, const ClipNeeds& needs) : co
   for (const auto& [id, label] : wanted) {
     const auto flow = flow_videos.find(id);
     if (flow == flow_videos.end()) {
-      skipped_[id] = "not in the flow shards (data.flow_dir)";
+      const auto lost = flow_set.lost.find(id);
+      skipped_[id] =
+          lost != flow_set.lost.end() ? "its flow part " + lost->second : "not in the flow shards (data.flow_dir)";
       continue;
     }
     VideoEntry v;
@@ -61,7 +69,9 @@ ClipDataset::ClipDataset(const TrainConfig& config, const ClipNeeds& needs) : co
     if (need_targets) {
       const auto target = target_videos.find(id);
       if (target == target_videos.end()) {
-        skipped_[id] = "not in the target shards (data.target_dir)";
+        const auto lost = target_set.lost.find(id);
+        skipped_[id] = lost != target_set.lost.end() ? "its target part " + lost->second
+                                                     : "not in the target shards (data.target_dir)";
         continue;
       }
       v.target_file = target->second;

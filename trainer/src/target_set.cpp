@@ -7,6 +7,10 @@
 
 #include <fmt/format.h>
 
+#include <map>
+#include <string>
+#include <vector>
+
 namespace trainer {
 
 namespace fs = std::filesystem;
@@ -39,11 +43,36 @@ void check_target_set(const fs::path& target_dir, const fs::path& flow_dir,
   };
   const bool same_settings =
       theirs.is_object() && theirs.contains("settings") && theirs["settings"] == flow["settings"];
+  // Name what differs: the videos with targets that the flow set no longer holds (a part deleted
+  // or damaged since), and those it holds without targets.
+  std::string which;
+  if (same_settings) {
+    std::vector<std::string> gone, added;
+    std::map<std::string, std::string> targets;
+    try {
+      targets = mme::scan_set(target_dir).videos;
+    } catch (const std::exception&) {
+    }
+    for (const auto& [id, part] : targets)
+      if (!flow_videos.count(id)) gone.push_back(id);
+    for (const auto& [id, part] : flow_videos)
+      if (!targets.count(id)) added.push_back(id);
+    const auto some = [](const std::vector<std::string>& ids) {
+      std::string text;
+      for (std::size_t i = 0; i < ids.size() && i < 5; ++i) text += (i ? ", " : "") + ids[i];
+      return ids.size() > 5 ? text + ", ..." : text;
+    };
+    if (!gone.empty()) which += fmt::format("; not in data.flow_dir now: {} video(s) ({})", gone.size(), some(gone));
+    if (!added.empty()) which += fmt::format("; without targets: {} video(s) ({})", added.size(), some(added));
+    which +=
+        "; run trajgen again with these settings to bring the targets up to the flow set (mme-verify "
+        "names damaged parts, a flowgen re-run repairs them)";
+  }
   throw mme::FileError(
       file, fmt::format("the targets were made from another flow set: theirs has {} videos (hash {}), "
-                        "data.flow_dir {} has {} videos (hash {}){}",
+                        "data.flow_dir {} has {} videos (hash {}){}{}",
                         field("videos"), field("hash"), flow_dir.string(), flow["videos"].dump(),
-                        flow["hash"].get<std::string>(), same_settings ? "" : " and other flowgen settings"));
+                        flow["hash"].get<std::string>(), same_settings ? "" : " and other flowgen settings", which));
 }
 
 }  // namespace trainer

@@ -1,7 +1,9 @@
+#include <mme/atomic_file.h>
 #include <mme/batch_runner.h>
 #include <mme/cli.h>
 #include <mme/error.h>
 #include <mme/host_allocator.h>
+#include <mme/json_file.h>
 #include <mme/log.h>
 #include <mme/part_store.h>
 #include <mme/progress.h>
@@ -9,6 +11,7 @@
 #include <trajgen/run.h>
 #include <trajgen/video_job.h>
 
+#include <fmt/format.h>
 #include <tbb/global_control.h>
 #include <algorithm>
 #include <map>
@@ -20,18 +23,26 @@ namespace trajgen {
 int run_trajgen(const RunOptions& o) {
   nlohmann::json config;
   std::map<std::string, std::string> videos;  // id -> flow part (relative to flow_dir)
+  std::map<std::string, std::string> lost;    // id -> why: its flow part is gone or unreadable
   mme::ShardSpec shard;
+  const std::string flow_key = mme::schema::target_settings::flow.name;
   try {
     o.settings.validate();
     shard = mme::ShardSpec::parse(o.shard);
     config = o.settings.to_json();
-    // The flow set is scanned once: its map names the identity and this shard's videos.
-    const auto flow_videos = mme::scan_videos(o.flow_dir);
-    config[mme::schema::target_settings::flow.name] =
-        mme::output_identity(o.flow_dir, mme::schema::kFlowSettingsFile, flow_videos);
-    mme::claim_output_dir(o.out, mme::schema::kTargetSettingsFile, config);
-    for (const auto& [id, file] : flow_videos)
+    // The flow set is scanned once: its map names the identity and this shard's videos. A part
+    // that is gone or damaged costs its own videos only (each recorded as failed, exit 3).
+    const auto flow = mme::scan_set(o.flow_dir);
+    for (const auto& problem : flow.problems) mme::log::warn("{}", problem);
+    config[flow_key] = mme::output_identity(o.flow_dir, mme::schema::kFlowSettingsFile, flow.videos);
+    // The flow set may have grown or been repaired since these targets were begun: its settings
+    // must be the same, its videos are what this run brings the targets up to (and records).
+    mme::claim_output_dir(o.out, mme::schema::kTargetSettingsFile, config,
+                          {"/" + flow_key + "/videos", "/" + flow_key + "/hash"});
+    for (const auto& [id, file] : flow.videos)
       if (shard.contains(id)) videos.emplace(id, file);
+    for (const auto& [id, why] : flow.lost)
+      if (shard.contains(id)) lost.emplace(id, why);
   } catch (const std::exception& e) {
     mme::log::error("{}", e.what());
     return mme::cli::kFatal;
@@ -43,10 +54,24 @@ int run_trajgen(const RunOptions& o) {
     mme::log::error("{}", e.what());
     return mme::cli::kFatal;
   }
+  // Targets are brought up to this flow set: its identity is recorded once the run has been over
+  // every video (the trainer checks it against the flow set it reads).
+  const auto record_flow_set = [&] {
+    try {
+      mme::write_atomically(o.out / mme::schema::kTargetSettingsFile, mme::dump_json(config, 2) + "\n");
+      return true;
+    } catch (const mme::OutputError& e) {
+      mme::log::error("{}", e.what());
+      return false;
+    }
+  };
   std::vector<std::pair<std::string, std::string>> todo;
   for (const auto& v : videos)
     if (!store->finished(v.first)) todo.push_back(v);
+  for (const auto& [id, why] : lost)
+    if (!store->finished(id)) todo.emplace_back(id, std::string());
   if (todo.empty() && !videos.empty()) {
+    if (!record_flow_set()) return mme::cli::kFatal;
     mme::log::info("{}: targets reused: all {} videos of shard {} are there with these settings", o.out.string(),
                    videos.size(), shard.to_string());
     return mme::cli::kOk;
@@ -74,6 +99,10 @@ int run_trajgen(const RunOptions& o) {
   for (std::size_t i = 0; i < todo.size(); ++i) {
     const auto& [id, file] = todo[i];
     double work = 0;
+    if (file.empty()) {  // lost: recorded as failed at once
+      items.push_back({id, i, 0.0});
+      continue;
+    }
     try {
       const auto shape = reader_for(file)->video(id).dataset(mme::schema::flow::flow).info().shape;
       work = static_cast<double>(shape.at(0)) * static_cast<double>(shape.at(1)) * static_cast<double>(shape.at(2));
@@ -86,10 +115,20 @@ int run_trajgen(const RunOptions& o) {
   const auto starts_counter = batch.progress().add_counter("starts");
   std::vector<std::string> ids;
   for (const auto& v : videos) ids.push_back(v.first);
-  return batch.run(std::move(items), ids, o.out, [&](const mme::BatchItem& item, mme::ShardWriter& part) {
+  for (const auto& v : lost) ids.push_back(v.first);
+  const int rc = batch.run(std::move(items), ids, o.out, [&](const mme::BatchItem& item, mme::ShardWriter& part) {
     const auto& file = todo[item.index].second;
+    if (file.empty()) {
+      mme::VideoRecord failed;
+      failed.id = item.id;
+      failed.status = "failed";
+      failed.reason = fmt::format("{}: its flow part {}", item.id, lost.at(item.id));
+      return failed;
+    }
     return process_video(item.id, *reader_for(file), o.settings, part, &batch.progress(), starts_counter);
   });
+  if ((rc == mme::cli::kOk || rc == mme::cli::kSomeFailed) && !record_flow_set()) return mme::cli::kFatal;
+  return rc;
 }
 
 }  // namespace trajgen

@@ -98,7 +98,20 @@ std::vector<std::pair<int, std::filesystem::path>> published_parts(const std::fi
 // The shard directories of an output directory ("shard-IIIII-of-NNNNN"), in order.
 std::vector<std::filesystem::path> shard_dirs(const std::filesystem::path& out_dir);
 
-// Every published part of every shard of OUTDIR: video id -> part file (relative to OUTDIR).
+// What a set holds, read from its parts, and what its manifests promise that the parts do not
+// deliver: a part that is gone or cannot be read is one part's problem, not the set's.
+struct SetScan {
+  std::map<std::string, std::string> videos;  // id -> part file (relative to OUTDIR), readable parts only
+  // Videos a manifest lists as finished in a part that is missing or unreadable (and that no
+  // readable part holds): id -> why, naming the part ("shard-00000-of-00001/part-00003.h5 is
+  // missing" / "... cannot be read: truncated file").
+  std::map<std::string, std::string> lost;
+  // One line per such part: the part, why, and how many of the manifest's videos it took along.
+  std::vector<std::string> problems;
+};
+SetScan scan_set(const std::filesystem::path& out_dir);
+
+// scan_set's videos, each problem logged as a warning.
 std::map<std::string, std::string> scan_videos(const std::filesystem::path& out_dir);
 
 // The identity of a finished output directory, for the tools downstream of it: {"settings": the
@@ -110,6 +123,9 @@ nlohmann::json output_identity(const std::filesystem::path& out_dir, const std::
 
 // Claims OUTDIR for one set of settings: creates OUTDIR/<file> (atomically, first writer wins), or
 // checks an existing one. Throws FileError naming every setting that differs (old and new value).
-void claim_output_dir(const std::filesystem::path& out_dir, const std::string& file, const nlohmann::json& settings);
+// `may_change`: JSON pointers of values that are not settings but a record the tool keeps current
+// (trajgen: the videos and hash of its flow set, which grows or is repaired), not compared.
+void claim_output_dir(const std::filesystem::path& out_dir, const std::string& file, const nlohmann::json& settings,
+                      const std::vector<std::string>& may_change = {});
 
 }  // namespace mme
