@@ -1,3 +1,4 @@
+#include <mme/checked_size.h>
 #include <mme/jpeg.h>
 
 #include <cstdio>  // before jpeglib.h, which uses FILE without including it
@@ -71,7 +72,7 @@ RgbImage decode_jpeg(const std::uint8_t* data, std::size_t size) {
   // A header may claim any size up to 65535 x 65535 (a 186-byte file found by fuzzing asked for
   // 12 GB): frames here are far smaller, so such a file is refused before anything is allocated.
   constexpr std::uint64_t kMaxPixels = std::uint64_t{1} << 26;  // 8192 x 8192
-  if (static_cast<std::uint64_t>(info.image_width) * info.image_height > kMaxPixels) {
+  if (!checked_mul(info.image_width, info.image_height, kMaxPixels)) {
     const auto w = info.image_width, h = info.image_height;
     jpeg_destroy_decompress(&info);
     throw std::runtime_error("JPEG frame: its header claims " + std::to_string(w) + "x" + std::to_string(h) +

@@ -1,3 +1,4 @@
+#include <mme/checked_size.h>
 #include <mme/checksum.h>
 #include <mme/hdf5_lock.h>
 #include <mme/isa.h>
@@ -130,12 +131,21 @@ class LocoCodec final : public ChunkCodec {
   Format f_;
 };
 
+// A chunk's geometry as its header says, checked before anything is allocated: HDF5 chunks hold
+// at most 4 GiB, so at most 2^31 int16 values; a product beyond that (or wrapping 64 bits) is damage.
+bool plausible(const loco::Geometry& g) {
+  return checked_product({std::uint64_t{g.rows}, std::uint64_t{g.cols}, std::uint64_t{g.channels}},
+                         std::uint64_t{1} << 31)
+      .has_value();
+}
+
 // The HDF5 filter callback: forward (encode) and reverse (decode) of one chunk in place.
 std::size_t loco_filter(unsigned flags, std::size_t cd_nelmts, const unsigned cd_values[], std::size_t nbytes,
                         std::size_t* buf_size, void** buf) {
   Format f;
   if (cd_nelmts < 5 || !format_of(cd_values, f)) return 0;
   loco::Geometry g{cd_values[1], cd_values[2], cd_values[3]};
+  if (!plausible(g)) return 0;  // a damaged header: the chunk is reported as unreadable
   if (flags & H5Z_FLAG_REVERSE) {
     std::vector<std::int16_t> values(g.values());
     std::size_t payload_bytes = nbytes;
@@ -171,7 +181,11 @@ std::shared_ptr<const ChunkCodec> codec_from_dcpl(hid_t dcpl) {
   if (!format_of(cd, f))
     throw std::runtime_error(fmt::format(
         "loco filter: format {} with coder {} is not known to this build (written by a newer mme?)", cd[0], cd[4]));
-  return std::make_shared<LocoCodec>(loco::Geometry{cd[1], cd[2], cd[3]}, f);
+  const loco::Geometry g{cd[1], cd[2], cd[3]};
+  if (!plausible(g))
+    throw std::runtime_error(
+        fmt::format("loco filter: a chunk geometry of {} x {} x {} values is not plausible", cd[1], cd[2], cd[3]));
+  return std::make_shared<LocoCodec>(g, f);
 }
 
 }  // namespace

@@ -68,6 +68,7 @@ bool codec_exports_mvs(AVCodecID id) {
 // here so that an error logged for one of them becomes that reader's warning (named by file).
 using WarningSink = std::function<void(std::string)>;
 std::mutex g_sinks_mutex;
+thread_local const void* g_opening = nullptr;  // the format context this thread is opening
 std::unordered_map<const void*, WarningSink>& sinks() {
   static std::unordered_map<const void*, WarningSink> m;
   return m;
@@ -94,7 +95,11 @@ void ffmpeg_log_callback(void* avcl, int level, const char* format, va_list args
     if (avcl && *static_cast<const AVClass* const*>(avcl) == avcodec_get_class())
       if (const void* owner = static_cast<const AVCodecContext*>(avcl)->opaque) key = owner;
     std::lock_guard lock(g_sinks_mutex);
-    if (auto it = sinks().find(key); it != sinks().end()) it->second("ffmpeg: " + text);
+    auto it = sinks().find(key);
+    // Helpers log with contexts of their own (IMGUTILS' "Picture size 30000x30000 is invalid"
+    // while a demuxer opens): on the opening thread, they belong to the file being opened.
+    if (it == sinks().end() && g_opening) it = sinks().find(g_opening);
+    if (it != sinks().end()) it->second("ffmpeg: " + text);
   }
 }
 
@@ -442,14 +447,18 @@ VideoReader::VideoReader(const std::filesystem::path& path, VideoReaderOptions o
   const AVFormatContext* registered = raw;  // avformat_open_input frees and nulls `raw` on failure
   // "file:" keeps a name with a colon ("take:2.mp4") from being read as a protocol.
   const std::string url = "file:" + path.string();
+  g_opening = registered;
   int rc = avformat_open_input(&raw, url.c_str(), nullptr, nullptr);
+  g_opening = nullptr;
   {
     std::lock_guard lock(g_sinks_mutex);
     sinks().erase(registered);
   }
   if (rc < 0) {
+    // FFmpeg's own complaint says what is wrong; its error code may not ("Device or resource
+    // busy" for a picture size it refuses).
     std::string why = "cannot open: " + error_string(rc);
-    if (!open_complaint.empty()) why += " (" + open_complaint + ")";
+    if (!open_complaint.empty()) why = "cannot open: " + open_complaint + " (" + error_string(rc) + ")";
     throw FileError(path, why);
   }
   m.format.reset(raw);

@@ -1,5 +1,6 @@
 // Inputs that the fuzz targets (tests/fuzz, scripts/fuzz.sh) found to crash a build, each with
 // the outcome the fixed code gives: an error with a reason, never a crash.
+#include <mme/checked_size.h>
 #include <mme/jpeg.h>
 
 #include <catch2/catch_test_macros.hpp>
@@ -25,4 +26,14 @@ TEST_CASE("fuzz regression: a 186-byte JPEG whose header claims 65109 x 64447 pi
       0x55, 0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01, 0x24, 0x04, 0x03, 0xf7, 0xf8, 0xf9, 0xfa, 0xff,
       0xda, 0x00, 0x0c, 0x03, 0x01, 0x00, 0x02, 0x11, 0x03, 0x11, 0x00, 0x3f, 0x3f, 0xff, 0xd9};
   CHECK_THROWS_WITH(mme::decode_jpeg(file.data(), file.size()), ContainsSubstring("more than a frame can have"));
+}
+
+TEST_CASE("sizes read from files multiply without wrapping (checked_size.h)", "[checked_size]") {
+  CHECK(mme::checked_product({77158673929ULL, 239075442ULL}) == std::nullopt);  // wraps to 2 unchecked
+  CHECK(mme::checked_product({1ULL << 40, 1ULL << 40}) == std::nullopt);        // wraps to 0 unchecked
+  CHECK(mme::checked_product({1ULL << 20, 1ULL << 20}, 1ULL << 40) == (1ULL << 40));
+  CHECK(mme::checked_product({1ULL << 20, (1ULL << 20) + 1}, 1ULL << 40) == std::nullopt);
+  CHECK(mme::checked_product({1ULL << 63, 4ULL, 0ULL}) == 0);  // an empty tensor stays empty
+  CHECK(mme::checked_product(std::vector<std::int64_t>{}) == 1);
+  CHECK(mme::checked_mul(65109, 64447, 1ULL << 30) == std::nullopt);
 }

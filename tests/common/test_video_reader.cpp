@@ -294,6 +294,12 @@ TEST_CASE("bad input gives the documented outcome", "[video][samples]") {
     mme::test::write_file(dir / "empty.mp4", "");
     CHECK_THROWS_WITH(mme::VideoReader(dir / "empty.mp4"), ContainsSubstring("empty.mp4: empty file"));
   }
+  SECTION("a Y4M header claiming 30000x30000: the reason is the size, not FFmpeg's EBUSY") {
+    mme::test::write_file(dir / "big.y4m",
+                          "YUV4MPEG2 W30000 H30000 F25:1 Ip A0:0 C420jpeg\nFRAME\n" + std::string(4096, '\x80'));
+    CHECK_THROWS_WITH(mme::VideoReader(dir / "big.y4m"),
+                      ContainsSubstring("big.y4m: cannot open: ffmpeg: Picture size 30000x30000 is invalid"));
+  }
   SECTION("a text file renamed .mp4: FFmpeg's reason is in the message") {
     mme::test::write_file(dir / "notes.mp4", "These are my notes, not a video.\n");
     CHECK_THROWS_WITH(mme::VideoReader(dir / "notes.mp4"),

@@ -4,12 +4,14 @@
 // then writes checkpoints laid out as published ones, which the trainer must read and reproduce.
 #include <torch/torch.h>  // before Catch2: glog's CHECK must not replace Catch2's
 
+#include <mme/error.h>
 #include <trainer/checkpoint.h>
 #include <trainer/classifier.h>
 #include <trainer/config.h>
 #include <trainer/finetune.h>
 #include <trainer/model.h>
 #include <trainer/pretrain.h>
+#include <trainer/safetensors.h>
 #include <trainer/torch_file.h>
 #include <trainer/videomae_io.h>
 
@@ -21,6 +23,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <sstream>
 
 namespace {
 
@@ -165,5 +168,29 @@ TEST_CASE("weights move both ways with VideoMAE's model code and Hugging Face's 
     const auto into = trainer::load_init(classifier, ft_config.model, dir / "py_pre.pth");
     CHECK(std::count(into.ignored.begin(), into.ignored.end(), "encoder.norm.weight") == 1);
     CHECK(std::count(into.fresh.begin(), into.fresh.end(), "fc_norm.weight") == 1);
+  }
+}
+
+TEST_CASE("a safetensors shape whose element count overflows 64 bits is refused in one line",
+          "[weights][safetensors]") {
+  // The products of these shapes wrap around 2^64 to 2 and to 0 elements: 8 bytes passed as the
+  // size of 2 float32, and a 2^40 x 2^40 tensor was reported as "16 bytes for 0 elements".
+  for (const std::string shape :
+       {"[77158673929, 239075442]", "[1099511627776, 1099511627776]", "[4294967296, 4294967296, 4]"}) {
+    std::string header = R"({"w": {"dtype": "F32", "shape": )" + shape + R"(, "data_offsets": [0, 8]}})";
+    header.append((8 - header.size() % 8) % 8, ' ');
+    std::string file(8, '\0');
+    for (int i = 0; i < 8; ++i) file[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+    file += header + std::string(8, '\0');
+    std::istringstream in(file);
+    INFO(shape);
+    try {
+      trainer::read_safetensors(in, file.size(), "model.safetensors");
+      FAIL("accepted");
+    } catch (const mme::FileError& e) {
+      CHECK_THAT(e.what(), Catch::Matchers::ContainsSubstring("model.safetensors: tensor w: shape ") &&
+                               Catch::Matchers::ContainsSubstring("holds more than 2^40 elements"));
+      CHECK(std::string(e.what()).find('\n') == std::string::npos);
+    }
   }
 }

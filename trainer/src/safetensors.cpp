@@ -1,9 +1,11 @@
 #include <trainer/safetensors.h>
 
 #include <mme/atomic_file.h>
+#include <mme/checked_size.h>
 #include <mme/error.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <cstring>
@@ -66,17 +68,17 @@ NamedTensors read_safetensors(std::istream& in, std::uint64_t file_size, const f
       const auto found =
           std::find_if(dtypes().begin(), dtypes().end(), [&](const auto& d) { return d.first == dtype_name; });
       if (found == dtypes().end()) throw std::invalid_argument("dtype " + dtype_name + " is not supported");
-      std::uint64_t count = 1;
-      for (const auto d : shape) {
-        if (d < 0 || d > (std::int64_t{1} << 40)) throw std::invalid_argument("a negative or huge dimension");
-        count *= static_cast<std::uint64_t>(d);
-        if (count > (std::uint64_t{1} << 40)) throw std::invalid_argument("too many elements");
-      }
+      for (const auto d : shape)
+        if (d < 0) throw std::invalid_argument(fmt::format("shape {} has a negative dimension", fmt::join(shape, "x")));
+      constexpr std::uint64_t kMaxElements = std::uint64_t{1} << 40;
+      const auto count = mme::checked_product(shape, kMaxElements);
+      if (!count)
+        throw std::invalid_argument(fmt::format("shape {} holds more than 2^40 elements", fmt::join(shape, "x")));
       if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size)
         throw std::invalid_argument(fmt::format("its byte range lies outside the file's {} data bytes", data_size));
       const auto bytes = offsets[1] - offsets[0];
-      if (bytes != count * c10::elementSize(found->second))
-        throw std::invalid_argument(fmt::format("{} bytes for {} elements of {}", bytes, count, dtype_name));
+      if (bytes != *count * c10::elementSize(found->second))
+        throw std::invalid_argument(fmt::format("{} bytes for {} elements of {}", bytes, *count, dtype_name));
       auto tensor = torch::empty(shape, torch::TensorOptions().dtype(found->second));
       in.seekg(static_cast<std::streamoff>(data_start + offsets[0]));
       if (!in.read(static_cast<char*>(tensor.data_ptr()), static_cast<std::streamsize>(bytes)))

@@ -2,6 +2,7 @@
 #include <trainer/torch_file.h>
 
 #include <mme/atomic_file.h>
+#include <mme/checked_size.h>
 #include <mme/error.h>
 
 #include <caffe2/serialize/inline_container.h>
@@ -445,14 +446,20 @@ class Unpickler {
     const auto size = ints(*args.items[2], "a tensor's size", *this);
     const auto stride = ints(*args.items[3], "a tensor's stride", *this);
     if (size.size() != stride.size() || size.size() > 64) fail("a tensor's size and stride differ in length");
-    std::int64_t last = offset, count = 1;
-    for (std::size_t d = 0; d < size.size(); ++d) {
-      if (size[d] > (std::int64_t{1} << 40) || stride[d] > (std::int64_t{1} << 40))
-        fail("a tensor dimension too large");
-      count *= size[d];
-      if (count > (std::int64_t{1} << 40)) fail("a tensor too large");
-      if (size[d] > 0) last += (size[d] - 1) * stride[d];
+    constexpr std::uint64_t kMax = std::uint64_t{1} << 40;
+    for (std::size_t d = 0; d < size.size(); ++d)
+      if (size[d] < 0 || stride[d] < 0) fail("a tensor with a negative size or stride");
+    const auto elements = mme::checked_product(size, kMax);
+    if (!elements) fail(fmt::format("a tensor of size {} (more than 2^40 elements)", fmt::join(size, "x")));
+    const auto count = static_cast<std::int64_t>(*elements);
+    // The last element the view reaches: offset + sum (size - 1) x stride, each term checked.
+    std::uint64_t reach = static_cast<std::uint64_t>(std::max<std::int64_t>(offset, 0));
+    for (std::size_t d = 0; d < size.size() && count > 0; ++d) {
+      const auto term =
+          mme::checked_mul(static_cast<std::uint64_t>(size[d] - 1), static_cast<std::uint64_t>(stride[d]), kMax);
+      if (!term || (reach += *term) > kMax) fail("a tensor view reaching past 2^40 elements");
     }
+    const auto last = static_cast<std::int64_t>(reach);
     if (offset < 0 || (count > 0 && last >= storage.numel()))
       fail(fmt::format("a tensor reaches element {} of a storage of {}", last, storage.numel()));
     auto v = make(Value::Kind::Tensor);
