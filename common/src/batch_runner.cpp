@@ -56,9 +56,11 @@ int BatchRunner::run(std::vector<BatchItem> todo, const std::vector<std::string>
     // A full disk, a quota, an I/O error: every video would fail the same way. One line, the open
     // parts dropped; the published ones stay, and a re-run after the cause is gone resumes.
     store_.discard();
+    progress_->abandon();
     log::error("{}", e.what());
     rc = cli::kFatal;
   } catch (const std::exception& e) {
+    progress_->abandon();
     log::error("{}", e.what());
     rc = cli::kFatal;
   }

@@ -112,4 +112,11 @@ void Progress::finish() {
   terminal::write_line(line());
 }
 
+void Progress::abandon() {
+  std::lock_guard lock(mutex_);
+  if (finished_) return;
+  finished_ = true;
+  if (log::level() <= log::Level::info && on_terminal()) terminal::clear_status();
+}
+
 }  // namespace mme

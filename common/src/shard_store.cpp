@@ -137,6 +137,9 @@ ShardWriter::ShardWriter(std::filesystem::path final_path, const Provenance& pro
   H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
   const hid_t file = H5Fcreate(temp_path_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get());
   if (file < 0) {
+    // HDF5 may have created the file before its first write failed (ENOSPC, EDQUOT): no 0-byte
+    // temporary is left for the next run to clean up.
+    std::filesystem::remove(temp_path_, ec);
     const auto reason = output_failure(final_path_, "creating");
     throw FileError(final_path_, "cannot create the shard (" + temp_path_.filename().string() + "): " + reason);
   }

@@ -4,6 +4,7 @@
 #include <mme/version.h>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <catch2/catch_template_test_macros.hpp>
@@ -304,4 +305,31 @@ TEST_CASE("opening something that is not a shard is a clear error", "[shard_stor
   CHECK_THROWS_WITH(mme::ShardReader(dir / "text.h5"),
                     ContainsSubstring("text.h5") && ContainsSubstring("not an HDF5 file"));
   CHECK_THROWS_WITH(mme::ShardReader(dir / "missing.h5"), ContainsSubstring("no such file"));
+}
+
+TEST_CASE("a shard whose creation fails at its first write leaves no 0-byte temporary", "[shard_store]") {
+  // In a child limited to files of 0 bytes (RLIMIT_FSIZE: every write fails with EFBIG, as on a disk
+  // that filled at the moment the part is created): the file HDF5 created must not stay behind.
+  mme::test::TempDir dir;
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    const rlimit none{0, 0};
+    ::setrlimit(RLIMIT_FSIZE, &none);
+    try {
+      mme::ShardWriter w(dir / "part-00000.h5", test_provenance());
+      ::_exit(2);  // created: the limit did not bite
+    } catch (const mme::FileError&) {
+      ::_exit(0);
+    } catch (...) {
+      ::_exit(3);
+    }
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  CHECK_FALSE(has_temporaries(dir.path()));
+  CHECK(fs::is_empty(dir.path()));
 }

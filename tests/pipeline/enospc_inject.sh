@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# ENOSPC injected at random writes (tests/support/enospc_shim.c, LD_PRELOAD): flowgen, trajgen and
-# the trainer are each run 10 times with the disk "filling" after a seeded random number of
-# writes. Each run must stop with exit code 1 and "No space left on device ..." (no crash, no
-# HDF5 stack); then the same command without the fault must finish, leave no temporary, pass
-# mme-verify and equal an uninterrupted run.
+# Write errors injected at random writes (tests/support/enospc_shim.c, LD_PRELOAD): flowgen, trajgen
+# and the trainer are each run 10 times with the disk failing after a seeded random number of
+# writes, in turn ENOSPC (full), EDQUOT (quota) and EIO (a failing disk or NFS server). Each run must
+# stop with exit code 1 and one line naming the error ("No space left on device ...", no crash, no
+# HDF5 stack) and leave no temporary behind; then the same command without the fault must finish,
+# pass mme-verify and equal an uninterrupted run.
 #   enospc_inject.sh BUILD_DIR SAMPLES_DIR PYTHON SHIM [SEED]
 set -euo pipefail
 build=$1 samples=$2 python=$3 shim=$4 seed=${5:-23}
@@ -19,6 +20,8 @@ fail() {
 }
 
 source "$(dirname "$0")/sample_set.sh"
+errnos=(ENOSPC EDQUOT EIO)
+texts=("No space left on device" "Disk quota exceeded" "Input/output error")
 
 # faulty NAME OUT COMMAND...: counts COMMAND's writes on a fresh output, then runs it $faults times
 # failing after a random number of them, then once without faults.
@@ -27,7 +30,7 @@ faulty() {
   shift 2
   MME_ENOSPC_COUNT="$work/$name.count" LD_PRELOAD=$shim "$@" >/dev/null 2>&1 || true
   rm -rf "$out"
-  local total moments=() said=""
+  local total moments=() said="" left
   total=$(cat "$work/$name.count")
   for ((k = 0; k < faults; ++k)); do
     local n=$(((RANDOM * 32768 + RANDOM) % total))
@@ -36,23 +39,28 @@ faulty() {
     rm -f "$work/mark"
     # Every other run starts afresh (the fault meets a full run); the others resume the last one.
     ((k % 2 == 0)) && rm -rf "$out"
-    MME_ENOSPC_AFTER=$n MME_ENOSPC_MARK="$work/mark" LD_PRELOAD=$shim "$@" >"$work/$name.log" 2>&1 || rc=$?
+    local errno=${errnos[k % 3]} text=${texts[k % 3]}
+    MME_FAULT_ERRNO=$errno MME_ENOSPC_AFTER=$n MME_ENOSPC_MARK="$work/mark" LD_PRELOAD=$shim "$@" \
+      >"$work/$name.log" 2>&1 || rc=$?
     # A run resumed from the earlier ones may finish before write n: then it must succeed.
     if [[ ! -e "$work/mark" ]]; then
       [[ $rc -eq 0 ]] || fail "$name exited $rc without meeting the fault"
       moments+=("(finished first)")
       continue
     fi
-    if [[ $rc -ne 1 ]] || ! grep -q "No space left on device" "$work/$name.log" ||
+    if [[ $rc -ne 1 ]] || ! grep -q "$text" "$work/$name.log" ||
       grep -q "errno = \|time = \|terminate called\|Segmentation" "$work/$name.log"; then
       cat "$work/$name.log"
-      fail "$name with ENOSPC after write $n of $total: exit $rc, not one clean line and 1"
+      fail "$name with $errno after write $n of $total: exit $rc, not one clean line and 1"
     fi
+    # Nothing half-made stays behind (a part's temporary created just before the disk filled).
+    local left
+    left=$(find "$out" -name '*.tmp-*' | wc -l)
+    [[ $left -eq 0 ]] || fail "$name with $errno after write $n left $left temporaries: $(find "$out" -name '*.tmp-*')"
     said=$(head -1 "$work/$name.log")
   done
-  echo "$name: $total writes; ENOSPC after ${moments[*]}; the others stopped with exit 1, e.g. $said"
+  echo "$name: $total writes; ENOSPC/EDQUOT/EIO in turn after ${moments[*]}; each stopped with exit 1, e.g. $said"
   "$@"
-  local left
   left=$(find "$out" -name '*.tmp-*' | wc -l)
   [[ $left -eq 0 ]] || fail "$name left $left temporaries"
 }
@@ -75,4 +83,4 @@ a, b = ([json.loads(l)["loss"] for l in open(p)] for p in sys.argv[1:])
 assert a == b, (a, b)
 print(f"trainer: {len(a)} losses equal to the uninterrupted run's")
 PY
-echo "enospc_inject.sh: $((3 * faults)) injected full disks, each stopped cleanly and resumed"
+echo "enospc_inject.sh: $((3 * faults)) injected write errors, each stopped cleanly and resumed"

@@ -41,6 +41,10 @@ expect_full() {
     fail "$tool did not say 'No space left on device writing <file>'"
   [[ $(grep -c "No space left on device" "$log") -eq 1 ]] || fail "$tool said it more than once"
   if grep -q "errno = \|H5D\|time = " "$log"; then fail "$tool printed HDF5's error stack"; fi
+  # No progress line (a rate, an ETA) after the error: the run is over.
+  if awk '/No space left on device/ {e = 1; next} e && /ETA|\/s|took/ {bad = 1} END {exit !bad}' "$log"; then
+    fail "$tool printed a progress line after the fatal error"
+  fi
   local temps
   temps=$(find "$dir" -name '*.tmp-*' | wc -l)
   [[ $temps -eq 0 ]] || fail "$tool left $temps temporary file(s): $(find "$dir" -name '*.tmp-*')"
@@ -58,7 +62,9 @@ echo "flow set: $flow_bytes bytes, target set: $traj_bytes bytes"
 # flowgen: room for about half of its output.
 small flow "$((flow_bytes / 2))"
 set +e
-"${flowgen[@]}" --out "$work/flow/out" >"$work/flowgen.log" 2>&1
+loud=()
+for arg in "${flowgen[@]}"; do [[ $arg == -q ]] || loud+=("$arg"); done  # with its progress line
+"${loud[@]}" --out "$work/flow/out" >"$work/flowgen.log" 2>&1
 rc=$?
 set -e
 expect_full flowgen "$work/flowgen.log" $rc "$work/flow/out"

@@ -1,6 +1,7 @@
 /* LD_PRELOAD shim for fault injection: after MME_ENOSPC_AFTER successful writes (write, pwrite,
  * pwrite64, writev) to files other than stdin/stdout/stderr, every further one fails with ENOSPC,
- * as on a disk that has just filled. With MME_ENOSPC_COUNT=FILE it only counts them and writes the
+ * as on a disk that has just filled (or with MME_FAULT_ERRNO: EDQUOT, a quota reached; EIO, a
+ * failing disk or a lost NFS server). With MME_ENOSPC_COUNT=FILE it only counts them and writes the
  * count to FILE at exit (to pick the moments); with MME_ENOSPC_MARK=FILE it creates FILE when it
  * fails the first write (so a run that never met the fault can be told apart). Used by
  * tests/pipeline/enospc_inject.sh. */
@@ -11,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -20,12 +22,16 @@ static long limit = -1;
 static const char* count_file;
 static const char* mark_file;
 static atomic_int marked;
+static int fault = ENOSPC;
 
 __attribute__((constructor)) static void init(void) {
   const char* after = getenv("MME_ENOSPC_AFTER");
   if (after) limit = atol(after);
   count_file = getenv("MME_ENOSPC_COUNT");
   mark_file = getenv("MME_ENOSPC_MARK");
+  const char* name = getenv("MME_FAULT_ERRNO");
+  if (name && strcmp(name, "EDQUOT") == 0) fault = EDQUOT;
+  if (name && strcmp(name, "EIO") == 0) fault = EIO;
 }
 
 __attribute__((destructor)) static void report(void) {
@@ -43,7 +49,7 @@ static int full(int fd) {
   const long n = atomic_fetch_add(&writes, 1);
   if (limit >= 0 && n >= limit) {
     if (mark_file && atomic_exchange(&marked, 1) == 0) close(open(mark_file, O_CREAT | O_WRONLY, 0644));
-    errno = ENOSPC;
+    errno = fault;
     return 1;
   }
   return 0;

@@ -25,6 +25,8 @@ class Progress {
   void advance_counter(std::size_t counter, std::int64_t n);
   // Prints the final line (also done by the destructor).
   void finish();
+  // Ends without a final line (a run stopped by a fatal error: a rate and an ETA would mislead).
+  void abandon();
 
   // The line as it would be printed now; exposed for tests.
   std::string line() const;
