@@ -61,8 +61,10 @@ Hdf5Failure hdf5_failure() {
   if (out.error != 0) {
     out.reason = std::strerror(out.error);
     if (!walk.descriptions.empty()) out.reason += " (" + walk.descriptions.front() + ")";
-  } else {
-    for (const auto& d : walk.descriptions) out.reason = out.reason.empty() ? d : d + " (" + out.reason + ")";
+  } else if (!walk.descriptions.empty()) {
+    // The innermost description says what went wrong ("data error detected by Fletcher32
+    // checksum"); the ones around it only repeat that a read failed ("can't read data").
+    out.reason = walk.descriptions.back();
   }
   if (out.reason.empty()) out.reason = "HDF5 error";
   return out;

@@ -6,6 +6,7 @@
 # skipped.json; targets made before the damage are refused naming the videos that are gone. Then a
 # flowgen re-run moves the cut part aside (*.damaged) and redoes both videos (exit 0), mme-verify
 # exits 0, trajgen exits 0 on the new and on the old target set, and the trainer skips nothing.
+# Last, a bit flipped in a frames chunk: the trainer warns once, naming the chunk and the checksum.
 #   damaged_set.sh BUILD_DIR SAMPLES_DIR PYTHON
 set -euo pipefail
 build=$(cd "$1" && pwd) samples=$2 python=$3
@@ -72,4 +73,25 @@ grep -q "moved aside" "$work/repair.log" || fail "flowgen did not say that it mo
 "${trainer[@]}" recipe=mme data.flow_dir="$work/flow" data.target_dir="$work/traj-before" run.out="$work/run-mme" ||
   fail "the MME trainer exited $? after the repair"
 [[ $(cat "$work/run-mme/skipped.json") == "{}" ]] || fail "skipped after the repair: $(cat "$work/run-mme/skipped.json")"
+
+echo "== a damaged frame chunk"
+"$python" - "$work/flow" <<'PY'
+import glob, sys
+import h5py
+part = sorted(glob.glob(sys.argv[1] + "/shard-*/part-*.h5"))[0]
+with h5py.File(part) as f:
+    frames = next(iter(f["videos"].values()))["frames"]
+    info = frames.id.get_chunk_info(0)
+with open(part, "r+b") as out:  # one bit flipped in the middle of the first frames chunk
+    out.seek(info.byte_offset + info.size // 2)
+    byte = out.read(1)[0]
+    out.seek(-1, 1)
+    out.write(bytes([byte ^ 0x10]))
+PY
+"$build/trainer/trainer" pretrain model_preset=tiny optim.batch=2 run.max_steps=8 recipe=videomae \
+  data.flow_dir="$work/flow" run.out="$work/run-frames" >"$work/frames.log" 2>&1 || fail "the trainer exited $? on a damaged frame chunk"
+grep "warning" "$work/frames.log" || true
+[[ $(grep -c "frames chunk 0: .*Fletcher32 checksum (frame " "$work/frames.log") -eq 1 ]] ||
+  fail "not one warning naming the frames chunk and the checksum"
+grep -q "can't read data" "$work/frames.log" && fail "HDF5's nested text is in the warning"
 echo "damaged_set.sh: ok"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # File names that are not UTF-8 (Latin-1 "café", as HMDB51 and old Kinetics downloads have them),
-# with spaces, quotes and a leading dash, through every tool: flowgen's manifest and index, trajgen,
+# with spaces, quotes and a leading dash, and an 80 KB path, through every tool: flowgen's manifest and index, trajgen,
 # mme-verify, the trainer; ids come back as the exact bytes (JSON: \udcXX, Python's
 # surrogateescape), and a failing video's reason names the list and its line.
 #   odd_names.sh BUILD_DIR SAMPLES_DIR PYTHON
@@ -46,4 +46,14 @@ PY
 "$build/trainer/trainer" -q pretrain model_preset=tiny recipe=mme data.flow_dir=flow data.target_dir=traj \
   optim.batch=2 run.max_steps=2 run.out="run $(printf '\xe9')" || fail "the trainer exited $?"
 [[ $(cat "run $(printf '\xe9')/skipped.json") == "{}" ]] || fail "the trainer skipped videos: $(cat "run $(printf '\xe9')/skipped.json")"
+
+# An 80 KB path (the list format allows it): one readable log line, the whole id in the manifest.
+long=$("$python" -c 'print("/".join(["d" * 200] * 400) + "/x.mp4")')
+printf '%s 0\n' "$long" >long.txt
+rc=0
+"$build/flowgen/flowgen" -q --list long.txt --root . --out flow-long 2>long.err || rc=$?
+[[ $rc -eq 3 ]] || fail "flowgen exited $rc on the long path, not 3"
+(($(wc -c <long.err) < 4000)) || fail "the long path's error is $(wc -c <long.err) bytes long on the terminal"
+grep -q "bytes left out" long.err || fail "the shortened line does not say that bytes were left out"
+grep -qF "$long" flow-long/shard-00000-of-00001/manifest.jsonl || fail "the manifest does not keep the whole id"
 echo "odd_names.sh: ok"

@@ -167,7 +167,15 @@ void ClipDataset::read(const VideoEntry& video, const std::vector<int>& frame_in
       }
       first[f] = k;
       const auto begin = static_cast<std::uint64_t>(offsets[f]), end = static_cast<std::uint64_t>(offsets[f + 1]);
-      jpegs[k] = frames.read_slab<std::uint8_t>({begin}, {end - begin});
+      try {
+        jpegs[k] = frames.read_slab<std::uint8_t>({begin}, {end - begin});
+      } catch (const std::exception& e) {
+        // Which frame and which chunk, for mme-verify's report and the user's repair.
+        const auto chunk = frames.info().chunk.empty() ? 0 : frames.info().chunk[0];
+        throw std::runtime_error(fmt::format("{}{}: {} (frame {}, bytes {}..{})", schema::flow::frames.name,
+                                             chunk ? fmt::format(" chunk {}", begin / chunk) : "", e.what(), f, begin,
+                                             end));
+      }
     }
   } catch (const mme::FileError&) {
     throw;

@@ -172,11 +172,16 @@ void ClipLoader::make_clip(long epoch, long slot, int video, Pending& pending, i
                                fmt::format("video {}: a frame is {}x{}, the video {}x{}", entry.id, f.width, f.height,
                                            entry.width, entry.height));
     } catch (const mme::FileError& e) {
+      bool first = false;
       {
         std::lock_guard lock(mutex_);
         errors_.push_back(e.what());
+        // The damage, without the frame that met it (" (frame 47, bytes ...)" at the end).
+        const std::string what = e.what();
+        first = warned_.insert(what.substr(0, what.rfind(" (frame "))).second;
       }
-      mme::log::warn("{} (clip taken from the next video)", e.what());
+      // Once per damage: every later clip that meets it is counted (the run's summary), not repeated.
+      if (first) mme::log::warn("{} (clip taken from the next video; further clips meeting it are counted)", e.what());
       if (attempt + 1 >= n) throw;
       continue;
     }

@@ -97,6 +97,7 @@ class ClipLoader {
   std::map<long, std::unique_ptr<Pending>> pending_;
   std::map<long, std::vector<int>> orders_;  // epoch -> permutation, cached
   std::vector<std::string> errors_;
+  std::set<std::string> warned_;
   std::exception_ptr fatal_;
   bool stop_ = false;
   double wait_seconds_ = 0;
