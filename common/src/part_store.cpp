@@ -129,11 +129,28 @@ PartStore::PartStore(fs::path out_dir, mme::ShardSpec shard, mme::Provenance pro
       std::error_code moved;
       fs::rename(path, aside, moved);
       if (moved) throw OutputError(path, "moving aside (it cannot be read)", moved.value());
+      const auto* file_error = dynamic_cast<const FileError*>(&e);
       mme::log::warn("{}: cannot be read ({}); moved aside as {}, its videos will be done again", path.string(),
-                     e.what(), fs::path(aside).filename().string());
+                     file_error ? file_error->reason() : std::string(e.what()), fs::path(aside).filename().string());
     }
     next_index_ = std::max(next_index_, index + 1);
   }
+  // Videos the last manifest lists as done in parts that are gone (deleted, lost in a copy): they
+  // are done again, and said so, naming the part.
+  std::map<std::string, std::vector<std::string>> gone;
+  std::ifstream manifest(shard_dir_ / schema::kManifestFile);
+  for (std::string line; std::getline(manifest, line);) {
+    try {
+      const auto r = VideoRecord::from_json(parse_json(line));
+      if (r.status == "ok" && !finished(r.id) && !fs::exists(out_dir_ / r.file) &&
+          !fs::exists(out_dir_ / (r.file + ".damaged")))  // moved aside just now, and said so
+        gone[r.file].push_back(r.id);
+    } catch (const std::exception&) {  // a damaged manifest is rewritten from the parts
+    }
+  }
+  for (const auto& [file, ids] : gone)
+    mme::log::warn("{}: missing; its {} video(s) will be done again ({}{})", (out_dir_ / file).string(), ids.size(),
+                   ids.front(), ids.size() > 1 ? ", ..." : "");
 }
 
 PartStore::~PartStore() {

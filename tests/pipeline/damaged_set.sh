@@ -65,6 +65,8 @@ for arg in "${flowgen[@]}"; do [[ $arg == -q ]] || loud+=("$arg"); done  # its w
 expect_rc 0 "$work/repair.log" "${loud[@]}" --out "$work/flow"
 [[ -f $cut.damaged ]] || fail "the cut part was not moved aside as $(basename "$cut").damaged"
 grep -q "moved aside" "$work/repair.log" || fail "flowgen did not say that it moved the cut part aside"
+grep -q "$(basename "$gone"): missing; its 1 video(s) will be done again" "$work/repair.log" ||
+  fail "flowgen did not name the deleted part and its video"
 "$build/common/mme-verify" -q "$work/flow" || fail "mme-verify exited $? after the repair"
 "${trajgen[@]}" --flow "$work/flow" --out "$work/traj" || fail "trajgen exited $? after the repair"
 "${trajgen[@]}" --flow "$work/flow" --out "$work/traj-before" || fail "trajgen exited $? on the older targets"
