@@ -2,9 +2,11 @@
 // per video its stream facts, per-frame timestamps, picture types and motion-vector flags, and a
 // thumbnail. It answers "which of my videos will flowgen choke on?" before a long run, and it is
 // the first step of the demo. Failures are listed with their reason; the batch goes on.
-#include <mme/json_file.h>
+#include <mme/atomic_file.h>
+#include <mme/batch.h>
 #include <mme/cli.h>
 #include <mme/dataset_list.h>
+#include <mme/json_file.h>
 #include <mme/log.h>
 #include <mme/progress.h>
 #include <mme/shard_store.h>
@@ -141,7 +143,7 @@ int main(int argc, char** argv) {
                              {"motion_vectors", s.motion_vectors}};
   std::unique_ptr<mme::ShardWriter> shard;
   try {
-    shard = std::make_unique<mme::ShardWriter>(s.out, mme::Provenance{"mme-probe", settings.dump()});
+    shard = std::make_unique<mme::ShardWriter>(s.out, mme::Provenance{"mme-probe", mme::dump_json(settings)});
   } catch (const std::exception& e) {
     mme::log::error("{}", e.what());
     return mme::cli::kFatal;
@@ -149,18 +151,19 @@ int main(int argc, char** argv) {
 
   std::vector<Outcome> outcomes(entries.size());
   std::atomic<std::size_t> next{0};
+  mme::StopRequest stop;  // SIGINT/SIGTERM: the videos in flight end, no new one starts, exit 130
   mme::Progress progress("probe", static_cast<std::int64_t>(entries.size()), "videos");
   const std::size_t frames_counter = progress.add_counter("frames");
   auto worker = [&] {
-    for (std::size_t i = next++; i < entries.size(); i = next++) {
+    for (std::size_t i; !stop.requested() && (i = next++) < entries.size();) {
       try {
         outcomes[i] = probe_one(entries[i], s, *shard);
         for (const auto& w : outcomes[i].warnings) mme::log::warn("{}: {}", entries[i].path.string(), w);
         progress.advance_counter(frames_counter, outcomes[i].frames);
       } catch (const std::exception& e) {
         outcomes[i].id = entries[i].id;
-        outcomes[i].reason = e.what();
-        mme::log::error("{}", e.what());
+        outcomes[i].reason = fmt::format("{} ({}, line {})", e.what(), s.list.string(), entries[i].line);
+        mme::log::error("{}", outcomes[i].reason);
       }
       progress.advance();
     }
@@ -171,6 +174,11 @@ int main(int argc, char** argv) {
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < n_threads; ++t) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
+  if (stop.requested()) {
+    progress.abandon();
+    mme::log::error("interrupted: nothing written (the report and shard are made by a complete run)");
+    return mme::cli::kInterrupted;
+  }
   progress.finish();
 
   nlohmann::json report = nlohmann::json::array();
@@ -182,11 +190,7 @@ int main(int argc, char** argv) {
   }
   try {
     shard->commit();
-    const auto report_path = s.out.string() + ".report.json";
-    std::ofstream report_file(report_path);
-    report_file << mme::dump_json(report, 2) << "\n";
-    report_file.flush();
-    if (!report_file) throw mme::FileError(report_path, "cannot write the report");
+    mme::write_atomically(s.out.string() + ".report.json", mme::dump_json(report, 2) + "\n");
   } catch (const std::exception& e) {
     mme::log::error("{}", e.what());
     return mme::cli::kFatal;
