@@ -282,10 +282,12 @@ SetScan scan_set(const fs::path& out_dir) {
                       "again to redo them",
                       out_dir.string(), part, ids.size(), ids.front(), ids.size() > 1 ? ", ..." : ""));
   }
-  for (const auto& [part, why] : broken)
+  for (const auto& entry : broken) {
+    const std::string named = entry.first + " ";  // (clang cannot capture a structured binding)
     if (std::none_of(scan.problems.begin(), scan.problems.end(),
-                     [&](const std::string& p) { return p.find(part + " ") != std::string::npos; }))
-      scan.problems.push_back(fmt::format("{}/{} {}", out_dir.string(), part, why));
+                     [&](const std::string& p) { return p.find(named) != std::string::npos; }))
+      scan.problems.push_back(fmt::format("{}/{} {}", out_dir.string(), entry.first, entry.second));
+  }
   return scan;
 }
 

@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # Issue 17's one command at its quick scale (scripts/ablate.sh --quick): each cell finishes, the
 # labels match the measured flow (ablate.sh stops otherwise), the table, its JSON and its picture
 # are written, the motion classes can be learnt (supervised training from scratch beats chance
