@@ -87,6 +87,31 @@ void scan_part(const fs::path& part, const fs::path& out_dir, std::map<std::stri
   for (const auto& id : reader.video_ids()) records[id] = record_from_group(reader.video(id), rel);
 }
 
+// The records of a shard's manifest.jsonl; a line that does not parse is skipped (mme-verify
+// names it; the parts are what counts, and the manifest is rewritten from them).
+std::vector<VideoRecord> read_manifest(const fs::path& shard_dir) {
+  std::vector<VideoRecord> records;
+  std::ifstream manifest(shard_dir / schema::kManifestFile);
+  for (std::string line; std::getline(manifest, line);) {
+    try {
+      records.push_back(VideoRecord::from_json(parse_json(line)));
+    } catch (const std::exception&) {
+    }
+  }
+  return records;
+}
+
+// Why a part cannot be read, without the path a FileError repeats in front.
+std::string reason_of(const std::exception& e) {
+  const auto* file_error = dynamic_cast<const FileError*>(&e);
+  return file_error ? file_error->reason() : std::string(e.what());
+}
+
+// "a.mp4, ...": the first of some videos, to look for.
+std::string first_of(const std::vector<std::string>& ids) {
+  return ids.front() + (ids.size() > 1 ? ", ..." : "");
+}
+
 }  // namespace
 
 std::vector<std::pair<int, fs::path>> published_parts(const fs::path& dir) {
@@ -129,28 +154,21 @@ PartStore::PartStore(fs::path out_dir, mme::ShardSpec shard, mme::Provenance pro
       std::error_code moved;
       fs::rename(path, aside, moved);
       if (moved) throw OutputError(path, "moving aside (it cannot be read)", moved.value());
-      const auto* file_error = dynamic_cast<const FileError*>(&e);
       mme::log::warn("{}: cannot be read ({}); moved aside as {}, its videos will be done again", path.string(),
-                     file_error ? file_error->reason() : std::string(e.what()), fs::path(aside).filename().string());
+                     reason_of(e), fs::path(aside).filename().string());
     }
     next_index_ = std::max(next_index_, index + 1);
   }
   // Videos the last manifest lists as done in parts that are gone (deleted, lost in a copy): they
   // are done again, and said so, naming the part.
   std::map<std::string, std::vector<std::string>> gone;
-  std::ifstream manifest(shard_dir_ / schema::kManifestFile);
-  for (std::string line; std::getline(manifest, line);) {
-    try {
-      const auto r = VideoRecord::from_json(parse_json(line));
-      if (r.status == "ok" && !finished(r.id) && !fs::exists(out_dir_ / r.file) &&
-          !fs::exists(out_dir_ / (r.file + ".damaged")))  // moved aside just now, and said so
-        gone[r.file].push_back(r.id);
-    } catch (const std::exception&) {  // a damaged manifest is rewritten from the parts
-    }
-  }
+  for (const auto& r : read_manifest(shard_dir_))
+    if (r.status == "ok" && !finished(r.id) && !fs::exists(out_dir_ / r.file) &&
+        !fs::exists(out_dir_ / (r.file + ".damaged")))  // moved aside just now, and said so
+      gone[r.file].push_back(r.id);
   for (const auto& [file, ids] : gone)
-    mme::log::warn("{}: missing; its {} video(s) will be done again ({}{})", (out_dir_ / file).string(), ids.size(),
-                   ids.front(), ids.size() > 1 ? ", ..." : "");
+    mme::log::warn("{}: missing; its {} video(s) will be done again ({})", (out_dir_ / file).string(), ids.size(),
+                   first_of(ids));
 }
 
 PartStore::~PartStore() {
@@ -255,32 +273,25 @@ SetScan scan_set(const fs::path& out_dir) {
         mme::ShardReader reader(path);
         for (const auto& id : reader.video_ids()) scan.videos.emplace(id, rel);  // the first one wins
       } catch (const std::exception& e) {
-        const auto* file_error = dynamic_cast<const FileError*>(&e);
-        broken[rel] = "cannot be read: " + (file_error ? file_error->reason() : std::string(e.what()));
+        broken[rel] = "cannot be read: " + reason_of(e);
       }
     }
-    // The manifest says which videos the parts should hold; a line that does not parse is left to
-    // mme-verify (the parts are what counts).
-    std::ifstream manifest(dir / schema::kManifestFile);
+    // The manifest says which videos the parts should hold.
     std::map<std::string, std::vector<std::string>> lost_by_part;
-    for (std::string line; std::getline(manifest, line);) {
-      try {
-        const auto r = VideoRecord::from_json(parse_json(line));
-        if (r.status != "ok" || scan.videos.count(r.id)) continue;
-        auto why = broken.find(r.file);
-        const std::string reason = why != broken.end()            ? why->second
-                                   : fs::exists(out_dir / r.file) ? "does not hold it"
-                                                                  : "is missing";
-        scan.lost[r.id] = r.file + " " + reason;
-        lost_by_part[r.file + " " + reason].push_back(r.id);
-      } catch (const std::exception&) {
-      }
+    for (const auto& r : read_manifest(dir)) {
+      if (r.status != "ok" || scan.videos.count(r.id)) continue;
+      auto why = broken.find(r.file);
+      const std::string reason = why != broken.end()            ? why->second
+                                 : fs::exists(out_dir / r.file) ? "does not hold it"
+                                                                : "is missing";
+      scan.lost[r.id] = r.file + " " + reason;
+      lost_by_part[r.file + " " + reason].push_back(r.id);
     }
     for (const auto& [part, ids] : lost_by_part)
       scan.problems.push_back(
-          fmt::format("{}/{}: its {} video(s) are left out ({}{}); run flowgen (or trajgen) "
+          fmt::format("{}/{}: its {} video(s) are left out ({}); run flowgen (or trajgen) "
                       "again to redo them",
-                      out_dir.string(), part, ids.size(), ids.front(), ids.size() > 1 ? ", ..." : ""));
+                      out_dir.string(), part, ids.size(), first_of(ids)));
   }
   for (const auto& entry : broken) {
     const std::string named = entry.first + " ";  // (clang cannot capture a structured binding)
